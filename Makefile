@@ -1,0 +1,90 @@
+# mq - durable message queues in a spool directory.  See README.md.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SHAREDIR ?= $(PREFIX)/share
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS = libbsd-overlay inih
+
+# SANITIZE=1 builds into its own tree, so the two builds never mix objects.
+ifeq ($(SANITIZE),1)
+O ?= build/san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else
+O ?= build/out
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
+
+TOOLS = mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick \
+	mq-purge mq-init
+LIBOBJ = $(patsubst lib/%.c,$(O)/lib/%.o,$(wildcard lib/*.c))
+BINS = $(addprefix $(O)/bin/,$(TOOLS))
+MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
+
+.DELETE_ON_ERROR:
+.PHONY: all check demo install uninstall clean lint deps-build deps-test
+
+all: deps-build $(BINS)
+
+$(O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libmq.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIBOBJ)
+
+$(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmq.a $(PKG_LIBS)
+
+deps-build:
+	@sh mk/deps.sh build
+
+deps-test:
+	@sh mk/deps.sh test
+
+check: deps-test all
+	MQ_BIN=$(CURDIR)/$(O)/bin sh tests/run
+
+lint:
+	mandoc -Tlint -Wwarning man/*
+
+demo: all
+	MQ_BIN=$(CURDIR)/$(O)/bin sh mk/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(SHAREDIR)/bash-completion/completions \
+		$(DESTDIR)$(SHAREDIR)/zsh/site-functions \
+		$(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/mq.conf.5 $(DESTDIR)$(MANDIR)/man5
+	install -m 644 man/mq.7 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 completions/_mq $(DESTDIR)$(SHAREDIR)/zsh/site-functions
+	for t in $(TOOLS); do \
+		install -m 644 completions/mq.bash \
+		    $(DESTDIR)$(SHAREDIR)/bash-completion/completions/$$t; \
+		install -m 644 completions/mq.fish \
+		    $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/$$t.fish; \
+	done
+
+uninstall:
+	for t in $(TOOLS); do \
+		rm -f $(DESTDIR)$(BINDIR)/$$t $(DESTDIR)$(MANDIR)/man1/$$t.1 \
+		    $(DESTDIR)$(SHAREDIR)/bash-completion/completions/$$t \
+		    $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/$$t.fish; \
+	done
+	rm -f $(DESTDIR)$(MANDIR)/man5/mq.conf.5 $(DESTDIR)$(MANDIR)/man7/mq.7 \
+	    $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_mq
+
+clean:
+	rm -rf build

@@ -1,0 +1,77 @@
+/*
+ * mq-get - claim messages and print their handles.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "mq.h"
+#include "tool.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-d dir] [-n count] [-L lease] queue\n",
+	    getprogname());
+	exit(MQ_EX_USAGE);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char spool[PATH_MAX], handle[PATH_MAX];
+	struct mq_queue *q;
+	const char *dir = NULL, *e;
+	int64_t lease = 0;
+	long long count = 1, got = 0;
+	int ch, r = 0;
+
+	while ((ch = getopt(argc, argv, "L:Vd:hn:")) != -1) {
+		switch (ch) {
+		case 'L':
+			if (mq_parse_duration(optarg, &lease) == -1 ||
+			    lease == 0)
+				errx(MQ_EX_USAGE, "%s: bad lease", optarg);
+			break;
+		case 'V':
+			version();
+		case 'd':
+			dir = optarg;
+			break;
+		case 'n':
+			count = strtonum(optarg, 1, 1000000, &e);
+			if (e != NULL)
+				errx(MQ_EX_USAGE, "count %s: %s", optarg, e);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		usage();
+	spool_path(dir, spool, sizeof(spool));
+	q = open_queue(spool, argv[0], 0);
+	if (lease == 0)
+		lease = mq_queue_conf(q)->lease_ms;
+
+	while (got < count && (r = mq_get(q, lease, handle,
+	    sizeof(handle))) == 1) {
+		got++;
+		/* a handle nobody saw is a message stuck until its lease ends */
+		if (puts(handle) == EOF)
+			err(MQ_EX_IOERR, "stdout");
+	}
+	if (r == -1)
+		warnx("%s: cannot claim: %s", argv[0], mq_strerror(errno));
+	mq_queue_close(q);
+	close_stdout();
+	if (r == -1)
+		return got > 0 ? MQ_EX_OK : mq_exit_status(errno);
+	return got > 0 ? MQ_EX_OK : MQ_EX_NONE;
+}

@@ -1,0 +1,56 @@
+/*
+ * mq-nack - give claimed messages back for another delivery.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "mq.h"
+#include "tool.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-d dir] [-D delay] [handle ...]\n",
+	    getprogname());
+	exit(MQ_EX_USAGE);
+}
+
+static int
+nack(struct mq_session *s, const char *handle, void *arg)
+{
+	return mq_nack(s, handle, *(int64_t *)arg);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char spool[PATH_MAX];
+	const char *dir = NULL;
+	int64_t delay = -1;	/* backoff from the config */
+	int ch;
+
+	while ((ch = getopt(argc, argv, "D:Vd:h")) != -1) {
+		switch (ch) {
+		case 'D':
+			if (mq_parse_duration(optarg, &delay) == -1)
+				errx(MQ_EX_USAGE, "%s: bad delay", optarg);
+			break;
+		case 'V':
+			version();
+		case 'd':
+			dir = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	spool_path(dir, spool, sizeof(spool));
+	return each_handle(spool, argc, argv, nack, &delay);
+}

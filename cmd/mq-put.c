@@ -1,0 +1,187 @@
+/*
+ * mq-put - add messages to a queue.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mq.h"
+#include "tool.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-0l] [-d dir] [-p prio] [-D delay | -A time] "
+	    "[-T ttl] queue [file ...]\n", getprogname());
+	exit(MQ_EX_USAGE);
+}
+
+static void
+flush_ids(struct mq_putter *p)
+{
+	const char **ids;
+	size_t n, i;
+
+	n = mq_put_ready(p, &ids);
+	for (i = 0; i < n; i++)
+		printf("%s\n", ids[i]);
+	if (n > 0 && fflush(stdout) == EOF)
+		err(MQ_EX_IOERR, "stdout");
+}
+
+/*
+ * One message per record of stdin.  Before blocking for more input, the
+ * messages read so far are committed: a slow writer (tail -f | mq-put -l)
+ * sees each message go out promptly, a fast one gets large group commits.
+ */
+static int
+put_records(struct mq_putter *p, int sep)
+{
+	static char buf[65536];
+	char *rec = NULL, *nl;
+	size_t len = 0, cap = 0, off = 0, have = 0;
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	ssize_t n;
+	int eof = 0;
+
+	for (;;) {
+		if (off == have && !eof) {
+			if (mq_put_pending(p) > 0 && poll(&pfd, 1, 0) == 0) {
+				if (mq_put_commit(p) == -1)
+					return -1;
+				flush_ids(p);
+			}
+			if ((n = read(0, buf, sizeof(buf))) == -1) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			off = 0;
+			have = (size_t)n;
+			eof = n == 0;
+		}
+		if (eof && off == have) {
+			/* a last record without its terminator still counts */
+			if (len > 0 && mq_put_buf(p, rec, len) == -1)
+				return -1;
+			break;
+		}
+		nl = memchr(buf + off, sep, have - off);
+		n = (nl ? nl : buf + have) - (buf + off);
+		if (len + (size_t)n > cap) {
+			char *r;
+
+			cap = (len + (size_t)n) * 2;
+			if ((r = realloc(rec, cap)) == NULL)
+				return -1;
+			rec = r;
+		}
+		memcpy(rec + len, buf + off, (size_t)n);
+		len += (size_t)n;
+		off += (size_t)n;
+		if (nl != NULL) {
+			off++;
+			if (mq_put_buf(p, rec, len) == -1)
+				return -1;
+			len = 0;
+			flush_ids(p);
+		}
+	}
+	free(rec);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct mq_putopts o = { MQ_PRIORITY_DEFAULT, 0, -1 };
+	struct mq_putter *p;
+	struct mq_queue *q;
+	char spool[PATH_MAX];
+	const char *dir = NULL, *e;
+	int64_t ms, t;
+	int ch, sep = -1, fd, i, r = 0, saved;
+
+	while ((ch = getopt(argc, argv, "0A:D:T:d:hlp:V")) != -1) {
+		switch (ch) {
+		case '0':
+			sep = '\0';
+			break;
+		case 'l':
+			sep = '\n';
+			break;
+		case 'A':
+			if (mq_parse_time(optarg, &t) == -1)
+				errx(MQ_EX_USAGE, "%s: bad time", optarg);
+			o.notbefore = t;
+			break;
+		case 'D':
+			if (mq_parse_duration(optarg, &ms) == -1)
+				errx(MQ_EX_USAGE, "%s: bad duration", optarg);
+			o.notbefore = ms > 0 ? (mq_now_ms() + ms + 999) / 1000 : 0;
+			break;
+		case 'T':
+			if (mq_parse_duration(optarg, &ms) == -1 || ms == 0)
+				errx(MQ_EX_USAGE, "%s: bad ttl", optarg);
+			o.ttl_ms = ms;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			o.prio = (int)strtonum(optarg, MQ_PRIORITY_MIN, MQ_PRIORITY_MAX,
+			    &e);
+			if (e != NULL)
+				errx(MQ_EX_USAGE, "priority %s: %s", optarg, e);
+			break;
+		case 'V':
+			version();
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || (sep != -1 && argc > 1))
+		usage();
+	spool_path(dir, spool, sizeof(spool));
+	q = open_queue(spool, argv[0], MQ_CREATE);
+	if ((p = mq_put_begin(q, &o)) == NULL)
+		err(MQ_EX_TEMPFAIL, "%s", argv[0]);
+
+	if (sep != -1)
+		r = put_records(p, sep);
+	else if (argc == 1)
+		r = mq_put_fd(p, 0);
+	for (i = 1; i < argc && r == 0; i++) {
+		if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
+			warn("%s", argv[i]);
+			r = -1;
+			errno = ENOENT;
+			break;
+		}
+		r = mq_put_fd(p, fd);
+		close(fd);
+		flush_ids(p);
+	}
+	if (r == 0)
+		r = mq_put_commit(p);
+	/* whatever did get out is reported, even when the rest failed */
+	saved = errno;
+	flush_ids(p);
+	mq_put_end(p);
+	errno = saved;
+	if (r == -1)
+		errx(mq_exit_status(errno), "%s: cannot put message: %s",
+		    argv[0], mq_strerror(errno));
+	mq_queue_close(q);
+	close_stdout();
+	return 0;
+}

@@ -1,0 +1,108 @@
+/*
+ * tool.h - the few lines every tool would otherwise repeat: finding the
+ * spool and opening a queue, with the one error message and exit status
+ * each failure gets (see EXIT STATUS in mq(7)).
+ */
+#ifndef MQ_TOOL_H
+#define MQ_TOOL_H
+
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+
+#include "mq.h"
+
+static inline void __attribute__((noreturn))
+version(void)
+{
+	printf("%s %s\n", getprogname(), MQ_VERSION);
+	exit(0);
+}
+
+static inline void
+spool_path(const char *opt, char *buf, size_t len)
+{
+	if (mq_spool_path(opt, buf, len) == -1)
+		err(MQ_EX_USAGE, "spool");
+}
+
+static inline void __attribute__((noreturn))
+die_conf(const struct mq_conferr *ce)
+{
+	if (ce->line > 0)
+		errx(MQ_EX_CONFIG, "%s:%d: %s", ce->file, ce->line, ce->reason);
+	errx(MQ_EX_CONFIG, "%s: %s", ce->file, ce->reason);
+}
+
+static inline void __attribute__((noreturn))
+die_queue(const char *name, int e)
+{
+	errx(mq_exit_status(e), "%s: %s", name, mq_strerror(e));
+}
+
+static inline struct mq_queue *
+open_queue(const char *spool, const char *name, int flags)
+{
+	struct mq_conferr ce;
+	struct mq_queue *q;
+
+	if (!mq_queue_name_ok(name))
+		errx(MQ_EX_USAGE, "%s: bad queue name", name);
+	if ((q = mq_queue_open(spool, name, flags, &ce)) == NULL) {
+		if (errno == MQ_ECONFIG)
+			die_conf(&ce);
+		die_queue(name, errno);
+	}
+	return q;
+}
+
+static inline void
+close_stdout(void)
+{
+	if (fclose(stdout) == EOF)
+		err(MQ_EX_IOERR, "stdout");
+}
+
+typedef int (*handle_op)(struct mq_session *, const char *handle, void *);
+
+struct handle_loop {
+	struct mq_session	*s;
+	handle_op		 op;
+	void			*arg;
+};
+
+static inline int
+handle1(const char *handle, void *arg)
+{
+	struct handle_loop *l = arg;
+
+	if (l->op(l->s, handle, l->arg) == 0)
+		return 0;
+	if (errno == MQ_ECONFIG)
+		die_conf(mq_session_conferr(l->s));
+	warnx("%s: %s", handle, mq_strerror(errno));
+	return mq_exit_status(errno);
+}
+
+/*
+ * Apply op to each handle operand, or to each line of stdin when there are
+ * none.  Per-handle failures are reported and the rest go on; the status
+ * is the worst seen.  Exits non-zero if what changed cannot be made durable.
+ */
+static inline int
+each_handle(const char *spool, int argc, char **argv, handle_op op,
+    void *arg)
+{
+	struct handle_loop l = { NULL, op, arg };
+	int status;
+
+	if ((l.s = mq_session_new(spool)) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+	status = mq_foreach_arg(argc, argv, stdin, handle1, &l);
+	if (mq_session_end(l.s) == -1)
+		errx(mq_exit_status(errno), "cannot sync spool: %s",
+		    mq_strerror(errno));
+	return status;
+}
+
+#endif

@@ -1,0 +1,128 @@
+# bash completion for the mq tools                              -*- shell-script -*-
+# Install as share/bash-completion/completions/mq-put (and a link per tool),
+# or source it from ~/.bashrc.  Needs no bash-completion helpers.
+
+# Add the words that start with $cur to COMPREPLY.
+_mq_add()
+{
+    local w
+    for w; do
+        [[ $w == "$cur"* ]] && COMPREPLY+=("$w")
+    done
+    return 0
+}
+
+# Set spool to the spool root: $1 (a -d value), else $MQ_SPOOL, else the default.
+_mq_spool()
+{
+    spool=${1:-${MQ_SPOOL:-}}
+    if [[ -z $spool ]]; then
+        if ((EUID == 0)); then
+            spool=/var/spool/mq
+        else
+            spool=${XDG_STATE_HOME:-${HOME:-}/.local/state}/mq
+        fi
+    fi
+    [[ $spool == '~' || $spool == '~/'* ]] && spool=${HOME:-}${spool#'~'}
+    [[ $spool == /* ]] || spool=$PWD/$spool
+    return 0
+}
+
+# Queue names: directories of the spool with a valid name and a lock file.
+_mq_queues()
+{
+    local f q
+    for f in "$spool"/*/lock; do
+        q=${f%/lock} q=${q##*/}
+        [[ -f $f && $q =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] && _mq_add "$q"
+    done
+    return 0
+}
+
+# Absolute paths of files: $@ are globs; marks the replies as file names.
+_mq_paths()
+{
+    compopt -o filenames 2>/dev/null
+    _mq_add "$@"
+}
+
+_mq()
+{
+    local cmd=${COMP_WORDS[0]##*/} cur=${COMP_WORDS[COMP_CWORD]-}
+    local argopts=d flags= # options with a value, options without
+    case $cmd in
+        mq-put) argopts=dpDAT flags=0l ;;
+        mq-get) argopts=dnL ;;
+        mq-nack) argopts=dD ;;
+        mq-touch) argopts=dL ;;
+        mq-ls | mq-purge) argopts=ds ;;
+        mq-stat) flags=j ;;
+    esac
+
+    # Scan the words before the cursor (getopt style: -ab, -dDIR, -d DIR, --).
+    local i j w c want= dir= ddash=
+    local -a args=() # operands
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        if [[ -n $want ]]; then
+            [[ $want == d ]] && dir=$w
+            want=
+        elif [[ -z $ddash && $w == -- ]]; then
+            ddash=1
+        elif [[ -z $ddash && $w == -?* ]]; then
+            for ((j = 1; j < ${#w}; j++)); do
+                c=${w:j:1}
+                [[ $argopts == *"$c"* ]] || continue
+                if ((j + 1 < ${#w})); then
+                    [[ $c == d ]] && dir=${w:j+1}
+                else
+                    want=$c
+                fi
+                break
+            done
+        else
+            args+=("$w")
+        fi
+    done
+
+    COMPREPLY=()
+    local spool shopts
+    _mq_spool "$dir"
+    shopts=$(shopt -p nullglob failglob dotglob)
+    shopt -s nullglob
+    shopt -u failglob dotglob
+
+    case $want in
+        d)
+            compopt -o filenames 2>/dev/null
+            mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+            ;;
+        p) _mq_add 0 1 2 3 4 5 6 7 8 9 ;;
+        s) _mq_add ready delayed inflight dead ;;
+        ?) ;; # a duration, time or count: nothing to offer
+        *)
+            if [[ -z $ddash && $cur == -* ]]; then
+                local opts=$flags$argopts
+                for ((j = 0; j < ${#opts}; j++)); do
+                    _mq_add "-${opts:j:1}"
+                done
+                _mq_add -h -V
+            else
+                case $cmd:${#args[@]} in
+                    mq-ack:* | mq-nack:* | mq-touch:*) _mq_paths "$spool"/*/inflight/* ;;
+                    mq-stat:* | mq-init:* | *:0) _mq_queues ;;
+                    mq-kick:*) _mq_paths "$spool/${args[0]}"/dead/* ;;
+                    mq-put:*)
+                        compopt -o filenames 2>/dev/null
+                        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                        ;;
+                esac
+            fi
+            ;;
+    esac
+
+    eval "$shopts"
+    return 0
+}
+
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init

@@ -1,0 +1,124 @@
+# fish completion for the mq tools
+
+# Options that take a value, for the tool being completed.
+function __mq_argopts
+    switch (commandline -opc)[1]
+        case '*mq-put'
+            echo dpDAT
+        case '*mq-get'
+            echo dnL
+        case '*mq-nack'
+            echo dD
+        case '*mq-touch'
+            echo dL
+        case '*mq-ls' '*mq-purge'
+            echo ds
+        case '*'
+            echo d
+    end
+end
+
+# Print the -d value (first line, maybe empty) then the operands before the cursor.
+function __mq_scan
+    set -l argopts (__mq_argopts)
+    set -l dir
+    set -l args
+    set -l want
+    set -l ddash
+    for w in (commandline -opc)[2..-1]
+        if test -n "$want"
+            test $want = d; and set dir $w
+            set want
+        else if test -z "$ddash"; and test "$w" = --
+            set ddash 1
+        else if test -z "$ddash"; and string match -qr '^-.' -- $w
+            # -ab, -dDIR, -d DIR: the first option taking a value ends the word
+            set -l m (string match -r "^-[^$argopts]*([$argopts])(.*)" -- $w)
+            if test "$m[2]" = d
+                set dir $m[3]
+            end
+            if set -q m[2]; and test -z "$m[3]"
+                set want $m[2]
+            end
+        else
+            set -a args $w
+        end
+    end
+    printf '%s\n' "$dir" $args
+end
+
+# Number of operands before the cursor is $argv[1].
+function __mq_nargs
+    test (count (__mq_scan)) -eq (math $argv[1] + 1)
+end
+
+# The spool root: -d on the line, else $MQ_SPOOL, else the default.
+function __mq_spool
+    set -l d (__mq_scan)[1]
+    test -n "$d"; or set d $MQ_SPOOL
+    if test -z "$d"
+        if test (id -u) = 0
+            set d /var/spool/mq
+        else if test -n "$XDG_STATE_HOME"
+            set d $XDG_STATE_HOME/mq
+        else
+            set d $HOME/.local/state/mq
+        end
+    end
+    string match -qr '^~(/|$)' -- $d; and set d $HOME(string sub -s 2 -- $d)
+    string match -q '/*' -- $d; or set d $PWD/$d
+    echo $d
+end
+
+# Queue names: directories of the spool with a valid name and a lock file.
+function __mq_queues
+    set -l locks (__mq_spool)/*/lock
+    for f in $locks
+        set -l q (string replace -r '.*/(.*)/lock$' '$1' -- $f)
+        test -f $f; and string match -qr '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' -- $q; and echo $q
+    end
+end
+
+function __mq_handles
+    set -l files (__mq_spool)/*/inflight/*
+    printf '%s\n' $files
+end
+
+function __mq_dead
+    set -l files (__mq_spool)/(__mq_scan)[2]/dead/*
+    printf '%s\n' $files
+end
+
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init
+for t in $tools
+    complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
+    complete -c $t -s h -d 'Show usage'
+    complete -c $t -s V -d 'Show version'
+    test $t = mq-put; or complete -c $t -f
+end
+set -l states 'ready delayed inflight dead'
+
+complete -c mq-put -s 0 -d 'Each NUL-terminated record of stdin is a message'
+complete -c mq-put -s l -d 'Each line of stdin is a message'
+complete -c mq-put -s p -x -a '0 1 2 3 4 5 6 7 8 9' -d Priority
+complete -c mq-put -s D -x -d 'Delay before the message is ready'
+complete -c mq-put -s A -x -d 'Time when the message is ready'
+complete -c mq-put -s T -x -d 'Time to live'
+complete -c mq-get -s n -x -d 'Number of messages to claim'
+complete -c mq-get -s L -x -d Lease
+complete -c mq-nack -s D -x -d 'Delay before redelivery'
+complete -c mq-touch -s L -x -d 'New lease'
+complete -c mq-ls -s s -x -a $states -d 'Message state'
+complete -c mq-purge -s s -x -a $states -d 'Message state'
+complete -c mq-stat -s j -d 'JSON output'
+
+# Operands; mq-put completes files after the queue.
+for t in mq-put mq-get mq-ls mq-purge mq-kick
+    complete -c $t -n '__mq_nargs 0' -f -a '(__mq_queues)' -d Queue
+end
+complete -c mq-stat -a '(__mq_queues)' -d Queue
+complete -c mq-init -a '(__mq_queues)' -d Queue
+for t in mq-ack mq-nack mq-touch
+    complete -c $t -a '(__mq_handles)' -d Handle
+end
+complete -c mq-kick -n 'not __mq_nargs 0' -a '(__mq_dead)' -d 'Dead message'

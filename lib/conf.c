@@ -1,0 +1,218 @@
+/*
+ * conf.c - mq.conf(5): /etc/mq.conf (or $MQ_CONF), then QUEUE/mq.conf.
+ *
+ * Both files have the same grammar and later files override earlier ones
+ * key by key.  A file is applied only when it parses completely: a typo in
+ * a queue's file must not leave that queue half-configured, so values go to
+ * a scratch copy first.  Errors carry the file and line for the tool to
+ * print as "file:line: reason".
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mq.h"
+
+struct loadctx {
+	struct mq_conf		 conf;
+	struct mq_conferr	*err;
+	FILE			*f;
+	int			 line;
+};
+
+void
+mq_conf_defaults(struct mq_conf *c)
+{
+	c->lease_ms = 30 * 1000;
+	c->backoff_ms = 1000;
+	c->backoff_max_ms = 3600 * 1000;
+	c->ttl_ms = 0;
+	c->max_size = 64 * 1024 * 1024;
+	c->max_attempts = 5;
+	c->sync = MQ_SYNC_FULL;
+	c->bucket_size = 1024;
+	c->mode = -1;
+	c->gid = (gid_t)-1;
+}
+
+static int
+fail(struct loadctx *x, int line, const char *fmt, const char *a,
+    const char *b)
+{
+	/* inih goes on after an error: keep the first one */
+	if (x->err->line == 0) {
+		snprintf(x->err->reason, sizeof(x->err->reason), fmt, a, b);
+		x->err->line = line;
+	}
+	return 0;
+}
+
+static int
+duration(struct loadctx *x, int line, const char *k, const char *v,
+    int64_t min, int64_t *out)
+{
+	int64_t ms;
+
+	if (mq_parse_duration(v, &ms) == -1 || ms < min)
+		return fail(x, line, "%s: bad duration: %s", k, v);
+	*out = ms;
+	return 1;
+}
+
+static int
+integer(struct loadctx *x, int line, const char *k, const char *v,
+    long long min, long long max, int *out)
+{
+	const char *e = NULL;
+	long long n;
+
+	n = strtonum(v, min, max, &e);
+	if (e != NULL)
+		return fail(x, line, "%s: value %s", k, e);
+	*out = (int)n;
+	return 1;
+}
+
+/* inih tells handlers no line number: count lines as they are read. */
+static char *
+reader(char *buf, int len, void *user)
+{
+	struct loadctx *x = user;
+	char *r;
+
+	if ((r = fgets(buf, len, x->f)) != NULL)
+		x->line++;
+	return r;
+}
+
+static int
+handler(void *user, const char *section, const char *k, const char *v)
+{
+	struct loadctx *x = user;
+	struct mq_conf *c = &x->conf;
+	struct group *gr;
+	int64_t n;
+	char *end;
+	long m;
+	int line = x->line;
+
+	if (section[0] != '\0')
+		return fail(x, line, "unknown section [%s]%s", section, "");
+	if (strcmp(k, "lease") == 0)
+		return duration(x, line, k, v, 1, &c->lease_ms);
+	if (strcmp(k, "backoff") == 0)
+		return duration(x, line, k, v, 0, &c->backoff_ms);
+	if (strcmp(k, "backoff_max") == 0)
+		return duration(x, line, k, v, 0, &c->backoff_max_ms);
+	if (strcmp(k, "ttl") == 0)
+		return duration(x, line, k, v, 0, &c->ttl_ms);
+	if (strcmp(k, "max_attempts") == 0)
+		return integer(x, line, k, v, 0, 1000000, &c->max_attempts);
+	if (strcmp(k, "bucket_size") == 0)
+		return integer(x, line, k, v, 1, 1000000, &c->bucket_size);
+	if (strcmp(k, "max_size") == 0) {
+		if (mq_parse_size(v, &n) == -1 || n > INT64_C(1) << 40)
+			return fail(x, line, "%s: bad size: %s", k, v);
+		c->max_size = n;
+		return 1;
+	}
+	if (strcmp(k, "sync") == 0) {
+		if (strcmp(v, "none") == 0)
+			c->sync = MQ_SYNC_NONE;
+		else if (strcmp(v, "batch") == 0)
+			c->sync = MQ_SYNC_BATCH;
+		else if (strcmp(v, "full") == 0)
+			c->sync = MQ_SYNC_FULL;
+		else
+			return fail(x, line,
+			    "%s: must be none, batch or full: %s", k, v);
+		return 1;
+	}
+	if (strcmp(k, "mode") == 0) {
+		errno = 0;
+		m = strtol(v, &end, 8);
+		if (*v < '0' || *v > '7' || *end != '\0' || errno != 0 ||
+		    m > 0777)
+			return fail(x, line, "%s: bad octal mode: %s", k, v);
+		c->mode = (int)m;
+		return 1;
+	}
+	if (strcmp(k, "group") == 0) {
+		const char *e = NULL;
+
+		if ((gr = getgrnam(v)) != NULL)
+			c->gid = gr->gr_gid;
+		else {
+			c->gid = (gid_t)strtonum(v, 0, 0x7fffffff, &e);
+			if (e != NULL)
+				return fail(x, line, "%s: no such group: %s",
+				    k, v);
+		}
+		return 1;
+	}
+	return fail(x, line, "unknown key: %s%s", k, "");
+}
+
+/*
+ * Load one file over *c.  A missing file is not an error unless must_exist;
+ * dirfd/path are used with openat so a queue's file is found through the
+ * queue's directory descriptor and a symlink there is not followed.
+ */
+int
+mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
+    struct mq_conferr *err)
+{
+	struct loadctx x;
+	FILE *f;
+	int fd, r, saved;
+
+	memset(err, 0, sizeof(*err));
+	strlcpy(err->file, path, sizeof(err->file));
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		saved = errno;
+		snprintf(err->reason, sizeof(err->reason), "%s",
+		    strerror(saved));
+		errno = MQ_ECONFIG;
+		return -1;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	x.conf = *c;
+	x.err = err;
+	x.f = f;
+	x.line = 0;
+	r = ini_parse_stream(reader, &x, handler, &x);
+	if (ferror(f) && r == 0)
+		r = -1;
+	fclose(f);
+	if (r != 0) {
+		if (r > 0 && (err->line == 0 || r < err->line)) {
+			err->line = r;
+			snprintf(err->reason, sizeof(err->reason),
+			    "syntax error: expected key = value");
+		} else if (r < 0) {
+			err->line = 0;
+			snprintf(err->reason, sizeof(err->reason),
+			    "cannot read");
+		}
+		errno = MQ_ECONFIG;
+		return -1;
+	}
+	*c = x.conf;
+	return 0;
+}

@@ -1,0 +1,250 @@
+/*
+ * get.c - claiming messages, and the upkeep that consumers do in passing.
+ *
+ * There is no daemon: the consumer that comes by promotes delayed messages
+ * that are due and returns expired leases to ready (mq_maintain), then
+ * claims.
+ *
+ * Invariants:
+ * - A claim is one rename from a ready bucket into inflight/ under a new
+ *   name carrying a fresh claim token, so two consumers racing for one
+ *   message cannot both win, and a handle from an earlier claim never
+ *   names the current one.
+ * - The lease deadline is the in-flight file's mtime.  It is set while the
+ *   lease lock is held shared; the reclaimer holds it exclusive, so it never
+ *   sees a claim between its rename and its deadline.
+ * - Claiming reads one bucket (plus the list of buckets), whatever the
+ *   backlog.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Delayed messages whose time has come become ready. */
+static int
+promote(struct mq_queue *q, int64_t now)
+{
+	char **buckets, **v;
+	size_t nb, n, i, j;
+	struct mq_name m;
+	int64_t t;
+	int locked = 0, fd, r = 0;
+
+	if (list_names(q->sfd[MQ_DELAYED], ".", &buckets, &nb, 1) == -1)
+		return -1;
+	for (i = 0; i < nb; i++) {
+		if (strlen(buckets[i]) != 10 || (t = strtoll(buckets[i], NULL,
+		    10)) > now || t <= 0)
+			continue;
+		if (!locked && lock_ex(q, LK_PROMOTE) == -1) {
+			r = -1;
+			break;
+		}
+		locked = 1;
+		if ((fd = openat(q->sfd[MQ_DELAYED], buckets[i], O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+			continue;
+		if (list_names(fd, ".", &v, &n, 1) == 0) {
+			for (j = 0; j < n; j++) {
+				if (mq_name_parse(v[j], &m) == -1 ||
+				    m.notbefore > now)
+					continue;
+				if (m.expiry != 0 && m.expiry <= now)
+					bury(q, fd, v[j], &m, "expired");
+				else
+					publish(q, fd, v[j], &m);
+			}
+			free_names(v, n);
+		}
+		close(fd);
+		/* a window that has passed gets no more messages */
+		if (t + DELAY_WINDOW <= now)
+			drop_bucket(q, MQ_DELAYED, buckets[i]);
+	}
+	if (locked)
+		unlock(q, LK_PROMOTE);
+	free_names(buckets, nb);
+	return r;
+}
+
+/* Expired leases: back to ready, or dead after max_attempts deliveries. */
+static int
+reclaim(struct mq_queue *q, int64_t now_ms)
+{
+	struct mq_name m;
+	struct stat st;
+	char **v;
+	size_t n, i;
+	int fd = q->sfd[MQ_INFLIGHT];
+
+	if (lock_ex(q, LK_LEASE) == -1)
+		return -1;
+	if (list_names(fd, ".", &v, &n, 1) == -1) {
+		unlock(q, LK_LEASE);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (mq_name_parse(v[i], &m) == -1 || m.token[0] == '\0' ||
+		    fstatat(fd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if ((int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000 > now_ms)
+			continue;
+		if (q->conf.max_attempts > 0 &&
+		    m.attempts >= q->conf.max_attempts)
+			bury(q, fd, v[i], &m, "attempts");
+		else
+			publish(q, fd, v[i], &m);
+	}
+	unlock(q, LK_LEASE);
+	free_names(v, n);
+	return 0;
+}
+
+int
+mq_maintain(struct mq_queue *q)
+{
+	int64_t now = mq_now_ms();
+
+	if (q->lockerr != 0)
+		return 0;	/* read-only: nothing can move */
+	if (promote(q, now / 1000) == -1)
+		return -1;
+	return reclaim(q, now);
+}
+
+/*
+ * Load the first non-empty bucket in delivery order into q->names.
+ * Returns 1 when one was found, 0 when ready/ is empty.
+ */
+static int
+next_bucket(struct mq_queue *q)
+{
+	char **v;
+	size_t n, i;
+	int r = 0, fd;
+
+	free_names(q->names, q->nnames);
+	q->names = NULL;
+	q->nnames = q->inames = 0;
+	if (q->bucketfd != -1)
+		close(q->bucketfd);
+	q->bucketfd = -1;
+	if (ready_buckets(q, &v, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		fd = openat(q->sfd[MQ_READY], v[i], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1)
+			continue;
+		if (list_names(fd, ".", &q->names, &q->nnames, 1) == -1) {
+			close(fd);
+			r = -1;
+			break;
+		}
+		if (q->nnames > 0) {
+			q->bucketfd = fd;
+			r = 1;
+			break;
+		}
+		close(fd);
+		drop_bucket(q, MQ_READY, v[i]);
+	}
+	free_names(v, n);
+	return r;
+}
+
+static void
+new_token(char *tok)
+{
+	static const char al[] =
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	unsigned char r[TOKEN_LEN];
+	size_t i;
+
+	arc4random_buf(r, sizeof(r));
+	for (i = 0; i < TOKEN_LEN; i++)
+		tok[i] = al[r[i] % 62];
+	tok[TOKEN_LEN] = '\0';
+}
+
+/* Try to claim one name of the current bucket: 1 claimed, 0 lost race. */
+static int
+claim(struct mq_queue *q, const char *from, int64_t lease_ms, char *handle,
+    size_t len)
+{
+	struct timespec ts[2];
+	struct mq_name m;
+	char name[MQ_NAME_MAX + 1];
+	int64_t now = mq_now_ms(), dl;
+	int r;
+
+	if (mq_name_parse(from, &m) == -1 || m.token[0] != '\0')
+		return 0;	/* not ours to deliver */
+	if (m.expiry != 0 && m.expiry <= now / 1000) {
+		bury(q, q->bucketfd, from, &m, "expired");
+		return 0;
+	}
+	m.attempts++;
+	new_token(m.token);
+	if (mq_name_format(&m, name, sizeof(name)) == -1)
+		return -1;
+	dl = now + lease_ms;
+	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
+	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
+	if (lock_sh(q, LK_LEASE) == -1)
+		return -1;
+	if (lock_sh(q, LK_QUEUE) == -1) {
+		unlock(q, LK_LEASE);
+		return -1;
+	}
+	r = mq_rename(q->bucketfd, from, q->sfd[MQ_INFLIGHT], name);
+	if (r == 0)
+		r = utimensat(q->sfd[MQ_INFLIGHT], name, ts,
+		    AT_SYMLINK_NOFOLLOW);
+	unlock(q, LK_QUEUE);
+	unlock(q, LK_LEASE);
+	if (r == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((size_t)snprintf(handle, len, "%s/inflight/%s", q->path, name) >=
+	    len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Claim the next message.  Returns 1 and its handle, 0 when the queue has
+ * nothing ready, -1 on error.
+ */
+int
+mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
+{
+	int r;
+
+	if (!q->maintained) {
+		if (mq_maintain(q) == -1)
+			return -1;
+		q->maintained = 1;
+	}
+	for (;;) {
+		while (q->inames < q->nnames) {
+			r = claim(q, q->names[q->inames++], lease_ms, handle,
+			    len);
+			if (r != 0)
+				return r;
+		}
+		if ((r = next_bucket(q)) != 1)
+			return r;
+	}
+}

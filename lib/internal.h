@@ -1,0 +1,64 @@
+/*
+ * internal.h - what the library files share and the tools must not see.
+ */
+#ifndef MQ_INTERNAL_H
+#define MQ_INTERNAL_H
+
+#include <limits.h>
+
+#include "mq.h"
+
+/* Byte ranges of the lock file (see the lock protocol in mq(7)). */
+#define LK_TAIL(p)	((off_t)32 * (p))
+#define LK_TAILLEN	32
+#define LK_QUEUE	512
+#define LK_LEASE	513
+#define LK_PROMOTE	514
+
+#define DELAY_WINDOW	60	/* seconds per delayed/ bucket */
+#define TOKEN_LEN	8
+
+struct mq_queue {
+	char		 name[MQ_QUEUE_MAX + 1];
+	char		 path[PATH_MAX];	/* SPOOL/QUEUE, absolute */
+	int		 dfd;
+	int		 sfd[MQ_NSTATES];
+	int		 tmpfd;
+	int		 lockfd;
+	int		 lockerr;		/* why lockfd is read-only, or 0 */
+	struct mq_conf	 conf;
+
+	/* directories changed and not yet fsynced, relative to dfd */
+	char		**dirty;
+	size_t		 ndirty;
+
+	/* mq_get's view of the bucket it is draining */
+	int		 bucketfd;
+	char		**names;
+	size_t		 nnames, inames;
+	int		 maintained;
+};
+
+int	 lk(struct mq_queue *, off_t, off_t, int type);
+#define lock_sh(q, at)	lk((q), (at), 1, F_RDLCK)
+#define lock_ex(q, at)	lk((q), (at), 1, F_WRLCK)
+#define unlock(q, at)	lk((q), (at), 1, F_UNLCK)
+
+int	 mq_rename(int, const char *, int, const char *);
+int	 mark_dirty(struct mq_queue *, const char *rel);
+int	 publish(struct mq_queue *, int fromfd, const char *from,
+	    struct mq_name *);
+int	 bury(struct mq_queue *, int fromfd, const char *from,
+	    struct mq_name *, const char *reason);
+int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
+int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
+int	 ready_buckets(struct mq_queue *, char ***names, size_t *n);
+int	 drop_bucket(struct mq_queue *, int state, const char *bucket);
+int	 drop_empty_buckets(struct mq_queue *, int state);
+int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
+int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
+	    int sorted);
+void	 free_names(char **, size_t);
+int64_t	 ceil_s(int64_t ms);
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * move.c - moving a message between states, the one way it is done.
+ *
+ * Invariants:
+ * - A message changes state by one rename(2) that never replaces an
+ *   existing file (RENAME_NOREPLACE, or link+unlink where the filesystem
+ *   lacks it).  At every instant it has exactly one name, except after a
+ *   crash inside the link+unlink fallback, where the source copy is left
+ *   for mq-fsck and no consumer can see it twice in one state.
+ * - Every move holds the queue lock shared, so mq-stat and mq-purge,
+ *   which take it exclusive, see no message in two states or in none.
+ * - A ready bucket holds at most bucket_size messages: producers pick the
+ *   bucket under the tail record lock of its priority and roll over to a
+ *   new one when it is full.  Consumers remove empty buckets except the
+ *   tail, which producers are filling; a producer that finds its bucket
+ *   gone recreates it.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int
+lk(struct mq_queue *q, off_t at, off_t len, int type)
+{
+	struct flock fl;
+
+	if (type == F_WRLCK && q->lockerr != 0) {
+		errno = q->lockerr;
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = at;
+	fl.l_len = len;
+	while (fcntl(q->lockfd, F_OFD_SETLKW, &fl) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int
+mq_rename(int ofd, const char *o, int nfd, const char *n)
+{
+	static int nonoreplace;
+
+	if (!nonoreplace) {
+		if (renameat2(ofd, o, nfd, n, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+		nonoreplace = 1;
+	}
+	if (linkat(ofd, o, nfd, n, 0) == -1)
+		return -1;
+	if (unlinkat(ofd, o, 0) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int64_t
+ceil_s(int64_t ms)
+{
+	return (ms + 999) / 1000;
+}
+
+int
+parse_bucket(const char *s, int *prio, unsigned long long *seq)
+{
+	char *end;
+	size_t i;
+
+	if (s[0] < '0' || s[0] > '9' || s[1] != '.' || strlen(s) != 12)
+		return -1;
+	for (i = 2; i < 12; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	*prio = s[0] - '0';
+	*seq = strtoull(s + 2, &end, 10);
+	return 0;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+free_names(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * The names in a directory, without dot entries and, where readdir tells,
+ * without anything but regular files and directories: a symlink or device
+ * planted in the spool is not a message.
+ */
+int
+list_names(int dirfd, const char *sub, char ***names, size_t *n, int sorted)
+{
+	struct dirent *de;
+	char **v = NULL, **nv;
+	size_t len = 0, cap = 0;
+	DIR *d;
+	int fd, saved;
+
+	*names = NULL;
+	*n = 0;
+	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (de->d_type != DT_REG && de->d_type != DT_DIR &&
+		    de->d_type != DT_UNKNOWN)
+			continue;
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
+				goto fail;
+			v = nv;
+		}
+		if ((v[len] = strdup(de->d_name)) == NULL)
+			goto fail;
+		len++;
+	}
+	if (errno != 0)
+		goto fail;
+	closedir(d);
+	if (sorted && len > 1)
+		qsort(v, len, sizeof(*v), cmpstr);
+	*names = v;
+	*n = len;
+	return 0;
+fail:
+	saved = errno;
+	closedir(d);
+	free_names(v, len);
+	errno = saved;
+	return -1;
+}
+
+static int
+write_tail(struct mq_queue *q, int prio, unsigned long long seq,
+    unsigned count)
+{
+	char rec[LK_TAILLEN + 1];
+	int n;
+
+	/* fixed width, so that `cat lock` shows one record per line */
+	n = snprintf(rec, sizeof(rec), "%d %010llu %08u", prio, seq, count);
+	memset(rec + n, ' ', LK_TAILLEN - 1 - n);
+	rec[LK_TAILLEN - 1] = '\n';
+	if (pwrite(q->lockfd, rec, LK_TAILLEN, LK_TAIL(prio)) != LK_TAILLEN)
+		return -1;
+	return 0;
+}
+
+static int
+read_tail(struct mq_queue *q, int prio, unsigned long long *seq,
+    unsigned *count)
+{
+	char rec[LK_TAILLEN + 1];
+	int p;
+
+	if (pread(q->lockfd, rec, LK_TAILLEN, LK_TAIL(prio)) != LK_TAILLEN)
+		return -1;
+	rec[LK_TAILLEN] = '\0';
+	if (sscanf(rec, "%d %llu %u", &p, seq, count) != 3 || p != prio)
+		return -1;
+	return 0;
+}
+
+/* The tail bucket of a priority, as producers last left it; no lock. */
+int
+tail_seq(struct mq_queue *q, int prio, unsigned long long *seq)
+{
+	unsigned count;
+
+	return read_tail(q, prio, seq, &count);
+}
+
+/*
+ * A lost or torn tail record is rebuilt from the bucket names: continue
+ * after the highest bucket of that priority.
+ */
+static void
+recover_tail(struct mq_queue *q, int prio, unsigned long long *seq,
+    unsigned *count)
+{
+	unsigned long long s, max = 0;
+	char **v;
+	size_t n, i;
+	int p;
+
+	if (list_names(q->sfd[MQ_READY], ".", &v, &n, 0) == 0) {
+		for (i = 0; i < n; i++)
+			if (parse_bucket(v[i], &p, &s) == 0 && p == prio &&
+			    s > max)
+				max = s;
+		free_names(v, n);
+	}
+	*seq = max;
+	*count = (unsigned)q->conf.bucket_size;	/* forces a new bucket */
+}
+
+/* Reserve one slot in the tail bucket of prio, rolling over when full. */
+static int
+reserve(struct mq_queue *q, int prio, char *bucket, size_t len)
+{
+	unsigned long long seq;
+	unsigned count;
+	int r;
+
+	if (lk(q, LK_TAIL(prio), LK_TAILLEN, F_WRLCK) == -1)
+		return -1;
+	if (read_tail(q, prio, &seq, &count) == -1)
+		recover_tail(q, prio, &seq, &count);
+	if (count >= (unsigned)q->conf.bucket_size) {
+		seq++;
+		count = 0;
+	}
+	r = write_tail(q, prio, seq, count + 1);
+	lk(q, LK_TAIL(prio), LK_TAILLEN, F_UNLCK);
+	snprintf(bucket, len, "%d.%010llu", prio, seq);
+	return r;
+}
+
+/*
+ * Rename into dir/bucket/name, creating the bucket when it is missing.
+ * ENOENT from the rename means either the bucket or the source is gone;
+ * mkdir tells which.
+ */
+static int
+into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
+    const char *bucket, const char *name)
+{
+	char rel[MQ_NAME_MAX + 64];
+	int tries;
+
+	snprintf(rel, sizeof(rel), "%s/%s", bucket, name);
+	for (tries = 0; tries < 8; tries++) {
+		if (mq_rename(fromfd, from, q->sfd[state], rel) == 0) {
+			snprintf(rel, sizeof(rel), "%s/%s",
+			    mq_state_name(state), bucket);
+			return mark_dirty(q, rel);
+		}
+		if (errno != ENOENT)
+			return -1;
+		if (mkdirat(q->sfd[state], bucket, 0777) == -1) {
+			if (errno == EEXIST)
+				errno = ENOENT;	/* the source is gone */
+			return -1;
+		}
+		if (mark_dirty(q, mq_state_name(state)) == -1)
+			return -1;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/*
+ * Make a message ready (or delayed, when its not-before time is still to
+ * come).  The claim token goes; everything else in the name stays.
+ */
+int
+publish(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
+{
+	char name[MQ_NAME_MAX + 1], bucket[32];
+	int64_t now = mq_now_ms() / 1000;
+	int state, r;
+
+	m->token[0] = '\0';
+	m->reason[0] = '\0';
+	if (m->notbefore != 0 && m->notbefore > now) {
+		state = MQ_DELAYED;
+		snprintf(bucket, sizeof(bucket), "%010lld",
+		    (long long)(m->notbefore - m->notbefore % DELAY_WINDOW));
+	} else {
+		state = MQ_READY;
+		m->notbefore = 0;
+	}
+	if (mq_name_format(m, name, sizeof(name)) == -1)
+		return -1;
+	if (lock_sh(q, LK_QUEUE) == -1)
+		return -1;
+	if (state == MQ_READY && reserve(q, m->prio, bucket,
+	    sizeof(bucket)) == -1)
+		r = -1;
+	else
+		r = into_bucket(q, fromfd, from, state, bucket, name);
+	unlock(q, LK_QUEUE);
+	return r;
+}
+
+/* Dead-letter a message, with the reason in its name. */
+int
+bury(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
+    const char *reason)
+{
+	char name[MQ_NAME_MAX + 1];
+	int r;
+
+	m->token[0] = '\0';
+	strlcpy(m->reason, reason, sizeof(m->reason));
+	if (mq_name_format(m, name, sizeof(name)) == -1)
+		return -1;
+	if (lock_sh(q, LK_QUEUE) == -1)
+		return -1;
+	r = mq_rename(fromfd, from, q->sfd[MQ_DEAD], name);
+	unlock(q, LK_QUEUE);
+	if (r == 0)
+		r = mark_dirty(q, "dead");
+	return r;
+}
+
+/* A dead message gets a fresh start: no attempts, no expiry, no delay. */
+int
+revive(struct mq_queue *q, const char *from, struct mq_name *m)
+{
+	m->attempts = 0;
+	m->expiry = 0;
+	m->notbefore = 0;
+	if (publish(q, q->sfd[MQ_DEAD], from, m) == -1)
+		return -1;
+	return mark_dirty(q, "dead");
+}
+
+struct bucketref {
+	int			 prio;
+	unsigned long long	 seq;
+	char			*name;
+};
+
+static int
+cmpbucket(const void *a, const void *b)
+{
+	const struct bucketref *x = a, *y = b;
+
+	if (x->prio != y->prio)
+		return y->prio - x->prio;	/* higher priority first */
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The ready buckets in delivery order; other names in ready/ are skipped. */
+int
+ready_buckets(struct mq_queue *q, char ***names, size_t *n)
+{
+	struct bucketref *refs;
+	char **v;
+	size_t nv, i, k = 0;
+
+	if (list_names(q->sfd[MQ_READY], ".", &v, &nv, 0) == -1)
+		return -1;
+	if ((refs = calloc(nv ? nv : 1, sizeof(*refs))) == NULL) {
+		free_names(v, nv);
+		return -1;
+	}
+	for (i = 0; i < nv; i++) {
+		if (parse_bucket(v[i], &refs[k].prio, &refs[k].seq) == 0)
+			refs[k++].name = v[i];
+		else
+			free(v[i]);
+	}
+	qsort(refs, k, sizeof(*refs), cmpbucket);
+	for (i = 0; i < k; i++)
+		v[i] = refs[i].name;
+	free(refs);
+	*names = v;
+	*n = k;
+	return 0;
+}
+
+/*
+ * Remove a bucket if it is empty (rmdir fails otherwise, so a producer
+ * racing in keeps its message) and, for ready/, if producers are no longer
+ * filling it: removing the tail would only make the next put recreate it.
+ */
+int
+drop_bucket(struct mq_queue *q, int state, const char *bucket)
+{
+	unsigned long long seq, tail;
+	int prio;
+
+	if (state == MQ_READY && (parse_bucket(bucket, &prio, &seq) == -1 ||
+	    (tail_seq(q, prio, &tail) == 0 && tail == seq)))
+		return 0;
+	if (unlinkat(q->sfd[state], bucket, AT_REMOVEDIR) == -1)
+		return errno == ENOTEMPTY || errno == EEXIST ||
+		    errno == ENOENT ? 0 : -1;
+	return mark_dirty(q, mq_state_name(state));
+}
+
+int
+drop_empty_buckets(struct mq_queue *q, int state)
+{
+	char **v;
+	size_t n, i;
+	int r = 0;
+
+	if (list_names(q->sfd[state], ".", &v, &n, 0) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++)
+		r = drop_bucket(q, state, v[i]);
+	free_names(v, n);
+	return r;
+}

@@ -1,0 +1,174 @@
+/*
+ * mq.h - the one public interface of libmq.
+ *
+ * All queue logic lives behind this header.  The library never prints and
+ * never exits: functions return -1 (or NULL) and set errno; the tools add
+ * context and choose the exit status.  The on-disk contract is described in
+ * mq(7); keep the two in step.
+ */
+#ifndef MQ_H
+#define MQ_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MQ_VERSION	"0.1.0"
+
+#define MQ_QUEUE_MAX	64	/* longest queue name */
+#define MQ_ID_LEN	26	/* SSSSSSSSSS.UUUUUU.RRRRRRRR */
+#define MQ_NAME_MAX	160	/* longest message file name mq writes */
+#define MQ_PRIORITY_MIN	0
+#define MQ_PRIORITY_MAX	9
+#define MQ_PRIORITY_DEFAULT	4
+
+/* Exit statuses shared by every tool (see mq(7)). */
+#define MQ_EX_OK	0
+#define MQ_EX_NONE	1	/* empty queue, lease lost */
+#define MQ_EX_USAGE	64
+#define MQ_EX_DATAERR	65
+#define MQ_EX_NOINPUT	66
+#define MQ_EX_CANTCREAT	73
+#define MQ_EX_IOERR	74
+#define MQ_EX_TEMPFAIL	75
+#define MQ_EX_NOPERM	77
+#define MQ_EX_CONFIG	78
+
+enum mq_state {
+	MQ_READY,
+	MQ_DELAYED,
+	MQ_INFLIGHT,
+	MQ_DEAD,
+	MQ_NSTATES
+};
+
+enum mq_sync {
+	MQ_SYNC_NONE,
+	MQ_SYNC_BATCH,
+	MQ_SYNC_FULL
+};
+
+struct mq_conf {
+	int64_t	 lease_ms;
+	int64_t	 backoff_ms;
+	int64_t	 backoff_max_ms;
+	int64_t	 ttl_ms;		/* 0: never expires */
+	int64_t	 max_size;
+	int	 max_attempts;		/* 0: unlimited */
+	int	 sync;			/* enum mq_sync */
+	int	 bucket_size;
+	int	 mode;			/* -1: 0666 & ~umask */
+	gid_t	 gid;			/* (gid_t)-1: unchanged */
+};
+
+/* Where a configuration error was found; line 0 means "the whole file". */
+struct mq_conferr {
+	char	 file[4096];
+	int	 line;
+	char	 reason[160];
+};
+
+/* A message file name, parsed (see mq(7), "Message names"). */
+struct mq_name {
+	char	 id[MQ_ID_LEN + 1];
+	int	 prio;
+	int	 attempts;
+	int64_t	 size;			/* -1: not in the name */
+	int64_t	 expiry;		/* epoch s, 0: none */
+	int64_t	 notbefore;		/* epoch s, 0: none */
+	char	 reason[17];		/* dead only */
+	char	 token[17];		/* in flight only */
+};
+
+struct mq_queue;
+struct mq_putter;
+
+/* parse.c: command-line and config values */
+int	 mq_parse_duration(const char *, int64_t *ms);
+int	 mq_parse_time(const char *, int64_t *epoch_s);
+int	 mq_parse_size(const char *, int64_t *bytes);
+int	 mq_parse_state(const char *);
+const char *mq_state_name(int);
+void	 mq_format_age(int64_t s, char *, size_t);
+int64_t	 mq_now_ms(void);
+
+/* name.c: the message name grammar */
+int	 mq_name_parse(const char *, struct mq_name *);
+int	 mq_name_format(const struct mq_name *, char *, size_t);
+int	 mq_queue_name_ok(const char *);
+void	 mq_new_id(char [MQ_ID_LEN + 1]);
+int64_t	 mq_id_time(const char *id);
+
+/* conf.c */
+void	 mq_conf_defaults(struct mq_conf *);
+int	 mq_conf_load(struct mq_conf *, int dirfd, const char *path,
+	    int must_exist, struct mq_conferr *);
+
+/* spool.c: finding and opening queues */
+int	 mq_spool_path(const char *opt, char *, size_t);
+#define MQ_CREATE	0x1	/* create the spool and queue if missing */
+struct mq_queue *mq_queue_open(const char *spool, const char *name, int flags,
+	    struct mq_conferr *);
+int	 mq_sync_dirs(struct mq_queue *);
+void	 mq_queue_close(struct mq_queue *);
+const char *mq_queue_name(const struct mq_queue *);
+const char *mq_queue_path(const struct mq_queue *);
+const struct mq_conf *mq_queue_conf(const struct mq_queue *);
+int	 mq_list_queues(const char *spool, char ***names, size_t *n);
+
+/* put.c: producing */
+struct mq_putopts {
+	int	 prio;
+	int64_t	 notbefore;		/* epoch s, 0: ready now */
+	int64_t	 ttl_ms;		/* -1: from config */
+};
+struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);
+int	 mq_put_fd(struct mq_putter *, int fd);
+int	 mq_put_buf(struct mq_putter *, const void *, size_t);
+/* Ids of messages now durable (per the sync mode); call after each put. */
+size_t	 mq_put_ready(struct mq_putter *, const char ***ids);
+int	 mq_put_commit(struct mq_putter *);
+int	 mq_put_pending(const struct mq_putter *);
+int	 mq_put_end(struct mq_putter *);
+
+/* get.c: consuming */
+int	 mq_maintain(struct mq_queue *);
+int	 mq_get(struct mq_queue *, int64_t lease_ms, char *handle, size_t);
+
+/*
+ * handle.c: acting on messages named by path.  A session caches the queues
+ * the handles belong to and fsyncs what it changed when it ends.
+ */
+struct mq_session;
+struct mq_session *mq_session_new(const char *spool);
+int	 mq_ack(struct mq_session *, const char *handle);
+int	 mq_nack(struct mq_session *, const char *handle, int64_t delay_ms);
+int	 mq_touch(struct mq_session *, const char *handle, int64_t lease_ms);
+int	 mq_kick(struct mq_session *, const char *queue, const char *path);
+const struct mq_conferr *mq_session_conferr(const struct mq_session *);
+int	 mq_session_end(struct mq_session *);
+
+/* state.c: whole-state operations */
+struct mq_stat {
+	long long	 count[MQ_NSTATES];
+	long long	 bytes;
+	int64_t		 oldest;	/* epoch s of the oldest ready, 0 none */
+};
+typedef int (*mq_walkfn)(const char *path, const struct mq_name *, void *);
+int	 mq_walk(struct mq_queue *, int state, mq_walkfn, void *);
+int	 mq_stat(struct mq_queue *, struct mq_stat *);
+int	 mq_purge(struct mq_queue *, int state, long long *n);
+int	 mq_kick_all(struct mq_queue *, long long *n);
+
+/* util.c: errors and argument loops for the tools */
+#define MQ_ECONFIG	4096	/* errno: bad configuration, see mq_conferr */
+#define MQ_EHANDLE	4097	/* errno: not a message of the spool in that state */
+#define MQ_ENOQUEUE	4098	/* errno: no such queue */
+int	 mq_exit_status(int err);
+const char *mq_strerror(int err);
+typedef int (*mq_argfn)(const char *, void *);
+int	 mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn, void *);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * put.c - producing messages.
+ *
+ * Invariants:
+ * - A body is written to tmp/ID and only its final rename makes it visible,
+ *   so no consumer ever sees a partial message.
+ * - An id is handed back (mq_put_ready) only once its message is as durable
+ *   as the sync mode promises: sync=full fsyncs the file before the rename
+ *   and the directory after it; sync=batch writes a group of files, makes
+ *   their data durable with one syncfs(2), renames them all and fsyncs each
+ *   touched directory once (group commit); sync=none never waits.
+ * - A failed put removes its temporary file: a full disk leaves nothing
+ *   half-written behind.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define GROUP_MAX	1024	/* messages per group commit */
+
+struct pending {
+	struct mq_name	 m;
+};
+
+struct mq_putter {
+	struct mq_queue		*q;
+	struct mq_putopts	 o;
+	struct pending		*pend;
+	size_t			 npend;
+	char			(*ids)[MQ_ID_LEN + 1];
+	const char		**out;
+	size_t			 nout, cap;
+};
+
+struct mq_putter *
+mq_put_begin(struct mq_queue *q, const struct mq_putopts *o)
+{
+	struct mq_putter *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->q = q;
+	p->o = *o;
+	if (p->o.ttl_ms < 0)
+		p->o.ttl_ms = q->conf.ttl_ms;
+	p->cap = q->conf.sync == MQ_SYNC_BATCH ? GROUP_MAX : 1;
+	p->pend = calloc(p->cap, sizeof(*p->pend));
+	p->ids = calloc(p->cap, sizeof(*p->ids));
+	p->out = calloc(p->cap, sizeof(*p->out));
+	if (p->pend == NULL || p->ids == NULL || p->out == NULL) {
+		mq_put_end(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int
+writeall(int fd, const void *buf, size_t len)
+{
+	const char *b = buf;
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, b, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Publish one written tmp file under its final name. */
+static int
+release(struct mq_putter *p, struct mq_name *m)
+{
+	int r;
+
+	r = publish(p->q, p->q->tmpfd, m->id, m);
+	if (r == -1) {
+		int saved = errno;
+
+		unlinkat(p->q->tmpfd, m->id, 0);
+		errno = saved;
+	}
+	return r;
+}
+
+static void
+emit(struct mq_putter *p, const char *id)
+{
+	strlcpy(p->ids[p->nout], id, sizeof(p->ids[0]));
+	p->out[p->nout] = p->ids[p->nout];
+	p->nout++;
+}
+
+/*
+ * Write one message.  Exactly one of fd (>= 0) and buf is the source.
+ */
+static int
+put1(struct mq_putter *p, int src, const void *buf, size_t len)
+{
+	struct mq_queue *q = p->q;
+	struct mq_name m;
+	char chunk[65536];
+	int64_t size = 0, now;
+	ssize_t n;
+	int fd, saved;
+
+	if (p->npend == p->cap && mq_put_commit(p) == -1)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	mq_new_id(m.id);
+	m.prio = p->o.prio;
+	m.notbefore = p->o.notbefore;
+	fd = openat(q->tmpfd, m.id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, q->conf.mode >= 0 ? q->conf.mode : 0666);
+	if (fd == -1)
+		return -1;
+	if (src < 0) {
+		if ((int64_t)len > q->conf.max_size) {
+			errno = EFBIG;
+			goto fail;
+		}
+		if (writeall(fd, buf, len) == -1)
+			goto fail;
+		size = (int64_t)len;
+	} else {
+		for (;;) {
+			if ((n = read(src, chunk, sizeof(chunk))) == -1) {
+				if (errno == EINTR)
+					continue;
+				goto fail;
+			}
+			if (n == 0)
+				break;
+			if ((size += n) > q->conf.max_size) {
+				errno = EFBIG;
+				goto fail;
+			}
+			if (writeall(fd, chunk, (size_t)n) == -1)
+				goto fail;
+		}
+	}
+	/* the mode is exact, whatever the umask: the spool's owner decides */
+	if (q->conf.mode >= 0 && fchmod(fd, (mode_t)q->conf.mode) == -1)
+		goto fail;
+	if (q->conf.gid != (gid_t)-1 && fchown(fd, (uid_t)-1, q->conf.gid) == -1)
+		goto fail;
+	if (q->conf.sync == MQ_SYNC_FULL && fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	m.size = size;
+	now = mq_now_ms();
+	if (p->o.ttl_ms > 0)
+		m.expiry = ceil_s(now + p->o.ttl_ms);
+	p->pend[p->npend++].m = m;
+	if (q->conf.sync != MQ_SYNC_BATCH)
+		return mq_put_commit(p);
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(q->tmpfd, m.id, 0);
+	errno = saved;
+	return -1;
+}
+
+int
+mq_put_fd(struct mq_putter *p, int fd)
+{
+	return put1(p, fd, NULL, 0);
+}
+
+int
+mq_put_buf(struct mq_putter *p, const void *buf, size_t len)
+{
+	return put1(p, -1, buf, len);
+}
+
+int
+mq_put_pending(const struct mq_putter *p)
+{
+	return (int)p->npend;
+}
+
+/*
+ * Publish what is pending.  On failure the messages not yet published are
+ * removed, so that the caller can report exactly the ids it printed.
+ */
+int
+mq_put_commit(struct mq_putter *p)
+{
+	struct mq_queue *q = p->q;
+	size_t i;
+	int saved;
+
+	if (p->npend == 0)
+		return 0;
+	if (q->conf.sync == MQ_SYNC_BATCH && syncfs(q->tmpfd) == -1)
+		goto fail;
+	for (i = 0; i < p->npend; i++) {
+		if (release(p, &p->pend[i].m) == -1) {
+			size_t done = i;
+
+			saved = errno;
+			for (i++; i < p->npend; i++)
+				unlinkat(q->tmpfd, p->pend[i].m.id, 0);
+			/* report the ones that did make it, once durable */
+			if (mq_sync_dirs(q) == 0)
+				for (i = 0; i < done; i++)
+					emit(p, p->pend[i].m.id);
+			p->npend = 0;
+			errno = saved;
+			return -1;
+		}
+	}
+	if (mq_sync_dirs(q) == -1)
+		goto fail_published;
+	for (i = 0; i < p->npend; i++)
+		emit(p, p->pend[i].m.id);
+	p->npend = 0;
+	return 0;
+fail:
+	saved = errno;
+	for (i = 0; i < p->npend; i++)
+		unlinkat(q->tmpfd, p->pend[i].m.id, 0);
+	p->npend = 0;
+	errno = saved;
+	return -1;
+fail_published:
+	/* visible but not known durable: say so rather than print the ids */
+	p->npend = 0;
+	return -1;
+}
+
+size_t
+mq_put_ready(struct mq_putter *p, const char ***ids)
+{
+	size_t n = p->nout;
+
+	*ids = p->out;
+	p->nout = 0;
+	return n;
+}
+
+int
+mq_put_end(struct mq_putter *p)
+{
+	int r = 0;
+
+	if (p == NULL)
+		return 0;
+	if (p->pend != NULL)
+		r = mq_put_commit(p);
+	free(p->pend);
+	free(p->ids);
+	free(p->out);
+	free(p);
+	return r;
+}

@@ -1,0 +1,390 @@
+/*
+ * spool.c - finding, creating and opening queues.
+ *
+ * Invariants:
+ * - A queue directory, once visible under its name, is complete: it is built
+ *   under SPOOL/.init.RANDOM and renamed into place with RENAME_NOREPLACE, so
+ *   concurrent creators agree on one queue and nobody sees half of one.
+ * - Everything inside a queue is reached through the queue's directory
+ *   descriptor with O_NOFOLLOW: a symlink planted in the spool is never
+ *   followed.  Only the spool root itself may be reached through symlinks.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const char *const subdirs[] = {
+	"ready", "delayed", "inflight", "dead", "tmp"
+};
+#define NSUBDIRS	(sizeof(subdirs) / sizeof(subdirs[0]))
+
+int
+mq_spool_path(const char *opt, char *buf, size_t len)
+{
+	const char *s, *home;
+	char cwd[PATH_MAX];
+	struct passwd *pw;
+	int n;
+
+	if (opt != NULL && *opt != '\0')
+		s = opt;
+	else if ((s = getenv("MQ_SPOOL")) != NULL && *s != '\0')
+		;
+	else if (geteuid() == 0)
+		s = "/var/spool/mq";
+	else if ((s = getenv("XDG_STATE_HOME")) != NULL && *s == '/') {
+		n = snprintf(buf, len, "%s/mq", s);
+		goto done;
+	} else {
+		if ((home = getenv("HOME")) == NULL || *home != '/') {
+			if ((pw = getpwuid(geteuid())) == NULL) {
+				errno = ENOENT;
+				return -1;
+			}
+			home = pw->pw_dir;
+		}
+		n = snprintf(buf, len, "%s/.local/state/mq", home);
+		goto done;
+	}
+	if (*s == '/')
+		n = snprintf(buf, len, "%s", s);
+	else {
+		/* handles are printed absolute: anchor a relative spool now */
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return -1;
+		n = snprintf(buf, len, "%s/%s", cwd, s);
+	}
+done:
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p for the spool root. */
+static int
+mkpath(const char *path)
+{
+	char buf[PATH_MAX], *p;
+
+	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(buf, 0777) == -1 && errno != EEXIST)
+				return -1;
+			if ((*p = c) == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+static int
+fsyncat(int dirfd, const char *rel)
+{
+	int fd, r;
+
+	fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static void
+rmtree1(int dirfd, const char *name)
+{
+	size_t i;
+	int fd;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) != -1) {
+		for (i = 0; i < NSUBDIRS; i++)
+			unlinkat(fd, subdirs[i], AT_REMOVEDIR);
+		unlinkat(fd, "lock", 0);
+		close(fd);
+	}
+	unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static int
+create_queue(int spoolfd, const char *name)
+{
+	char tmp[32], rnd[9];
+	size_t i;
+	int fd = -1, lockfd, saved;
+
+	arc4random_buf(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd) - 1; i++)
+		rnd[i] = "abcdefghijklmnopqrstuvwxyz012345"[rnd[i] & 31];
+	rnd[sizeof(rnd) - 1] = '\0';
+	snprintf(tmp, sizeof(tmp), ".init.%s", rnd);
+	if (mkdirat(spoolfd, tmp, 0777) == -1)
+		return -1;
+	if ((fd = openat(spoolfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		goto fail;
+	for (i = 0; i < NSUBDIRS; i++)
+		if (mkdirat(fd, subdirs[i], 0777) == -1)
+			goto fail;
+	if ((lockfd = openat(fd, "lock", O_RDWR | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0666)) == -1)
+		goto fail;
+	close(lockfd);
+	if (fsync(fd) == -1)
+		goto fail;
+	close(fd);
+	fd = -1;
+	if (mq_rename(spoolfd, tmp, spoolfd, name) == -1) {
+		saved = errno;
+		rmtree1(spoolfd, tmp);
+		/* someone else created it first: theirs is as good */
+		if (saved == EEXIST || saved == ENOTEMPTY)
+			return 0;
+		errno = saved;
+		return -1;
+	}
+	return fsync(spoolfd);
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	rmtree1(spoolfd, tmp);
+	errno = saved;
+	return -1;
+}
+
+struct mq_queue *
+mq_queue_open(const char *spool, const char *name, int flags,
+    struct mq_conferr *ce)
+{
+	struct mq_queue *q;
+	const char *conf;
+	size_t i;
+	int spoolfd = -1, saved;
+
+	memset(ce, 0, sizeof(*ce));
+	if (!mq_queue_name_ok(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return NULL;
+	q->dfd = q->tmpfd = q->lockfd = q->bucketfd = -1;
+	for (i = 0; i < MQ_NSTATES; i++)
+		q->sfd[i] = -1;
+	strlcpy(q->name, name, sizeof(q->name));
+	if ((size_t)snprintf(q->path, sizeof(q->path), "%s/%s", spool, name) >=
+	    sizeof(q->path)) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+
+	spoolfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (spoolfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
+		if (mkpath(spool) == -1)
+			goto fail;
+		spoolfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (spoolfd == -1) {
+		if (errno == ENOENT)
+			errno = MQ_ENOQUEUE;
+		goto fail;
+	}
+	q->dfd = openat(spoolfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (q->dfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
+		if (create_queue(spoolfd, name) == -1)
+			goto fail;
+		q->dfd = openat(spoolfd, name, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (q->dfd == -1) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			errno = MQ_ENOQUEUE;
+		goto fail;
+	}
+	for (i = 0; i < NSUBDIRS; i++) {
+		int fd = openat(q->dfd, subdirs[i], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd == -1) {
+			if (errno == ENOENT || errno == ENOTDIR ||
+			    errno == ELOOP)
+				errno = MQ_ENOQUEUE;
+			goto fail;
+		}
+		if (i < MQ_NSTATES)
+			q->sfd[i] = fd;
+		else
+			q->tmpfd = fd;
+	}
+	q->lockfd = openat(q->dfd, "lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (q->lockfd == -1 && (errno == EROFS || errno == EACCES)) {
+		/* readers (mq-stat, mq-ls) still work on a read-only spool */
+		q->lockerr = errno;
+		q->lockfd = openat(q->dfd, "lock", O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW);
+	}
+	if (q->lockfd == -1) {
+		if (errno == ENOENT || errno == ELOOP)
+			errno = MQ_ENOQUEUE;
+		goto fail;
+	}
+
+	mq_conf_defaults(&q->conf);
+	conf = getenv("MQ_CONF");
+	if (mq_conf_load(&q->conf, AT_FDCWD, conf != NULL && *conf != '\0' ?
+	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', ce) == -1)
+		goto fail;
+	if (mq_conf_load(&q->conf, q->dfd, "mq.conf", 0, ce) == -1) {
+		if ((size_t)snprintf(ce->file, sizeof(ce->file), "%s/mq.conf",
+		    q->path) >= sizeof(ce->file))
+			strlcpy(ce->file, "mq.conf", sizeof(ce->file));
+		goto fail;
+	}
+	close(spoolfd);
+	return q;
+fail:
+	saved = errno;
+	if (spoolfd != -1)
+		close(spoolfd);
+	mq_queue_close(q);
+	errno = saved;
+	return NULL;
+}
+
+void
+mq_queue_close(struct mq_queue *q)
+{
+	size_t i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < MQ_NSTATES; i++)
+		if (q->sfd[i] != -1)
+			close(q->sfd[i]);
+	if (q->tmpfd != -1)
+		close(q->tmpfd);
+	if (q->lockfd != -1)
+		close(q->lockfd);
+	if (q->bucketfd != -1)
+		close(q->bucketfd);
+	if (q->dfd != -1)
+		close(q->dfd);
+	free_names(q->names, q->nnames);
+	free_names(q->dirty, q->ndirty);
+	free(q);
+}
+
+const char *
+mq_queue_name(const struct mq_queue *q)
+{
+	return q->name;
+}
+
+const char *
+mq_queue_path(const struct mq_queue *q)
+{
+	return q->path;
+}
+
+const struct mq_conf *
+mq_queue_conf(const struct mq_queue *q)
+{
+	return &q->conf;
+}
+
+/* Remember a directory to fsync before the command reports success. */
+int
+mark_dirty(struct mq_queue *q, const char *rel)
+{
+	char **d;
+	size_t i;
+
+	if (q->conf.sync == MQ_SYNC_NONE)
+		return 0;
+	for (i = 0; i < q->ndirty; i++)
+		if (strcmp(q->dirty[i], rel) == 0)
+			return 0;
+	if ((d = reallocarray(q->dirty, q->ndirty + 1, sizeof(*d))) == NULL)
+		return -1;
+	q->dirty = d;
+	if ((d[q->ndirty] = strdup(rel)) == NULL)
+		return -1;
+	q->ndirty++;
+	return 0;
+}
+
+int
+mq_sync_dirs(struct mq_queue *q)
+{
+	size_t i;
+	int r = 0, saved = 0;
+
+	for (i = 0; i < q->ndirty; i++) {
+		/* a bucket removed meanwhile has nothing left to make durable */
+		if (fsyncat(q->dfd, q->dirty[i]) == -1 && errno != ENOENT &&
+		    saved == 0) {
+			saved = errno;
+			r = -1;
+		}
+	}
+	free_names(q->dirty, q->ndirty);
+	q->dirty = NULL;
+	q->ndirty = 0;
+	if (r == -1)
+		errno = saved;
+	return r;
+}
+
+int
+mq_list_queues(const char *spool, char ***names, size_t *n)
+{
+	char **all;
+	size_t i, j;
+	int fd;
+
+	*names = NULL;
+	*n = 0;
+	if ((fd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (list_names(fd, ".", &all, n, 1) == -1) {
+		close(fd);
+		return -1;
+	}
+	for (i = j = 0; i < *n; i++) {
+		struct stat st;
+
+		if (mq_queue_name_ok(all[i]) &&
+		    fstatat(fd, all[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode))
+			all[j++] = all[i];
+		else
+			free(all[i]);
+	}
+	close(fd);
+	*n = j;
+	*names = all;
+	return 0;
+}

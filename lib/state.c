@@ -1,0 +1,262 @@
+/*
+ * state.c - operations on every message of a state: listing, counting,
+ * purging, kicking.
+ *
+ * Invariants:
+ * - Messages are visited one bucket at a time, so memory stays bounded by
+ *   the bucket size for ready and delayed messages at any backlog.
+ * - mq_stat and mq_purge hold the queue lock exclusive: no message moves
+ *   while they count or delete, so a count never sees one message twice and
+ *   a purge of one state never deletes a message that has just moved on.
+ * - Only names that parse are messages: anything else in a state directory
+ *   is left alone (mq-fsck's business), never counted, listed or deleted.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct entry {
+	char		*name;
+	struct mq_name	 m;
+};
+
+typedef int (*eachfn)(struct mq_queue *, int dirfd, const char *name,
+    const char *path, const struct mq_name *, void *);
+
+static int
+cmpdue(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->m.notbefore != y->m.notbefore)
+		return x->m.notbefore < y->m.notbefore ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Visit the messages of one directory; delayed ones by due time. */
+static int
+each_in(struct mq_queue *q, int dirfd, const char *sub, const char *prefix,
+    int bydue, eachfn fn, void *arg)
+{
+	struct entry *e;
+	char **v, path[PATH_MAX];
+	size_t n, i, k = 0;
+	int fd, r = 0;
+
+	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (list_names(fd, ".", &v, &n, 1) == -1) {
+		close(fd);
+		return -1;
+	}
+	if ((e = calloc(n ? n : 1, sizeof(*e))) == NULL) {
+		r = -1;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (mq_name_parse(v[i], &e[k].m) == 0)
+			e[k++].name = v[i];
+	if (bydue)
+		qsort(e, k, sizeof(*e), cmpdue);
+	for (i = 0; i < k && r == 0; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", prefix,
+		    e[i].name) >= sizeof(path)) {
+			errno = ENAMETOOLONG;
+			r = -1;
+			break;
+		}
+		r = fn(q, fd, e[i].name, path, &e[i].m, arg);
+	}
+	free(e);
+out:
+	free_names(v, n);
+	close(fd);
+	return r;
+}
+
+/*
+ * Visit every message of a state in delivery order.  A callback returning
+ * non-zero stops the walk with that value.
+ */
+static int
+each(struct mq_queue *q, int state, eachfn fn, void *arg)
+{
+	char **b, prefix[PATH_MAX];
+	size_t nb, i;
+	int r = 0;
+
+	if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s", q->path,
+	    mq_state_name(state)) >= sizeof(prefix)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (state != MQ_READY && state != MQ_DELAYED)
+		return each_in(q, q->sfd[state], ".", prefix, 0, fn, arg);
+	if (state == MQ_READY)
+		r = ready_buckets(q, &b, &nb);
+	else
+		r = list_names(q->sfd[state], ".", &b, &nb, 1);
+	if (r == -1)
+		return -1;
+	for (i = 0; i < nb && r == 0; i++) {
+		if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s/%s",
+		    q->path, mq_state_name(state), b[i]) >= sizeof(prefix)) {
+			r = -1;
+			errno = ENAMETOOLONG;
+			break;
+		}
+		r = each_in(q, q->sfd[state], b[i], prefix,
+		    state == MQ_DELAYED, fn, arg);
+	}
+	free_names(b, nb);
+	return r;
+}
+
+struct walkarg {
+	mq_walkfn	 fn;
+	void		*arg;
+};
+
+static int
+walk1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	struct walkarg *w = arg;
+
+	(void)q;
+	(void)dirfd;
+	(void)name;
+	return w->fn(path, m, w->arg);
+}
+
+int
+mq_walk(struct mq_queue *q, int state, mq_walkfn fn, void *arg)
+{
+	struct walkarg w = { fn, arg };
+
+	return each(q, state, walk1, &w);
+}
+
+struct countarg {
+	struct mq_stat	*st;
+	int		 state;
+};
+
+static int
+count(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	struct countarg *c = arg;
+	struct stat sb;
+	int64_t t;
+
+	(void)q;
+	(void)path;
+	c->st->count[c->state]++;
+	if (c->state == MQ_READY) {
+		t = mq_id_time(m->id);
+		if (c->st->oldest == 0 || t < c->st->oldest)
+			c->st->oldest = t;
+	}
+	/* the size is in the name; only foreign producers cost a stat */
+	if (m->size >= 0)
+		c->st->bytes += m->size;
+	else if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		c->st->bytes += sb.st_size;
+	return 0;
+}
+
+int
+mq_stat(struct mq_queue *q, struct mq_stat *st)
+{
+	struct countarg c;
+	int r = 0, locked;
+
+	memset(st, 0, sizeof(*st));
+	if (mq_maintain(q) == -1)
+		return -1;
+	/* a read-only spool cannot be locked exclusive; nothing moves in it */
+	locked = q->lockerr == 0;
+	if (locked && lock_ex(q, LK_QUEUE) == -1)
+		return -1;
+	c.st = st;
+	for (c.state = 0; c.state < MQ_NSTATES && r == 0; c.state++)
+		r = each(q, c.state, count, &c);
+	if (locked)
+		unlock(q, LK_QUEUE);
+	return r;
+}
+
+static int
+purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	long long *n = arg;
+
+	(void)q;
+	(void)path;
+	(void)m;
+	if (unlinkat(dirfd, name, 0) == -1)
+		return errno == ENOENT ? 0 : -1;
+	(*n)++;
+	return 0;
+}
+
+int
+mq_purge(struct mq_queue *q, int state, long long *n)
+{
+	int r;
+
+	*n = 0;
+	if (lock_ex(q, LK_QUEUE) == -1)
+		return -1;
+	r = each(q, state, purge1, n);
+	unlock(q, LK_QUEUE);
+	if (r == 0 && *n > 0) {
+		/* removal is durable once the directories are */
+		if (state == MQ_READY || state == MQ_DELAYED)
+			r = drop_empty_buckets(q, state);
+		else
+			r = mark_dirty(q, mq_state_name(state));
+	}
+	if (r == 0)
+		r = mq_sync_dirs(q);
+	return r;
+}
+
+static int
+kick1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	struct mq_name copy = *m;
+	long long *n = arg;
+
+	(void)dirfd;
+	(void)path;
+	if (revive(q, name, &copy) == -1)
+		return errno == ENOENT ? 0 : -1;
+	(*n)++;
+	return 0;
+}
+
+int
+mq_kick_all(struct mq_queue *q, long long *n)
+{
+	int r;
+
+	*n = 0;
+	r = each(q, MQ_DEAD, kick1, n);
+	if (mq_sync_dirs(q) == -1 && r == 0)
+		r = -1;
+	return r;
+}

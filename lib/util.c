@@ -1,0 +1,102 @@
+/*
+ * util.c - what every tool needs the same way: one mapping from errors to
+ * exit statuses and messages, and one loop over operands or stdin lines.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mq.h"
+
+int
+mq_exit_status(int err)
+{
+	switch (err) {
+	case 0:
+		return MQ_EX_OK;
+	case ESTALE:
+		return MQ_EX_NONE;
+	case MQ_ECONFIG:
+		return MQ_EX_CONFIG;
+	case MQ_EHANDLE:
+	case EFBIG:
+	case EINVAL:
+	case ENAMETOOLONG:
+		return MQ_EX_DATAERR;
+	case MQ_ENOQUEUE:
+	case ENOENT:
+	case ENOTDIR:
+		return MQ_EX_NOINPUT;
+	case ENOSPC:
+	case EDQUOT:
+	case EROFS:
+	case EEXIST:
+		return MQ_EX_CANTCREAT;
+	case EACCES:
+	case EPERM:
+		return MQ_EX_NOPERM;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+	case EAGAIN:
+	case EINTR:
+	case ENOLCK:
+		return MQ_EX_TEMPFAIL;
+	default:
+		return MQ_EX_IOERR;
+	}
+}
+
+const char *
+mq_strerror(int err)
+{
+	switch (err) {
+	case ESTALE:
+		return "lease lost: message acked, reclaimed or claimed again";
+	case MQ_ECONFIG:
+		return "bad configuration";
+	case MQ_EHANDLE:
+		return "not a message of this spool in that state";
+	case MQ_ENOQUEUE:
+		return "no such queue";
+	case EFBIG:
+		return "message larger than max_size";
+	default:
+		return strerror(err);
+	}
+}
+
+/*
+ * Call fn for each operand or, when there are none, for each line of in.
+ * Returns the highest status fn returned (74 if reading in failed).
+ */
+int
+mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn fn, void *arg)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int i, r, status = 0;
+
+	if (argc > 0) {
+		for (i = 0; i < argc; i++)
+			if ((r = fn(argv[i], arg)) > status)
+				status = r;
+		return status;
+	}
+	while ((len = getline(&line, &cap, in)) != -1) {
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if ((r = fn(line, arg)) > status)
+			status = r;
+	}
+	if (ferror(in) && status < MQ_EX_IOERR)
+		status = MQ_EX_IOERR;
+	free(line);
+	return status;
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# deps.sh build|test - install what building (or testing) mq needs and is
+# missing, with apt-get when run as root on Debian; otherwise say what to
+# install and stop.
+set -eu
+pkgs=""
+need() {	# need TEST PACKAGE
+	if ! eval "$1" >/dev/null 2>&1; then pkgs="$pkgs $2"; fi
+}
+need 'command -v cc' gcc
+need 'command -v make' make
+need 'command -v pkg-config' pkg-config
+need 'pkg-config --exists libbsd-overlay' libbsd-dev
+need 'pkg-config --exists inih' libinih-dev
+if [ "${1:-build}" = test ]; then
+	need 'command -v bats' bats
+	need 'command -v mandoc' mandoc
+fi
+[ -z "$pkgs" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "deps: installing$pkgs" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >&2 ||
+	{ apt-get update -q >&2 &&
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >&2; }
+	exit 0
+fi
+echo "deps: missing packages:$pkgs (install them, e.g. apt-get install$pkgs)" >&2
+exit 1

@@ -1,0 +1,154 @@
+#!/usr/bin/env bats
+# Shell completions (completions/): bash behaviour, zsh and fish syntax.
+# Needs nothing built: the spool is made by hand.
+
+bats_require_minimum_version 1.5.0
+
+COMPLETIONS=$BATS_TEST_DIRNAME/../completions
+
+# make_queue SPOOL QUEUE: a queue directory as mq-init would leave it.
+make_queue() {
+    mkdir -p "$1/$2"/{ready,inflight,dead,delayed,tmp}
+    touch "$1/$2/lock"
+}
+
+setup() {
+    SPOOL=$BATS_TEST_TMPDIR/spool
+    make_queue "$SPOOL" orders
+    make_queue "$SPOOL" other
+    make_queue "$SPOOL" zz
+    make_queue "$SPOOL" 'bad name' # not a valid queue name
+    mkdir -p "$SPOOL/nolock" "$SPOOL/.init.x1" && touch "$SPOOL/.init.x1/lock"
+    H1=$SPOOL/orders/inflight/1732437600.000123.x7QkT3bZ,p4,a1,s14,tK2m9Qa
+    H2=$SPOOL/zz/inflight/1732437601.000001.abcdEFGH,p9,a2,tTok123
+    D1=$SPOOL/orders/dead/1732437600.000124.y7QkT3bZ,p4,a5,s14,rattempts
+    touch "$H1" "$H2" "$D1"
+    export MQ_SPOOL=$SPOOL
+}
+
+# complete_line [BASH-OPTION...] LINE: run _mq from mq.bash in a fresh
+# `bash -u` as if TAB were pressed at the end of LINE; print the replies,
+# one a line.
+complete_line() {
+    local line=${!#}
+    bash -u "${@:1:$#-1}" -c '
+        source "$1" || exit
+        read -ra COMP_WORDS <<<"$2"
+        [[ $2 == *" " ]] && COMP_WORDS+=("")
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) COMP_LINE=$2 COMP_POINT=${#2}
+        _mq
+        [[ ${#COMPREPLY[@]} -eq 0 ]] || printf "%s\n" "${COMPREPLY[@]}"
+    ' complete_line "$COMPLETIONS/mq.bash" "$line"
+}
+
+# expect LINE WORD...: completing LINE offers exactly WORD... and prints no error.
+expect() {
+    local line=$1
+    shift
+    run --separate-stderr complete_line "$line"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ] || { echo "stderr: $stderr"; return 1; }
+    [ "$output" = "$(printf '%s\n' "$@")" ] || {
+        printf 'completing [%s]\n got: %s\nwant: %s\n' "$line" "$output" "$*"
+        return 1
+    }
+}
+
+@test "bash: registers all ten tools" {
+    run bash -c 'source "$1" && complete -p' _ "$COMPLETIONS/mq.bash"
+    [ "$status" -eq 0 ]
+    for t in put get ack nack touch ls stat kick purge init; do
+        [[ $output == *"complete -F _mq mq-$t"* ]] || { echo "mq-$t missing"; return 1; }
+    done
+}
+
+@test "bash: queue names from the spool, filtered by prefix" {
+    expect 'mq-get or' orders
+    expect 'mq-get o' orders other
+    expect 'mq-get ' orders other zz
+    expect 'mq-put -p 7 ' orders other zz
+    expect 'mq-stat -j orders ' orders other zz
+    expect 'mq-get orders ' # one queue only
+    expect "mq-put orders $SPOOL/o" "$SPOOL/orders" "$SPOOL/other" # files
+}
+
+@test "bash: states after -s, priorities after -p" {
+    expect 'mq-ls -s ' ready delayed inflight dead
+    expect 'mq-purge -s d' delayed dead
+    expect 'mq-put -p ' 0 1 2 3 4 5 6 7 8 9
+    expect 'mq-put -lp ' 0 1 2 3 4 5 6 7 8 9
+    expect 'mq-get -n ' # a count: nothing to offer
+}
+
+@test "bash: options of each tool" {
+    expect 'mq-put -' -0 -l -d -p -D -A -T -h -V
+    expect 'mq-get -' -d -n -L -h -V
+    expect 'mq-ack -' -d -h -V
+    expect 'mq-purge -' -d -s -h -V
+    expect 'mq-stat -' -j -d -h -V
+    expect 'mq-get -- -'
+}
+
+@test "bash: in-flight handles for mq-ack, mq-nack, mq-touch" {
+    expect 'mq-ack ' "$H1" "$H2"
+    expect "mq-nack -D 5s $H1 " "$H1" "$H2"
+    expect "mq-touch $SPOOL/z" "$H2"
+}
+
+@test "bash: dead messages of the queue for mq-kick" {
+    expect 'mq-kick ' orders other zz
+    expect 'mq-kick orders ' "$D1"
+    expect 'mq-kick zz '
+}
+
+@test "bash: -d DIR on the line is honoured" {
+    make_queue "$BATS_TEST_TMPDIR/alt" alpha
+    touch "$BATS_TEST_TMPDIR/alt/alpha/dead/1.2.abcdefgh,rexpired"
+    expect "mq-get -d $BATS_TEST_TMPDIR/alt " alpha
+    expect "mq-get -d$BATS_TEST_TMPDIR/alt " alpha
+    expect "mq-put -ld $BATS_TEST_TMPDIR/alt " alpha
+    expect "mq-kick -d $BATS_TEST_TMPDIR/alt alpha " "$BATS_TEST_TMPDIR/alt/alpha/dead/1.2.abcdefgh,rexpired"
+    expect "mq-ack -d $BATS_TEST_TMPDIR/alt "
+    cd "$BATS_TEST_TMPDIR"
+    expect 'mq-get -d alt ' alpha
+}
+
+@test "bash: default spool without MQ_SPOOL" {
+    [ "$EUID" -ne 0 ] || skip "running as root: default spool is /var/spool/mq"
+    unset MQ_SPOOL
+    mkdir -p "$BATS_TEST_TMPDIR/xdg" && mv "$SPOOL" "$BATS_TEST_TMPDIR/xdg/mq"
+    XDG_STATE_HOME=$BATS_TEST_TMPDIR/xdg expect 'mq-get ' orders other zz
+}
+
+@test "bash: a missing spool gives no error" {
+    export MQ_SPOOL=$BATS_TEST_TMPDIR/none
+    for line in 'mq-get ' 'mq-ack ' 'mq-kick orders ' 'mq-stat ' 'mq-get -d /nonexistent/x '; do
+        expect "$line"
+    done
+    run --separate-stderr complete_line -O failglob 'mq-ack '
+    [ "$status" -eq 0 ] && [ -z "$output" ] && [ -z "$stderr" ]
+}
+
+@test "bash: without set -u, shell options restored" {
+    run bash -c 'source "$1"; shopt -s failglob
+        COMP_WORDS=(mq-get o) COMP_CWORD=1; _mq; echo "${COMPREPLY[*]}"; shopt -p failglob nullglob' _ "$COMPLETIONS/mq.bash"
+    [ "${lines[0]}" = "orders other" ]
+    [ "${lines[1]}" = "shopt -s failglob" ]
+    [ "${lines[2]}" = "shopt -u nullglob" ]
+}
+
+@test "zsh: _mq parses" {
+    command -v zsh >/dev/null || skip "zsh is not installed"
+    run zsh -n "$COMPLETIONS/_mq"
+    [ "$status" -eq 0 ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init" ]
+}
+
+@test "fish: mq.fish parses and completes queues and handles" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    run fish --no-execute "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ]
+    run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-get o"; complete -C "mq-ack "' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$output" = "$(printf 'orders\tQueue\nother\tQueue\n%s\tHandle\n%s\tHandle' "$H1" "$H2")" ]
+}
