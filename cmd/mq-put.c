@@ -107,7 +107,7 @@ main(int argc, char *argv[])
 	char spool[PATH_MAX];
 	const char *dir = NULL, *e;
 	int64_t ms, t;
-	int ch, sep = -1, fd, i, r = 0, saved;
+	int ch, sep = -1, fd, i, r = 0, saved, when = 0;
 
 	while ((ch = getopt(argc, argv, "0A:D:T:d:hlp:V")) != -1) {
 		switch (ch) {
@@ -118,17 +118,20 @@ main(int argc, char *argv[])
 			sep = '\n';
 			break;
 		case 'A':
+			when |= 2;
 			if (mq_parse_time(optarg, &t) == -1)
 				errx(MQ_EX_USAGE, "%s: bad time", optarg);
 			o.notbefore = t;
 			break;
 		case 'D':
+			when |= 1;
 			if (mq_parse_duration(optarg, &ms) == -1)
 				errx(MQ_EX_USAGE, "%s: bad duration", optarg);
 			o.notbefore = ms > 0 ? (mq_now_ms() + ms + 999) / 1000 : 0;
 			break;
 		case 'T':
-			if (mq_parse_duration(optarg, &ms) == -1 || ms == 0)
+			/* -T 0: never expires, whatever the config says */
+			if (mq_parse_duration(optarg, &ms) == -1)
 				errx(MQ_EX_USAGE, "%s: bad ttl", optarg);
 			o.ttl_ms = ms;
 			break;
@@ -149,7 +152,7 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || (sep != -1 && argc > 1))
+	if (argc < 1 || (sep != -1 && argc > 1) || when == 3)
 		usage();
 	spool_path(dir, spool, sizeof(spool));
 	q = open_queue(spool, argv[0], MQ_CREATE);

@@ -81,16 +81,43 @@ integer(struct loadctx *x, int line, const char *k, const char *v,
 	return 1;
 }
 
-/* inih tells handlers no line number: count lines as they are read. */
+/*
+ * inih tells handlers no line number, stops lines at its buffer size and
+ * at NUL bytes, and does not tell handlers about sections: read lines
+ * ourselves, count them, and catch what inih would get wrong.
+ */
 static char *
 reader(char *buf, int len, void *user)
 {
 	struct loadctx *x = user;
-	char *r;
+	size_t n = 0, i;
+	int c = EOF, nul = 0, lost = 0;
 
-	if ((r = fgets(buf, len, x->f)) != NULL)
-		x->line++;
-	return r;
+	while ((c = getc(x->f)) != EOF) {
+		if (c == '\0')
+			nul = 1;
+		if (n + 2 < (size_t)len)
+			buf[n++] = (char)c;
+		else if (c != '\n')
+			lost = 1;
+		if (c == '\n')
+			break;
+	}
+	if (n == 0 && c == EOF)
+		return NULL;
+	if (lost && buf[n - 1] != '\n')
+		buf[n++] = '\n';
+	buf[n] = '\0';
+	x->line++;
+	for (i = 0; buf[i] == ' ' || buf[i] == '\t'; i++)
+		;
+	if (nul)
+		fail(x, x->line, "%s%s", "NUL byte in line", "");
+	else if (buf[i] == '[')
+		fail(x, x->line, "%s%s", "sections are not allowed", "");
+	else if (lost && buf[i] != '#' && buf[i] != ';')
+		fail(x, x->line, "%s%s", "line too long", "");
+	return buf;
 }
 
 static int
@@ -180,6 +207,10 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 	if (fd == -1) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
+		/* out of descriptors or memory is no fault of the file */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == EINTR)
+			return -1;
 		saved = errno;
 		snprintf(err->reason, sizeof(err->reason), "%s",
 		    strerror(saved));
@@ -200,7 +231,7 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 	if (ferror(f) && r == 0)
 		r = -1;
 	fclose(f);
-	if (r != 0) {
+	if (r != 0 || err->line != 0) {
 		if (r > 0 && (err->line == 0 || r < err->line)) {
 			err->line = r;
 			snprintf(err->reason, sizeof(err->reason),

@@ -38,7 +38,8 @@ promote(struct mq_queue *q, int64_t now)
 	int64_t t;
 	int locked = 0, fd, r = 0;
 
-	if (list_names(q->sfd[MQ_DELAYED], ".", &buckets, &nb, 1) == -1)
+	if (list_names(q->sfd[MQ_DELAYED], ".", &buckets, &nb,
+	    LN_SORT | LN_DIRS) == -1)
 		return -1;
 	for (i = 0; i < nb; i++) {
 		if (strlen(buckets[i]) != 10 || (t = strtoll(buckets[i], NULL,
@@ -52,9 +53,10 @@ promote(struct mq_queue *q, int64_t now)
 		if ((fd = openat(q->sfd[MQ_DELAYED], buckets[i], O_RDONLY |
 		    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 			continue;
-		if (list_names(fd, ".", &v, &n, 1) == 0) {
+		if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == 0) {
 			for (j = 0; j < n; j++) {
 				if (mq_name_parse(v[j], &m) == -1 ||
+				    !name_fits(&m, MQ_DELAYED) ||
 				    m.notbefore > now)
 					continue;
 				if (m.expiry != 0 && m.expiry <= now)
@@ -87,12 +89,13 @@ reclaim(struct mq_queue *q, int64_t now_ms)
 
 	if (lock_ex(q, LK_LEASE) == -1)
 		return -1;
-	if (list_names(fd, ".", &v, &n, 1) == -1) {
+	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {
 		unlock(q, LK_LEASE);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (mq_name_parse(v[i], &m) == -1 || m.token[0] == '\0' ||
+		if (mq_name_parse(v[i], &m) == -1 ||
+		    !name_fits(&m, MQ_INFLIGHT) ||
 		    fstatat(fd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
@@ -141,12 +144,18 @@ next_bucket(struct mq_queue *q)
 	q->bucketfd = -1;
 	if (ready_buckets(q, &v, &n) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
+	/* go on after the bucket last read, in delivery order */
+	for (i = 0; q->cursor[0] != '\0' && i < n &&
+	    bucket_cmp(v[i], q->cursor) <= 0; i++)
+		;
+	for (; i < n; i++) {
+		strlcpy(q->cursor, v[i], sizeof(q->cursor));
 		fd = openat(q->sfd[MQ_READY], v[i], O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC | O_NOFOLLOW);
 		if (fd == -1)
 			continue;
-		if (list_names(fd, ".", &q->names, &q->nnames, 1) == -1) {
+		if (list_names(fd, ".", &q->names, &q->nnames,
+		    LN_SORT | LN_FILES) == -1) {
 			close(fd);
 			r = -1;
 			break;
@@ -188,7 +197,7 @@ claim(struct mq_queue *q, const char *from, int64_t lease_ms, char *handle,
 	int64_t now = mq_now_ms(), dl;
 	int r;
 
-	if (mq_name_parse(from, &m) == -1 || m.token[0] != '\0')
+	if (mq_name_parse(from, &m) == -1 || !name_fits(&m, MQ_READY))
 		return 0;	/* not ours to deliver */
 	if (m.expiry != 0 && m.expiry <= now / 1000) {
 		bury(q, q->bucketfd, from, &m, "expired");
@@ -237,14 +246,27 @@ mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 			return -1;
 		q->maintained = 1;
 	}
+	/*
+	 * Buckets are read in passes, each bucket once per pass, so that
+	 * names nobody can claim (junk, races lost) cannot keep us here: a
+	 * pass that claims nothing ends the search.
+	 */
 	for (;;) {
 		while (q->inames < q->nnames) {
 			r = claim(q, q->names[q->inames++], lease_ms, handle,
 			    len);
+			if (r == 1)
+				q->passclaims++;
 			if (r != 0)
 				return r;
 		}
-		if ((r = next_bucket(q)) != 1)
-			return r;
+		if ((r = next_bucket(q)) == -1)
+			return -1;
+		if (r == 0) {
+			if (q->passclaims == 0)
+				return 0;
+			q->passclaims = 0;
+			q->cursor[0] = '\0';
+		}
 	}
 }

@@ -4,8 +4,8 @@
  *
  * A handle is trusted only after it checks out: its directory resolves to
  * SPOOL/QUEUE/STATE of this session's spool, its last component is a valid
- * message name for that state, and the entry is a regular file (never a
- * symlink).  Everything after that goes through the queue's directory
+ * message name for that state, and the entry is a regular file with one
+ * link (never a symlink, nor a hard link to something elsewhere).  Everything after that goes through the queue's directory
  * descriptors, so nothing outside the spool is ever touched.
  *
  * Invariants:
@@ -126,7 +126,8 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 			errno = state == MQ_INFLIGHT ? ESTALE : ENOENT;
 		return NULL;
 	}
-	if (!S_ISREG(st.st_mode))
+	/* a hard link planted in the spool would let us act on its twin */
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
 		goto bad;
 	strlcpy(name, base, MQ_NAME_MAX + 1);
 	return q;

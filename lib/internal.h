@@ -34,6 +34,8 @@ struct mq_queue {
 
 	/* mq_get's view of the bucket it is draining */
 	int		 bucketfd;
+	char		 cursor[16];		/* last bucket read */
+	long long	 passclaims;
 	char		**names;
 	size_t		 nnames, inames;
 	int		 maintained;
@@ -55,10 +57,15 @@ int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
 int	 ready_buckets(struct mq_queue *, char ***names, size_t *n);
 int	 drop_bucket(struct mq_queue *, int state, const char *bucket);
 int	 drop_empty_buckets(struct mq_queue *, int state);
+int	 bucket_cmp(const char *, const char *);
 int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
+#define LN_SORT		0x1
+#define LN_FILES	0x2
+#define LN_DIRS		0x4
 int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
-	    int sorted);
+	    int flags);
 void	 free_names(char **, size_t);
 int64_t	 ceil_s(int64_t ms);
+int	 name_fits(const struct mq_name *, int state);
 
 #endif

@@ -107,11 +107,11 @@ free_names(char **v, size_t n)
 
 /*
  * The names in a directory, without dot entries and, where readdir tells,
- * without anything but regular files and directories: a symlink or device
- * planted in the spool is not a message.
+ * only regular files (LN_FILES) or only directories (LN_DIRS): a symlink,
+ * device or directory planted among messages is not a message.
  */
 int
-list_names(int dirfd, const char *sub, char ***names, size_t *n, int sorted)
+list_names(int dirfd, const char *sub, char ***names, size_t *n, int flags)
 {
 	struct dirent *de;
 	char **v = NULL, **nv;
@@ -135,8 +135,8 @@ list_names(int dirfd, const char *sub, char ***names, size_t *n, int sorted)
 		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
-		if (de->d_type != DT_REG && de->d_type != DT_DIR &&
-		    de->d_type != DT_UNKNOWN)
+		if (de->d_type != DT_UNKNOWN &&
+		    de->d_type != ((flags & LN_DIRS) ? DT_DIR : DT_REG))
 			continue;
 		if (len == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -151,7 +151,7 @@ list_names(int dirfd, const char *sub, char ***names, size_t *n, int sorted)
 	if (errno != 0)
 		goto fail;
 	closedir(d);
-	if (sorted && len > 1)
+	if ((flags & LN_SORT) && len > 1)
 		qsort(v, len, sizeof(*v), cmpstr);
 	*names = v;
 	*n = len;
@@ -217,7 +217,7 @@ recover_tail(struct mq_queue *q, int prio, unsigned long long *seq,
 	size_t n, i;
 	int p;
 
-	if (list_names(q->sfd[MQ_READY], ".", &v, &n, 0) == 0) {
+	if (list_names(q->sfd[MQ_READY], ".", &v, &n, LN_DIRS) == 0) {
 		for (i = 0; i < n; i++)
 			if (parse_bucket(v[i], &p, &s) == 0 && p == prio &&
 			    s > max)
@@ -271,12 +271,15 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 		}
 		if (errno != ENOENT)
 			return -1;
-		if (mkdirat(q->sfd[state], bucket, 0777) == -1) {
-			if (errno == EEXIST)
-				errno = ENOENT;	/* the source is gone */
-			return -1;
+		if (mkdirat(q->sfd[state], bucket, 0777) == 0) {
+			if (mark_dirty(q, mq_state_name(state)) == -1)
+				return -1;
+			continue;
 		}
-		if (mark_dirty(q, mq_state_name(state)) == -1)
+		if (errno != EEXIST)
+			return -1;
+		/* someone else made the bucket, or our source is gone */
+		if (faccessat(fromfd, from, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
 			return -1;
 	}
 	errno = EAGAIN;
@@ -366,6 +369,18 @@ cmpbucket(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Compare two ready bucket names in delivery order. */
+int
+bucket_cmp(const char *a, const char *b)
+{
+	struct bucketref x, y;
+
+	if (parse_bucket(a, &x.prio, &x.seq) == -1 ||
+	    parse_bucket(b, &y.prio, &y.seq) == -1)
+		return strcmp(a, b);
+	return cmpbucket(&x, &y);
+}
+
 /* The ready buckets in delivery order; other names in ready/ are skipped. */
 int
 ready_buckets(struct mq_queue *q, char ***names, size_t *n)
@@ -374,7 +389,7 @@ ready_buckets(struct mq_queue *q, char ***names, size_t *n)
 	char **v;
 	size_t nv, i, k = 0;
 
-	if (list_names(q->sfd[MQ_READY], ".", &v, &nv, 0) == -1)
+	if (list_names(q->sfd[MQ_READY], ".", &v, &nv, LN_DIRS) == -1)
 		return -1;
 	if ((refs = calloc(nv ? nv : 1, sizeof(*refs))) == NULL) {
 		free_names(v, nv);
@@ -422,7 +437,7 @@ drop_empty_buckets(struct mq_queue *q, int state)
 	size_t n, i;
 	int r = 0;
 
-	if (list_names(q->sfd[state], ".", &v, &n, 0) == -1)
+	if (list_names(q->sfd[state], ".", &v, &n, LN_DIRS) == -1)
 		return -1;
 	for (i = 0; i < n && r == 0; i++)
 		r = drop_bucket(q, state, v[i]);

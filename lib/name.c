@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mq.h"
+#include "internal.h"
 
 static const char alnum[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -230,4 +230,21 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Whether a parsed name may live in a state directory: a claim token only
+ * and always in flight, a reason only in dead/, a due time always in
+ * delayed/.  Anything else was not written by mq there, and is left alone.
+ */
+int
+name_fits(const struct mq_name *m, int state)
+{
+	if ((m->token[0] != '\0') != (state == MQ_INFLIGHT))
+		return 0;
+	if (m->reason[0] != '\0' && state != MQ_DEAD)
+		return 0;
+	if (state == MQ_DELAYED && m->notbefore == 0)
+		return 0;
+	return 1;
 }

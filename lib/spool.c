@@ -369,7 +369,7 @@ mq_list_queues(const char *spool, char ***names, size_t *n)
 	*n = 0;
 	if ((fd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (list_names(fd, ".", &all, n, 1) == -1) {
+	if (list_names(fd, ".", &all, n, LN_SORT | LN_DIRS) == -1) {
 		close(fd);
 		return -1;
 	}

@@ -43,8 +43,8 @@ cmpdue(const void *a, const void *b)
 
 /* Visit the messages of one directory; delayed ones by due time. */
 static int
-each_in(struct mq_queue *q, int dirfd, const char *sub, const char *prefix,
-    int bydue, eachfn fn, void *arg)
+each_in(struct mq_queue *q, int state, int dirfd, const char *sub,
+    const char *prefix, eachfn fn, void *arg)
 {
 	struct entry *e;
 	char **v, path[PATH_MAX];
@@ -55,7 +55,7 @@ each_in(struct mq_queue *q, int dirfd, const char *sub, const char *prefix,
 	    O_NOFOLLOW);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (list_names(fd, ".", &v, &n, 1) == -1) {
+	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -64,9 +64,10 @@ each_in(struct mq_queue *q, int dirfd, const char *sub, const char *prefix,
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if (mq_name_parse(v[i], &e[k].m) == 0)
+		if (mq_name_parse(v[i], &e[k].m) == 0 &&
+		    name_fits(&e[k].m, state))
 			e[k++].name = v[i];
-	if (bydue)
+	if (state == MQ_DELAYED)
 		qsort(e, k, sizeof(*e), cmpdue);
 	for (i = 0; i < k && r == 0; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", prefix,
@@ -101,11 +102,12 @@ each(struct mq_queue *q, int state, eachfn fn, void *arg)
 		return -1;
 	}
 	if (state != MQ_READY && state != MQ_DELAYED)
-		return each_in(q, q->sfd[state], ".", prefix, 0, fn, arg);
+		return each_in(q, state, q->sfd[state], ".", prefix, fn, arg);
 	if (state == MQ_READY)
 		r = ready_buckets(q, &b, &nb);
 	else
-		r = list_names(q->sfd[state], ".", &b, &nb, 1);
+		r = list_names(q->sfd[state], ".", &b, &nb,
+		    LN_SORT | LN_DIRS);
 	if (r == -1)
 		return -1;
 	for (i = 0; i < nb && r == 0; i++) {
@@ -115,8 +117,7 @@ each(struct mq_queue *q, int state, eachfn fn, void *arg)
 			errno = ENAMETOOLONG;
 			break;
 		}
-		r = each_in(q, q->sfd[state], b[i], prefix,
-		    state == MQ_DELAYED, fn, arg);
+		r = each_in(q, state, q->sfd[state], b[i], prefix, fn, arg);
 	}
 	free_names(b, nb);
 	return r;

@@ -1,0 +1,171 @@
+#!/usr/bin/env bats
+# The tools, their man pages and their shell completions agree.
+load test_helper
+bats_require_minimum_version 1.5.0
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+
+# tools - the tools, one per cmd/mq-*.c
+tools() {
+	local f
+	for f in "$ROOT"/cmd/mq-*.c; do
+		f=${f##*/}
+		echo "${f%.c}"
+	done
+}
+
+# letters TOOL - the option letters of TOOL's usage line (TOOL -h): each
+# letter of "[-0l]", "[-d dir]", "[-D delay | -A time]", "-s state"
+letters() {
+	"$1" -h 2>&1 | grep -o '\(^\|[[ |]\)-[0-9A-Za-z]\+' |
+	    sed 's/^[[ |]*-//' | fold -w1 | sort -u
+}
+
+# completions TOOL - what the bash completion offers after "TOOL -"
+completions() {
+	(
+		# shellcheck source=/dev/null
+		source "$ROOT/completions/mq.bash"
+		COMP_WORDS=("$1" -)
+		COMP_CWORD=1
+		COMPREPLY=()
+		_mq "$1" - "$1"
+		printf '%s\n' "${COMPREPLY[@]}"
+	)
+}
+
+@test "meta: there are tools, and each has a binary" {
+	[ "$(tools | wc -l)" -ge 10 ]
+	for t in $(tools); do
+		[ -x "$MQ_BIN/$t" ] || {
+			echo "no binary $MQ_BIN/$t"
+			return 1
+		}
+	done
+}
+
+@test "meta: mandoc -Tlint -Wwarning man/* prints nothing" {
+	command -v mandoc >/dev/null || skip "no mandoc"
+	compgen -G "$ROOT/man/*.[1-9]" >/dev/null || skip "no man pages yet"
+	cd "$ROOT"
+	run mandoc -Tlint -Wwarning man/*
+	echo "$output"
+	[ -z "$output" ]
+}
+
+@test "meta: every tool has a man page man/TOOL.1" {
+	missing=
+	for t in $(tools); do
+		[ -f "$ROOT/man/$t.1" ] || missing="$missing $t.1"
+	done
+	echo "missing:$missing"
+	[ -z "$missing" ]
+}
+
+@test "meta: the usage lines are parsed (sanity check of this test)" {
+	[ "$(letters mq-put | tr -d '\n')" = "$(printf '%s\n' 0 A D T d l p | sort -u | tr -d '\n')" ]
+	[ "$(letters mq-purge | tr -d '\n')" = ds ]
+	[ "$(letters mq-ack | tr -d '\n')" = d ]
+}
+
+@test "meta: every option letter of a usage line is documented as Fl x" {
+	bad=
+	for t in $(tools); do
+		page=$ROOT/man/$t.1
+		[ -f "$page" ] || continue # reported by the test above
+		for x in $(letters "$t"); do
+			grep -Eq "(^|[[:space:].])Fl $x([[:space:]]|$)" "$page" ||
+			    bad="$bad $t:-$x"
+		done
+	done
+	echo "undocumented:$bad"
+	[ -z "$bad" ]
+}
+
+@test "meta: every man page documents -h and -V" {
+	bad=
+	for t in $(tools); do
+		page=$ROOT/man/$t.1
+		[ -f "$page" ] || continue
+		for x in h V; do
+			grep -Eq "^\.It Fl $x([[:space:]]|$)" "$page" || bad="$bad $t:-$x"
+		done
+	done
+	echo "undocumented:$bad"
+	[ -z "$bad" ]
+}
+
+@test "meta: completions/mq.bash is registered for every tool" {
+	line=$(grep '^complete ' "$ROOT/completions/mq.bash")
+	for t in $(tools); do
+		[[ " $line " == *" $t "* ]] || {
+			echo "not completed: $t"
+			return 1
+		}
+	done
+}
+
+@test "meta: every option letter of a usage line is offered by completions/mq.bash" {
+	bad=
+	for t in $(tools); do
+		offered=$(completions "$t")
+		for x in $(letters "$t") h V; do
+			grep -qx -- "-$x" <<<"$offered" || bad="$bad $t:-$x"
+		done
+		# and nothing the tool does not take
+		for o in $offered; do
+			x=${o#-}
+			[ "$x" = h ] || [ "$x" = V ] || letters "$t" | grep -qx -- "$x" ||
+			    bad="$bad $t:extra$o"
+		done
+	done
+	echo "mismatch:$bad"
+	[ -z "$bad" ]
+}
+
+@test "meta: every tool prints its usage on -h and exits 64" {
+	for t in $(tools); do
+		run --separate-stderr "$t" -h
+		[ "$status" -eq 64 ] || {
+			echo "$t -h: status $status"
+			return 1
+		}
+		[ -z "$output" ]
+		[[ "$stderr" == "usage: $t "* ]] || {
+			echo "$t -h: $stderr"
+			return 1
+		}
+	done
+}
+
+@test "meta: every tool exits 64 with its usage on an unknown option" {
+	for t in $(tools); do
+		run --separate-stderr "$t" -Y
+		[ "$status" -eq 64 ] || {
+			echo "$t -Y: status $status"
+			return 1
+		}
+		[[ "$stderr" == *"usage: $t "* ]]
+	done
+}
+
+@test "meta: every tool prints TOOL 0.1.0 on -V and exits 0" {
+	for t in $(tools); do
+		run --separate-stderr "$t" -V
+		[ "$status" -eq 0 ] || {
+			echo "$t -V: status $status"
+			return 1
+		}
+		[ "$output" = "$t 0.1.0" ]
+		[ -z "$stderr" ]
+	done
+}
+
+@test "meta: every tool takes -d DIR" {
+	for t in $(tools); do
+		letters "$t" | grep -qx d || {
+			echo "$t: no -d"
+			return 1
+		}
+	done
+}
