@@ -49,19 +49,19 @@ put_records(struct mq_putter *p, int sep)
 	size_t len = 0, cap = 0, off = 0, have = 0;
 	struct pollfd pfd = { .fd = 0, .events = POLLIN };
 	ssize_t n;
-	int eof = 0;
+	int eof = 0, r = -1;
 
 	for (;;) {
 		if (off == have && !eof) {
 			if (mq_put_pending(p) > 0 && poll(&pfd, 1, 0) == 0) {
 				if (mq_put_commit(p) == -1)
-					return -1;
+					goto out;
 				flush_ids(p);
 			}
 			if ((n = read(0, buf, sizeof(buf))) == -1) {
 				if (errno == EINTR)
 					continue;
-				return -1;
+				goto out;
 			}
 			off = 0;
 			have = (size_t)n;
@@ -70,18 +70,18 @@ put_records(struct mq_putter *p, int sep)
 		if (eof && off == have) {
 			/* a last record without its terminator still counts */
 			if (len > 0 && mq_put_buf(p, rec, len) == -1)
-				return -1;
+				goto out;
 			break;
 		}
 		nl = memchr(buf + off, sep, have - off);
 		n = (nl ? nl : buf + have) - (buf + off);
 		if (len + (size_t)n > cap) {
-			char *r;
+			char *nr;
 
 			cap = (len + (size_t)n) * 2;
-			if ((r = realloc(rec, cap)) == NULL)
-				return -1;
-			rec = r;
+			if ((nr = realloc(rec, cap)) == NULL)
+				goto out;
+			rec = nr;
 		}
 		memcpy(rec + len, buf + off, (size_t)n);
 		len += (size_t)n;
@@ -89,13 +89,15 @@ put_records(struct mq_putter *p, int sep)
 		if (nl != NULL) {
 			off++;
 			if (mq_put_buf(p, rec, len) == -1)
-				return -1;
+				goto out;
 			len = 0;
 			flush_ids(p);
 		}
 	}
+	r = 0;
+out:
 	free(rec);
-	return 0;
+	return r;
 }
 
 int

@@ -169,3 +169,24 @@ completions() {
 		}
 	done
 }
+
+@test "meta: make install puts tools, pages and completions under DESTDIR" {
+	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	d=$BATS_TEST_TMPDIR/dest
+	run make -s -C "$root" install O="$(dirname "$MQ_BIN")" DESTDIR="$d" PREFIX=/usr
+	[ "$status" -eq 0 ]
+	for t in "$root"/cmd/mq-*.c; do
+		t=$(basename "$t" .c)
+		[ -x "$d/usr/bin/$t" ]
+		[ -f "$d/usr/share/man/man1/$t.1" ]
+		[ -f "$d/usr/share/bash-completion/completions/$t" ]
+		[ -f "$d/usr/share/fish/vendor_completions.d/$t.fish" ]
+	done
+	[ -f "$d/usr/share/man/man7/mq.7" ]
+	[ -f "$d/usr/share/man/man5/mq.conf.5" ]
+	[ -f "$d/usr/share/zsh/site-functions/_mq" ]
+	# the installed tools work
+	echo hi | MQ_SPOOL=$BATS_TEST_TMPDIR/s "$d/usr/bin/mq-put" q
+	h=$(MQ_SPOOL=$BATS_TEST_TMPDIR/s "$d/usr/bin/mq-get" q)
+	[ "$(cat "$h")" = hi ]
+}
