@@ -45,10 +45,10 @@ $(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmq.a $(PKG_LIBS)
 
 deps-build:
-	@sh mk/deps.sh build
+	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh build
 
 deps-test:
-	@sh mk/deps.sh test
+	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh test
 
 check: deps-test all
 	MQ_BIN=$(CURDIR)/$(O)/bin sh tests/run

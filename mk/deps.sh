@@ -1,13 +1,23 @@
 #!/bin/sh
 # deps.sh build|test - install what building (or testing) mq needs and is
-# missing, with apt-get when run as root on Debian; otherwise say what to
-# install and stop.
+# missing, for the compiler in $CC and with sanitizers if $SANITIZE is 1:
+# with apt-get when run as root on Debian; otherwise say what to install
+# and stop.
 set -eu
 pkgs=""
 need() {	# need TEST PACKAGE
 	if ! eval "$1" >/dev/null 2>&1; then pkgs="$pkgs $2"; fi
 }
-need 'command -v cc' gcc
+case ${CC:-cc} in
+*clang*)
+	need "command -v ${CC}" clang
+	# clang's sanitizer runtimes are packaged apart on Debian 12
+	[ "${SANITIZE:-}" = 1 ] &&
+	    need 'test -e "$(clang -print-file-name=libclang_rt.asan-x86_64.a)"' \
+	    libclang-rt-14-dev
+	;;
+*)	need "command -v ${CC:-cc}" gcc ;;
+esac
 need 'command -v make' make
 need 'command -v pkg-config' pkg-config
 need 'pkg-config --exists libbsd-overlay' libbsd-dev
