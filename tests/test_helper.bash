@@ -29,3 +29,42 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# files QUEUE STATE - the message files of a state, in path order (which is
+# delivery order within one priority)
+files() {
+	find "$S/$1/$2" -type f | sort
+}
+
+# the one file of a state; fails unless there is exactly one
+only() {
+	local f
+	f=$(files "$1" "$2")
+	[ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || {
+		echo "expected exactly one file in $1/$2, got: $f" >&2
+		return 1
+	}
+	printf '%s\n' "$f"
+}
+
+# try_get ARGS... - one mq-get; on success its output is in $h
+try_get() {
+	h=$(mq-get "$@")
+}
+
+# now_ge T - the clock has reached epoch second T
+now_ge() {
+	[ "$(date +%s)" -ge "$1" ]
+}
+
+# the lease deadline of a handle, in whole seconds
+deadline() {
+	stat -c %Y "$1"
+}
+
+# a read-only mount made by a test ($RO) never outlives it
+teardown() {
+	if [ -n "${RO:-}" ] && mountpoint -q "$RO" 2>/dev/null; then
+		umount "$RO"
+	fi
+}

@@ -2,17 +2,9 @@
 # mq-touch: extending leases.
 load test_helper
 
-try_get() {
-	h=$(mq-get "$@")
-}
-
 snapshot() {
 	(cd "$S" && find . -print0 | sort -z | xargs -0 ls -ld --time-style=+%s.%N &&
 	    find . -type f -print0 | sort -z | xargs -0 -r md5sum)
-}
-
-deadline() {
-	stat -c %Y "$1"
 }
 
 # claim QUEUE [GET-OPTIONS...] - put a message and claim it

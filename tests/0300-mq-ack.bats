@@ -2,30 +2,6 @@
 # mq-ack: acknowledging claimed messages.
 load test_helper
 
-teardown() {
-	if [ -n "${RO:-}" ] && mountpoint -q "$RO" 2>/dev/null; then
-		umount "$RO"
-	fi
-}
-
-files() {
-	find "$S/$1/$2" -type f | sort
-}
-
-only() {
-	local f
-	f=$(files "$1" "$2")
-	[ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || {
-		echo "expected exactly one file in $1/$2, got: $f" >&2
-		return 1
-	}
-	printf '%s\n' "$f"
-}
-
-try_get() {
-	h=$(mq-get "$@")
-}
-
 # claim QUEUE [BODY] - put a message and claim it, print the handle
 claim() {
 	mq-put "$1" <<<"${2:-body}" >/dev/null

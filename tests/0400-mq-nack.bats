@@ -2,30 +2,8 @@
 # mq-nack: giving claimed messages back.
 load test_helper
 
-files() {
-	find "$S/$1/$2" -type f | sort
-}
-
-only() {
-	local f
-	f=$(files "$1" "$2")
-	[ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || {
-		echo "expected exactly one file in $1/$2, got: $f" >&2
-		return 1
-	}
-	printf '%s\n' "$f"
-}
-
 field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
-}
-
-try_get() {
-	h=$(mq-get "$@")
-}
-
-now_ge() {
-	[ "$(date +%s)" -ge "$1" ]
 }
 
 snapshot() {

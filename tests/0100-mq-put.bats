@@ -4,29 +4,6 @@ load test_helper
 
 ID_RE='^[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}$'
 
-teardown() {
-	if [ -n "${RO:-}" ] && mountpoint -q "$RO" 2>/dev/null; then
-		umount "$RO"
-	fi
-}
-
-# files QUEUE STATE - the message files of a state, in path order (which is
-# delivery order within one priority)
-files() {
-	find "$S/$1/$2" -type f | sort
-}
-
-# the one file of a state; fails unless there is exactly one
-only() {
-	local f
-	f=$(files "$1" "$2")
-	[ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || {
-		echo "expected exactly one file in $1/$2, got: $f" >&2
-		return 1
-	}
-	printf '%s\n' "$f"
-}
-
 # field LETTER NAME - the value of one name field (empty when absent)
 field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"

@@ -4,43 +4,8 @@ load test_helper
 
 ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 
-teardown() {
-	if [ -n "${RO:-}" ] && mountpoint -q "$RO" 2>/dev/null; then
-		umount "$RO"
-	fi
-}
-
-files() {
-	find "$S/$1/$2" -type f | sort
-}
-
-only() {
-	local f
-	f=$(files "$1" "$2")
-	[ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || {
-		echo "expected exactly one file in $1/$2, got: $f" >&2
-		return 1
-	}
-	printf '%s\n' "$f"
-}
-
 field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
-}
-
-# try_get ARGS... - one mq-get; on success its output is in $h
-try_get() {
-	h=$(mq-get "$@")
-}
-
-# now_ge T - the clock has reached epoch second T
-now_ge() {
-	[ "$(date +%s)" -ge "$1" ]
-}
-
-# the lease deadline of a handle, in whole seconds
-deadline() {
-	stat -c %Y "$1"
 }
 
 @test "get: handle is an absolute path in SPOOL/QUEUE/inflight/ and cat gives the body" {
