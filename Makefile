@@ -28,7 +28,7 @@ BINS = $(addprefix $(O)/bin/,$(TOOLS))
 MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
 
 .DELETE_ON_ERROR:
-.PHONY: all check demo install uninstall clean lint deps-build deps-test
+.PHONY: all bench check demo install uninstall clean lint deps-build deps-test
 
 all: deps-build $(BINS)
 
@@ -52,6 +52,9 @@ deps-test:
 
 check: deps-test all
 	MQ_BIN=$(CURDIR)/$(O)/bin sh tests/run
+
+bench: all
+	QUICK=$(QUICK) bench/run
 
 lint:
 	mandoc -Tlint -Wwarning man/*
