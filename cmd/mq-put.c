@@ -42,7 +42,7 @@ flush_ids(struct mq_putter *p)
  * sees each message go out promptly, a fast one gets large group commits.
  */
 static int
-put_records(struct mq_putter *p, int sep)
+put_records(struct mq_putter *p, int sep, int64_t max)
 {
 	static char buf[65536];
 	char *rec = NULL, *nl;
@@ -75,6 +75,11 @@ put_records(struct mq_putter *p, int sep)
 		}
 		nl = memchr(buf + off, sep, have - off);
 		n = (nl ? nl : buf + have) - (buf + off);
+		/* refuse a huge record before holding all of it in memory */
+		if ((int64_t)(len + (size_t)n) > max) {
+			errno = EFBIG;
+			goto out;
+		}
 		if (len + (size_t)n > cap) {
 			char *nr;
 
@@ -103,7 +108,10 @@ out:
 int
 main(int argc, char *argv[])
 {
-	struct mq_putopts o = { MQ_PRIORITY_DEFAULT, 0, -1 };
+	struct mq_putopts o = {
+		.prio = MQ_PRIORITY_DEFAULT, .notbefore = 0, .delay_ms = 0,
+		.ttl_ms = -1
+	};
 	struct mq_putter *p;
 	struct mq_queue *q;
 	char spool[PATH_MAX];
@@ -129,7 +137,7 @@ main(int argc, char *argv[])
 			when |= 1;
 			if (mq_parse_duration(optarg, &ms) == -1)
 				errx(MQ_EX_USAGE, "%s: bad duration", optarg);
-			o.notbefore = ms > 0 ? (mq_now_ms() + ms + 999) / 1000 : 0;
+			o.delay_ms = ms;
 			break;
 		case 'T':
 			/* -T 0: never expires, whatever the config says */
@@ -162,24 +170,30 @@ main(int argc, char *argv[])
 		err(MQ_EX_TEMPFAIL, "%s", argv[0]);
 
 	if (sep != -1)
-		r = put_records(p, sep);
+		r = put_records(p, sep, mq_queue_conf(q)->max_size);
 	else if (argc == 1)
 		r = mq_put_fd(p, 0);
 	for (i = 1; i < argc && r == 0; i++) {
 		if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
+			saved = errno;
 			warn("%s", argv[i]);
+			errno = saved;
 			r = -1;
-			errno = ENOENT;
 			break;
 		}
 		r = mq_put_fd(p, fd);
 		close(fd);
 		flush_ids(p);
 	}
-	if (r == 0)
-		r = mq_put_commit(p);
-	/* whatever did get out is reported, even when the rest failed */
+	/*
+	 * What was written before a failure is still published and its ids
+	 * printed: a producer that retries must know what got through.
+	 */
 	saved = errno;
+	if (mq_put_commit(p) == -1 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
 	flush_ids(p);
 	mq_put_end(p);
 	errno = saved;

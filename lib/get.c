@@ -193,12 +193,15 @@ claim(struct mq_queue *q, const char *from, int64_t lease_ms, char *handle,
 {
 	struct timespec ts[2];
 	struct mq_name m;
+	struct stat st;
 	char name[MQ_NAME_MAX + 1];
 	int64_t now = mq_now_ms(), dl;
 	int r;
 
-	if (mq_name_parse(from, &m) == -1 || !name_fits(&m, MQ_READY))
-		return 0;	/* not ours to deliver */
+	if (mq_name_parse(from, &m) == -1 || !name_fits(&m, MQ_READY) ||
+	    fstatat(q->bucketfd, from, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode))
+		return 0;	/* not ours to deliver, or gone */
 	if (m.expiry != 0 && m.expiry <= now / 1000) {
 		bury(q, q->bucketfd, from, &m, "expired");
 		return 0;
@@ -207,15 +210,16 @@ claim(struct mq_queue *q, const char *from, int64_t lease_ms, char *handle,
 	new_token(m.token);
 	if (mq_name_format(&m, name, sizeof(name)) == -1)
 		return -1;
-	dl = now + lease_ms;
-	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
-	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
 	if (lock_sh(q, LK_LEASE) == -1)
 		return -1;
 	if (lock_sh(q, LK_QUEUE) == -1) {
 		unlock(q, LK_LEASE);
 		return -1;
 	}
+	/* the lease starts now, not before we waited for the reclaimer */
+	dl = mq_now_ms() + lease_ms;
+	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
+	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
 	r = mq_rename(q->bucketfd, from, q->sfd[MQ_INFLIGHT], name);
 	if (r == 0)
 		r = utimensat(q->sfd[MQ_INFLIGHT], name, ts,

@@ -79,6 +79,22 @@ session_queue(struct mq_session *s, const char *name)
 	return q;
 }
 
+/* Whether dir names a queue of the spool that does not exist. */
+static int
+missing_queue(struct mq_session *s, char *dir)
+{
+	char real[PATH_MAX], *slash;
+	int r;
+
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	r = realpath(dir[0] ? dir : "/", real) != NULL &&
+	    strcmp(real, s->real) == 0 && mq_queue_name_ok(slash + 1);
+	*slash = '/';
+	return r;
+}
+
 /*
  * Check a handle and find its queue.  name receives the file name within
  * the state directory, m its parse.
@@ -112,8 +128,13 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 	    strcmp(sd + 1, mq_state_name(state)) != 0)
 		goto bad;
 	dir[sd - dir] = '\0';
-	if (realpath(dir[0] ? dir : "/", real) == NULL)
-		goto bad;
+	if (realpath(dir[0] ? dir : "/", real) == NULL) {
+		if (errno == ENOENT && missing_queue(s, dir))
+			errno = MQ_ENOQUEUE;
+		else
+			errno = MQ_EHANDLE;
+		return NULL;
+	}
 	n = strlen(s->real);
 	if (strncmp(real, s->real, n) != 0 || real[n] != '/' ||
 	    strlcpy(qname, real + n + 1, sizeof(qname)) >= sizeof(qname) ||
@@ -204,11 +225,11 @@ mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 
 	if ((q = resolve(s, handle, MQ_INFLIGHT, name, &m)) == NULL)
 		return -1;
+	if (lock_sh(q, LK_LEASE) == -1)
+		return -1;
 	dl = mq_now_ms() + (lease_ms > 0 ? lease_ms : q->conf.lease_ms);
 	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
 	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-	if (lock_sh(q, LK_LEASE) == -1)
-		return -1;
 	r = utimensat(q->sfd[MQ_INFLIGHT], name, ts, AT_SYMLINK_NOFOLLOW);
 	unlock(q, LK_LEASE);
 	if (r == -1 && errno == ENOENT)

@@ -3,10 +3,8 @@
  *
  * Invariants:
  * - A message changes state by one rename(2) that never replaces an
- *   existing file (RENAME_NOREPLACE, or link+unlink where the filesystem
- *   lacks it).  At every instant it has exactly one name, except after a
- *   crash inside the link+unlink fallback, where the source copy is left
- *   for mq-fsck and no consumer can see it twice in one state.
+ *   existing file (RENAME_NOREPLACE where the filesystem has it).  At every
+ *   instant it has exactly one name.
  * - Every move holds the queue lock shared, so mq-stat and mq-purge,
  *   which take it exclusive, see no message in two states or in none.
  * - A ready bucket holds at most bucket_size messages: producers pick the
@@ -48,6 +46,12 @@ lk(struct mq_queue *q, off_t at, off_t len, int type)
 	return 0;
 }
 
+/*
+ * Rename without ever replacing a file.  Where the filesystem lacks
+ * RENAME_NOREPLACE (NFS), a plain rename is the lesser evil: link+unlink
+ * would let two claimers both link one message.  Names carry random parts,
+ * so a collision there means a planted file, not a message.
+ */
 int
 mq_rename(int ofd, const char *o, int nfd, const char *n)
 {
@@ -60,11 +64,11 @@ mq_rename(int ofd, const char *o, int nfd, const char *n)
 			return -1;
 		nonoreplace = 1;
 	}
-	if (linkat(ofd, o, nfd, n, 0) == -1)
+	if (faccessat(nfd, n, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
 		return -1;
-	if (unlinkat(ofd, o, 0) == -1 && errno != ENOENT)
-		return -1;
-	return 0;
+	}
+	return renameat(ofd, o, nfd, n);
 }
 
 int64_t
@@ -228,58 +232,87 @@ recover_tail(struct mq_queue *q, int prio, unsigned long long *seq,
 	*count = (unsigned)q->conf.bucket_size;	/* forces a new bucket */
 }
 
-/* Reserve one slot in the tail bucket of prio, rolling over when full. */
+#define SEQ_MAX	9999999999ULL	/* bucket numbers have 10 digits */
+
+/* Create a bucket and, unless sync is none, make its name durable. */
+static int
+new_bucket(struct mq_queue *q, int state, const char *bucket)
+{
+	if (mkdirat(q->sfd[state], bucket, 0777) == -1 && errno != EEXIST)
+		return -1;
+	if (q->conf.sync != MQ_SYNC_NONE && fsync(q->sfd[state]) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Reserve one slot in the tail bucket of prio, rolling over when full.  A
+ * new bucket is created, and durable, before the record names it, so a
+ * producer that reads the record never publishes into a bucket whose own
+ * name could vanish in a power loss.
+ */
 static int
 reserve(struct mq_queue *q, int prio, char *bucket, size_t len)
 {
 	unsigned long long seq;
 	unsigned count;
-	int r;
+	int r = 0;
 
 	if (lk(q, LK_TAIL(prio), LK_TAILLEN, F_WRLCK) == -1)
 		return -1;
-	if (read_tail(q, prio, &seq, &count) == -1)
+	if (read_tail(q, prio, &seq, &count) == -1 || seq > SEQ_MAX)
 		recover_tail(q, prio, &seq, &count);
 	if (count >= (unsigned)q->conf.bucket_size) {
 		seq++;
 		count = 0;
 	}
-	r = write_tail(q, prio, seq, count + 1);
-	lk(q, LK_TAIL(prio), LK_TAILLEN, F_UNLCK);
 	snprintf(bucket, len, "%d.%010llu", prio, seq);
+	if (seq > SEQ_MAX) {
+		errno = EOVERFLOW;
+		r = -1;
+	} else if (count == 0)
+		r = new_bucket(q, MQ_READY, bucket);
+	if (r == 0)
+		r = write_tail(q, prio, seq, count + 1);
+	lk(q, LK_TAIL(prio), LK_TAILLEN, F_UNLCK);
 	return r;
 }
 
 /*
- * Rename into dir/bucket/name, creating the bucket when it is missing.
- * ENOENT from the rename means either the bucket or the source is gone;
- * mkdir tells which.
+ * Rename into state/bucket/name.  The bucket is opened without following
+ * symlinks, so a link planted in place of a bucket cannot send a message
+ * out of the spool.  A bucket removed by a consumer meanwhile is made
+ * again; ENOENT is returned only when the source itself is gone.
  */
 static int
 into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
     const char *bucket, const char *name)
 {
-	char rel[MQ_NAME_MAX + 64];
-	int tries;
+	char rel[64];
+	int tries, fd, r;
 
-	snprintf(rel, sizeof(rel), "%s/%s", bucket, name);
+	snprintf(rel, sizeof(rel), "%s/%s", mq_state_name(state), bucket);
 	for (tries = 0; tries < 8; tries++) {
-		if (mq_rename(fromfd, from, q->sfd[state], rel) == 0) {
-			snprintf(rel, sizeof(rel), "%s/%s",
-			    mq_state_name(state), bucket);
-			return mark_dirty(q, rel);
-		}
-		if (errno != ENOENT)
-			return -1;
-		if (mkdirat(q->sfd[state], bucket, 0777) == 0) {
-			if (mark_dirty(q, mq_state_name(state)) == -1)
+		fd = openat(q->sfd[state], bucket, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1) {
+			if (errno != ENOENT || new_bucket(q, state, bucket) == -1)
 				return -1;
 			continue;
 		}
-		if (errno != EEXIST)
+		r = mq_rename(fromfd, from, fd, name);
+		close(fd);
+		/*
+		 * A delayed bucket has no tail lock to order its creation
+		 * before our rename: its parent is synced with our message.
+		 */
+		if (r == 0 && state == MQ_DELAYED &&
+		    mark_dirty(q, mq_state_name(state)) == -1)
 			return -1;
-		/* someone else made the bucket, or our source is gone */
-		if (faccessat(fromfd, from, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
+		if (r == 0)
+			return mark_dirty(q, rel);
+		if (errno != ENOENT ||
+		    faccessat(fromfd, from, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
 			return -1;
 	}
 	errno = EAGAIN;

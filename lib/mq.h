@@ -122,6 +122,7 @@ int	 mq_list_queues(const char *spool, char ***names, size_t *n);
 struct mq_putopts {
 	int	 prio;
 	int64_t	 notbefore;		/* epoch s, 0: ready now */
+	int64_t	 delay_ms;		/* > 0: from each message's put */
 	int64_t	 ttl_ms;		/* -1: from config */
 };
 struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);

@@ -118,7 +118,8 @@ mq_parse_time(const char *s, int64_t *epoch)
 		t = mktime(&tm);
 	} else
 		goto bad;
-	if (t < 0)
+	/* times in names have 10 digits: the year 2286 is far enough */
+	if (t < 0 || (int64_t)t > INT64_C(9999999999))
 		goto bad;
 	*epoch = t;
 	return 0;

@@ -122,7 +122,6 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 	memset(&m, 0, sizeof(m));
 	mq_new_id(m.id);
 	m.prio = p->o.prio;
-	m.notbefore = p->o.notbefore;
 	fd = openat(q->tmpfd, m.id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, q->conf.mode >= 0 ? q->conf.mode : 0666);
 	if (fd == -1)
@@ -164,7 +163,10 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 		goto fail;
 	}
 	m.size = size;
+	/* a delay counts from this message: a stream's lines come late */
 	now = mq_now_ms();
+	m.notbefore = p->o.delay_ms > 0 ? ceil_s(now + p->o.delay_ms) :
+	    p->o.notbefore;
 	if (p->o.ttl_ms > 0)
 		m.expiry = ceil_s(now + p->o.ttl_ms);
 	p->pend[p->npend++].m = m;

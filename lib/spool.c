@@ -73,7 +73,28 @@ done:
 	return 0;
 }
 
-/* mkdir -p for the spool root. */
+/* Make the name of a directory just created durable. */
+static int
+fsync_parent(char *path)
+{
+	char *slash = strrchr(path, '/');
+	int fd, r;
+
+	if (slash == NULL || slash == path)
+		fd = open(slash ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else {
+		*slash = '\0';
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+	}
+	if (fd == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* mkdir -p for the spool root, durable. */
 static int
 mkpath(const char *path)
 {
@@ -88,7 +109,10 @@ mkpath(const char *path)
 			char c = *p;
 
 			*p = '\0';
-			if (mkdir(buf, 0777) == -1 && errno != EEXIST)
+			if (mkdir(buf, 0777) == 0) {
+				if (fsync_parent(buf) == -1)
+					return -1;
+			} else if (errno != EEXIST)
 				return -1;
 			if ((*p = c) == '\0')
 				break;
@@ -160,7 +184,7 @@ create_queue(int spoolfd, const char *name)
 		rmtree1(spoolfd, tmp);
 		/* someone else created it first: theirs is as good */
 		if (saved == EEXIST || saved == ENOTEMPTY)
-			return 0;
+			return fsync(spoolfd);
 		errno = saved;
 		return -1;
 	}
@@ -324,7 +348,8 @@ mark_dirty(struct mq_queue *q, const char *rel)
 
 	if (q->conf.sync == MQ_SYNC_NONE)
 		return 0;
-	for (i = 0; i < q->ndirty; i++)
+	/* newest first: marks come in runs, one bucket after another */
+	for (i = q->ndirty; i-- > 0;)
 		if (strcmp(q->dirty[i], rel) == 0)
 			return 0;
 	if ((d = reallocarray(q->dirty, q->ndirty + 1, sizeof(*d))) == NULL)

@@ -204,13 +204,17 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 {
 	long long *n = arg;
 
-	(void)q;
-	(void)path;
+	char dir[PATH_MAX];
+	const char *rel = path + strlen(q->path) + 1;
+
 	(void)m;
 	if (unlinkat(dirfd, name, 0) == -1)
 		return errno == ENOENT ? 0 : -1;
 	(*n)++;
-	return 0;
+	/* the directory the message was in: state/ or state/bucket */
+	strlcpy(dir, rel, sizeof(dir));
+	*strrchr(dir, '/') = '\0';
+	return mark_dirty(q, dir);
 }
 
 int
@@ -223,13 +227,9 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 		return -1;
 	r = each(q, state, purge1, n);
 	unlock(q, LK_QUEUE);
-	if (r == 0 && *n > 0) {
-		/* removal is durable once the directories are */
-		if (state == MQ_READY || state == MQ_DELAYED)
-			r = drop_empty_buckets(q, state);
-		else
-			r = mark_dirty(q, mq_state_name(state));
-	}
+	/* removal is durable once the directories are */
+	if (r == 0 && *n > 0 && (state == MQ_READY || state == MQ_DELAYED))
+		r = drop_empty_buckets(q, state);
 	if (r == 0)
 		r = mq_sync_dirs(q);
 	return r;

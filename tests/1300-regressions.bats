@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# Regression tests, each named after the bug it pins (found in review).
+load test_helper
+
+@test "regression: a symlink planted as a ready bucket does not take messages out of the spool" {
+	mq-init q
+	mkdir "$BATS_TEST_TMPDIR/outside"
+	ln -s "$BATS_TEST_TMPDIR/outside" "$S/q/ready/4.0000000001"
+	run mq-put q <<<secret
+	[ "$status" -ne 0 ]
+	[ "$(count "$BATS_TEST_TMPDIR/outside")" -eq 0 ]
+	run mq-put -D 1h q <<<secret
+	[ "$status" -eq 0 ]
+	t=$(basename "$(find "$S/q/delayed" -mindepth 1 -maxdepth 1)")
+	mv "$S/q/delayed/$t" "$BATS_TEST_TMPDIR/d"
+	ln -s "$BATS_TEST_TMPDIR/outside" "$S/q/delayed/$t"
+	run mq-put -D 1h q <<<secret
+	[ "$status" -ne 0 ]
+	[ "$(count "$BATS_TEST_TMPDIR/outside")" -eq 0 ]
+}
+
+@test "regression: -A after the year 2286 is refused instead of creating an invisible message" {
+	run mq-put -A 3000-01-01T00:00:00Z q <<<x
+	[ "$status" -eq 64 ]
+	[ ! -d "$S/q" ] || [ "$(count "$S/q")" -le 1 ]
+}
+
+@test "regression: a bucket number past 10 digits fails the put instead of hiding it" {
+	mq-init q
+	mkdir "$S/q/ready/4.9999999999"
+	run mq-put q <<<x
+	if [ "$status" -eq 0 ]; then
+		run mq-get q
+		[ "$status" -eq 0 ]
+	fi
+	[ ! -e "$S/q/ready/4.10000000000" ]
+}
+
+@test "regression: sync=batch failure mid-group still prints the ids it published" {
+	conf sync=batch max_size=4
+	run mq-put -l q < <(printf 'a\nb\ntoolong\nc\n')
+	[ "$status" -eq 65 ]
+	ids=$(printf '%s\n' "$output" | grep -c '^[0-9]\{10\}\.')
+	[ "$ids" -eq 2 ]
+	[ "$(count "$S/q/ready")" -eq 2 ]
+	[ "$(count "$S/q/tmp")" -eq 0 ]
+}
+
+@test "regression: -D counts from each streamed line, not from the start" {
+	run mq-put -l -D 1s q < <(echo a; sleep 2; echo b)
+	[ "$status" -eq 0 ]
+	na=$(find "$S/q/delayed" -type f -name "${lines[0]},*" | sed 's/.*,n//')
+	nb=$(find "$S/q/delayed" -type f -name "${lines[1]},*" | sed 's/.*,n//')
+	[ -n "$na" ] && [ -n "$nb" ]
+	[ "$nb" -ge $((na + 1)) ]
+}
+
+@test "regression: a huge -l record fails with 65 before it is held in memory" {
+	conf max_size=1K
+	run mq-put -l q < <(head -c 50000000 /dev/zero)
+	[ "$status" -eq 65 ]
+	[ "$(count "$S/q/ready")" -eq 0 ]
+	[ "$(count "$S/q/tmp")" -eq 0 ]
+}
+
+@test "regression: a handle in a queue that does not exist is 66, not 65" {
+	mq-init q
+	run mq-ack "$S/nosuch/inflight/1795488607.232386.EK2Rnnus,p4,a1,s14,tz08xgzpo"
+	[ "$status" -eq 66 ]
+	[[ "$output" == *"no such queue"* ]]
+}
+
+@test "regression: an unreadable FILE operand reports its own error, not ENOENT" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to run as another user"
+	command -v setpriv >/dev/null || skip "no setpriv"
+	echo x >"$BATS_TEST_TMPDIR/secret"
+	chmod 600 "$BATS_TEST_TMPDIR/secret"
+	chmod 755 "$BATS_TEST_TMPDIR"
+	mkdir -m 777 "$BATS_TEST_TMPDIR/sp"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    env MQ_CONF="$MQ_CONF" "$MQ_BIN/mq-put" -d "$BATS_TEST_TMPDIR/sp" q "$BATS_TEST_TMPDIR/secret"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"Permission denied"* ]]
+}
