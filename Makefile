@@ -17,7 +17,16 @@ O ?= build/out
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libbsd and inih are linked statically: a tool run once per message pays
+# for every shared library it loads (see bench/README.md).  STATIC=0 links
+# them dynamically; sanitizer builds always do.
+STATIC ?= $(if $(SANITIZE),0,1)
+ifeq ($(STATIC),1)
+PKG_LIBS := -Wl,-Bstatic $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) \
+	-Wl,-Bdynamic
+else
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+endif
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 

@@ -33,6 +33,8 @@
 struct mq_session {
 	char			 spool[PATH_MAX];
 	char			 real[PATH_MAX];	/* "" until resolved */
+	char			 lastdir[PATH_MAX];	/* last queue dir seen */
+	char			 lastq[MQ_QUEUE_MAX + 1];	/* its queue */
 	struct mq_queue		*q[SESSION_QUEUES];
 	size_t			 nq;
 	struct mq_conferr	 ce;
@@ -128,20 +130,31 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 	    strcmp(sd + 1, mq_state_name(state)) != 0)
 		goto bad;
 	dir[sd - dir] = '\0';
-	if (realpath(dir[0] ? dir : "/", real) == NULL) {
-		if (errno == ENOENT && missing_queue(s, dir))
-			errno = MQ_ENOQUEUE;
-		else
-			errno = MQ_EHANDLE;
-		return NULL;
+	/*
+	 * Handles come in runs from one queue (mq-get -n 100 | mq-ack):
+	 * resolve a directory once.  Its queue's descriptors are already
+	 * open, so a later swap of the path changes nothing we act on.
+	 */
+	if (strcmp(dir, s->lastdir) == 0)
+		strlcpy(qname, s->lastq, sizeof(qname));
+	else {
+		if (realpath(dir[0] ? dir : "/", real) == NULL) {
+			if (errno == ENOENT && missing_queue(s, dir))
+				errno = MQ_ENOQUEUE;
+			else
+				errno = MQ_EHANDLE;
+			return NULL;
+		}
+		n = strlen(s->real);
+		if (strncmp(real, s->real, n) != 0 || real[n] != '/' ||
+		    strlcpy(qname, real + n + 1, sizeof(qname)) >=
+		    sizeof(qname) || !mq_queue_name_ok(qname))
+			goto bad;
 	}
-	n = strlen(s->real);
-	if (strncmp(real, s->real, n) != 0 || real[n] != '/' ||
-	    strlcpy(qname, real + n + 1, sizeof(qname)) >= sizeof(qname) ||
-	    !mq_queue_name_ok(qname))
-		goto bad;
 	if ((q = session_queue(s, qname)) == NULL)
 		return NULL;
+	strlcpy(s->lastdir, dir, sizeof(s->lastdir));
+	strlcpy(s->lastq, qname, sizeof(s->lastq));
 	if (fstatat(q->sfd[state], base, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
 			errno = state == MQ_INFLIGHT ? ESTALE : ENOENT;

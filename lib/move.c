@@ -109,10 +109,20 @@ free_names(char **v, size_t n)
 	free(v);
 }
 
+/* For filesystems whose readdir does not tell the type. */
+static int
+is_type(int dirfd, const char *name, mode_t type)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_mode & S_IFMT) == type;
+}
+
 /*
- * The names in a directory, without dot entries and, where readdir tells,
- * only regular files (LN_FILES) or only directories (LN_DIRS): a symlink,
- * device or directory planted among messages is not a message.
+ * The names in a directory, without dot entries, and only regular files
+ * (LN_FILES) or only directories (LN_DIRS): a symlink, device or directory
+ * planted among messages is not a message.
  */
 int
 list_names(int dirfd, const char *sub, char ***names, size_t *n, int flags)
@@ -139,8 +149,9 @@ list_names(int dirfd, const char *sub, char ***names, size_t *n, int flags)
 		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
-		if (de->d_type != DT_UNKNOWN &&
-		    de->d_type != ((flags & LN_DIRS) ? DT_DIR : DT_REG))
+		if (de->d_type != ((flags & LN_DIRS) ? DT_DIR : DT_REG) &&
+		    (de->d_type != DT_UNKNOWN || !is_type(fd,
+		    de->d_name, (flags & LN_DIRS) ? S_IFDIR : S_IFREG)))
 			continue;
 		if (len == cap) {
 			cap = cap ? cap * 2 : 64;
