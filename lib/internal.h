@@ -33,6 +33,13 @@ struct mq_queue {
 	size_t		 ndirty;
 
 	/* mq_get's view of the bucket it is draining */
+	/* where this process publishes: reserved tail slots, open bucket */
+	unsigned	 left[MQ_PRIORITY_MAX + 1];
+	unsigned long long leftseq[MQ_PRIORITY_MAX + 1];
+	size_t		 want;			/* messages about to publish */
+	int		 pubfd;
+	char		 pubrel[64];
+
 	int		 bucketfd;
 	char		 cursor[16];		/* last bucket read */
 	long long	 passclaims;

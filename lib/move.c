@@ -266,9 +266,15 @@ static int
 reserve(struct mq_queue *q, int prio, char *bucket, size_t len)
 {
 	unsigned long long seq;
-	unsigned count;
+	unsigned count, n;
 	int r = 0;
 
+	/* slots left from an earlier reservation of this process */
+	if (q->left[prio] > 0) {
+		q->left[prio]--;
+		snprintf(bucket, len, "%d.%010llu", prio, q->leftseq[prio]);
+		return 0;
+	}
 	if (lk(q, LK_TAIL(prio), LK_TAILLEN, F_WRLCK) == -1)
 		return -1;
 	if (read_tail(q, prio, &seq, &count) == -1 || seq > SEQ_MAX)
@@ -278,14 +284,22 @@ reserve(struct mq_queue *q, int prio, char *bucket, size_t len)
 		count = 0;
 	}
 	snprintf(bucket, len, "%d.%010llu", prio, seq);
+	/* a batch takes the slots it will use in one go */
+	n = q->want > 1 ? (unsigned)q->want : 1;
+	if (n > (unsigned)q->conf.bucket_size - count)
+		n = (unsigned)q->conf.bucket_size - count;
 	if (seq > SEQ_MAX) {
 		errno = EOVERFLOW;
 		r = -1;
 	} else if (count == 0)
 		r = new_bucket(q, MQ_READY, bucket);
 	if (r == 0)
-		r = write_tail(q, prio, seq, count + 1);
+		r = write_tail(q, prio, seq, count + n);
 	lk(q, LK_TAIL(prio), LK_TAILLEN, F_UNLCK);
+	if (r == 0) {
+		q->left[prio] = n - 1;
+		q->leftseq[prio] = seq;
+	}
 	return r;
 }
 
@@ -300,19 +314,26 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
     const char *bucket, const char *name)
 {
 	char rel[64];
-	int tries, fd, r;
+	int tries, r;
 
 	snprintf(rel, sizeof(rel), "%s/%s", mq_state_name(state), bucket);
 	for (tries = 0; tries < 8; tries++) {
-		fd = openat(q->sfd[state], bucket, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW);
-		if (fd == -1) {
-			if (errno != ENOENT || new_bucket(q, state, bucket) == -1)
-				return -1;
-			continue;
+		/* the bucket of the last move is kept open: runs reuse it */
+		if (strcmp(rel, q->pubrel) != 0 || q->pubfd == -1) {
+			if (q->pubfd != -1)
+				close(q->pubfd);
+			q->pubrel[0] = '\0';
+			q->pubfd = openat(q->sfd[state], bucket, O_RDONLY |
+			    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (q->pubfd == -1) {
+				if (errno != ENOENT ||
+				    new_bucket(q, state, bucket) == -1)
+					return -1;
+				continue;
+			}
+			strlcpy(q->pubrel, rel, sizeof(q->pubrel));
 		}
-		r = mq_rename(fromfd, from, fd, name);
-		close(fd);
+		r = mq_rename(fromfd, from, q->pubfd, name);
 		/*
 		 * A delayed bucket has no tail lock to order its creation
 		 * before our rename: its parent is synced with our message.
@@ -325,6 +346,9 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 		if (errno != ENOENT ||
 		    faccessat(fromfd, from, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
 			return -1;
+		/* the bucket was removed under us: open (or make) it again */
+		close(q->pubfd);
+		q->pubfd = -1;
 	}
 	errno = EAGAIN;
 	return -1;

@@ -216,6 +216,7 @@ mq_put_commit(struct mq_putter *p)
 	if (q->conf.sync == MQ_SYNC_BATCH && syncfs(q->tmpfd) == -1)
 		goto fail;
 	for (i = 0; i < p->npend; i++) {
+		q->want = p->npend - i;
 		if (release(p, &p->pend[i].m) == -1) {
 			size_t done = i;
 
@@ -227,10 +228,12 @@ mq_put_commit(struct mq_putter *p)
 				for (i = 0; i < done; i++)
 					emit(p, p->pend[i].m.id);
 			p->npend = 0;
+			q->want = 0;
 			errno = saved;
 			return -1;
 		}
 	}
+	q->want = 0;
 	if (mq_sync_dirs(q) == -1)
 		goto fail_published;
 	for (i = 0; i < p->npend; i++)

@@ -805,3 +805,27 @@ no_messages() {
 	[ -z "$(ls -A "$S/q/tmp")" ]
 	[ ! -e "$S/newq" ]
 }
+
+@test "put: sync=batch reserves a group's slots at once and still fills buckets exactly" {
+	conf bucket_size=10 sync=batch
+	run mq-put -l q < <(seq 25)
+	[ "$status" -eq 0 ]
+	[ "$(for b in "$S"/q/ready/*; do ls "$b" | wc -l; done | tr '\n' ' ')" = "10 10 5 " ]
+	# the tail record counts what was reserved
+	grep -q '^4 0000000003 00000005 *$' "$S/q/lock"
+}
+
+@test "put: concurrent sync=batch producers never overfill a bucket" {
+	conf bucket_size=7 sync=batch
+	mq-init q
+	for i in 1 2 3 4; do
+		(seq -f "$i-%g" 300 | mq-put -l q >"$BATS_TEST_TMPDIR/ids.$i"; echo $? >"$BATS_TEST_TMPDIR/rc.$i") &
+	done
+	wait
+	[ "$(cat "$BATS_TEST_TMPDIR"/rc.* | sort -u)" = 0 ]
+	[ "$(cat "$BATS_TEST_TMPDIR"/ids.* | sort -u | wc -l)" -eq 1200 ]
+	[ "$(count "$S/q/ready")" -eq 1200 ]
+	for b in "$S"/q/ready/*; do
+		[ "$(ls "$b" | wc -l)" -le 7 ]
+	done
+}
