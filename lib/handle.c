@@ -135,7 +135,7 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 	 * resolve a directory once.  Its queue's descriptors are already
 	 * open, so a later swap of the path changes nothing we act on.
 	 */
-	if (strcmp(dir, s->lastdir) == 0)
+	if (s->lastq[0] != '\0' && strcmp(dir, s->lastdir) == 0)
 		strlcpy(qname, s->lastq, sizeof(qname));
 	else {
 		if (realpath(dir[0] ? dir : "/", real) == NULL) {

@@ -82,3 +82,9 @@ load test_helper
 	[ "$status" -eq 77 ]
 	[[ "$output" == *"Permission denied"* ]]
 }
+
+@test "regression: a handle directly under / is refused, not matched against an empty cache" {
+	mq-init q
+	run mq-ack "/inflight/1795488607.232386.EK2Rnnus,p4,a1,s14,tz08xgzpo"
+	[ "$status" -eq 65 ]
+}
