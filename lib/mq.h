@@ -113,8 +113,6 @@ struct mq_queue *mq_queue_open(const char *spool, const char *name, int flags,
 	    struct mq_conferr *);
 int	 mq_sync_dirs(struct mq_queue *);
 void	 mq_queue_close(struct mq_queue *);
-const char *mq_queue_name(const struct mq_queue *);
-const char *mq_queue_path(const struct mq_queue *);
 const struct mq_conf *mq_queue_conf(const struct mq_queue *);
 int	 mq_list_queues(const char *spool, char ***names, size_t *n);
 

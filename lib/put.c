@@ -26,14 +26,10 @@
 
 #define GROUP_MAX	1024	/* messages per group commit */
 
-struct pending {
-	struct mq_name	 m;
-};
-
 struct mq_putter {
 	struct mq_queue		*q;
 	struct mq_putopts	 o;
-	struct pending		*pend;
+	struct mq_name		*pend;		/* written, not yet published */
 	size_t			 npend;
 	char			(*ids)[MQ_ID_LEN + 1];
 	const char		**out;
@@ -169,7 +165,7 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 	    p->o.notbefore;
 	if (p->o.ttl_ms > 0)
 		m.expiry = ceil_s(now + p->o.ttl_ms);
-	p->pend[p->npend++].m = m;
+	p->pend[p->npend++] = m;
 	if (q->conf.sync != MQ_SYNC_BATCH)
 		return mq_put_commit(p);
 	return 0;
@@ -217,16 +213,16 @@ mq_put_commit(struct mq_putter *p)
 		goto fail;
 	for (i = 0; i < p->npend; i++) {
 		q->want = p->npend - i;
-		if (release(p, &p->pend[i].m) == -1) {
+		if (release(p, &p->pend[i]) == -1) {
 			size_t done = i;
 
 			saved = errno;
 			for (i++; i < p->npend; i++)
-				unlinkat(q->tmpfd, p->pend[i].m.id, 0);
+				unlinkat(q->tmpfd, p->pend[i].id, 0);
 			/* report the ones that did make it, once durable */
 			if (mq_sync_dirs(q) == 0)
 				for (i = 0; i < done; i++)
-					emit(p, p->pend[i].m.id);
+					emit(p, p->pend[i].id);
 			p->npend = 0;
 			q->want = 0;
 			errno = saved;
@@ -237,13 +233,13 @@ mq_put_commit(struct mq_putter *p)
 	if (mq_sync_dirs(q) == -1)
 		goto fail_published;
 	for (i = 0; i < p->npend; i++)
-		emit(p, p->pend[i].m.id);
+		emit(p, p->pend[i].id);
 	p->npend = 0;
 	return 0;
 fail:
 	saved = errno;
 	for (i = 0; i < p->npend; i++)
-		unlinkat(q->tmpfd, p->pend[i].m.id, 0);
+		unlinkat(q->tmpfd, p->pend[i].id, 0);
 	p->npend = 0;
 	errno = saved;
 	return -1;

@@ -323,18 +323,6 @@ mq_queue_close(struct mq_queue *q)
 	free(q);
 }
 
-const char *
-mq_queue_name(const struct mq_queue *q)
-{
-	return q->name;
-}
-
-const char *
-mq_queue_path(const struct mq_queue *q)
-{
-	return q->path;
-}
-
 const struct mq_conf *
 mq_queue_conf(const struct mq_queue *q)
 {
