@@ -59,6 +59,7 @@ int	 publish(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
+int	 private_bucket(struct mq_queue *, int prio, size_t n);
 int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
 int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
 int	 ready_buckets(struct mq_queue *, char ***names, size_t *n);

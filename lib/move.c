@@ -304,6 +304,46 @@ reserve(struct mq_queue *q, int prio, char *bucket, size_t len)
 }
 
 /*
+ * Take a new bucket for n messages of this process alone: the tail record
+ * names it as full, so other producers roll over past it and never
+ * publish into a bucket whose name the caller has not yet made durable
+ * (its syncfs does).  Only for groups that fill at least half a bucket,
+ * so buckets stay full enough for directories to stay few.
+ */
+int
+private_bucket(struct mq_queue *q, int prio, size_t n)
+{
+	unsigned long long seq;
+	unsigned count;
+	char bucket[32];
+	int r = 0;
+
+	if (q->left[prio] > 0)
+		return 0;	/* slots of an earlier reservation come first */
+	if (lk(q, LK_TAIL(prio), LK_TAILLEN, F_WRLCK) == -1)
+		return -1;
+	if (read_tail(q, prio, &seq, &count) == -1 || seq > SEQ_MAX)
+		recover_tail(q, prio, &seq, &count);
+	seq++;
+	snprintf(bucket, sizeof(bucket), "%d.%010llu", prio, seq);
+	if (seq > SEQ_MAX) {
+		errno = EOVERFLOW;
+		r = -1;
+	} else if (mkdirat(q->sfd[MQ_READY], bucket, 0777) == -1 &&
+	    errno != EEXIST)
+		r = -1;
+	if (r == 0)
+		r = write_tail(q, prio, seq, (unsigned)q->conf.bucket_size);
+	lk(q, LK_TAIL(prio), LK_TAILLEN, F_UNLCK);
+	if (r == 0) {
+		q->left[prio] = n < (size_t)q->conf.bucket_size ?
+		    (unsigned)n : (unsigned)q->conf.bucket_size;
+		q->leftseq[prio] = seq;
+	}
+	return r;
+}
+
+/*
  * Rename into state/bucket/name.  The bucket is opened without following
  * symlinks, so a link planted in place of a bucket cannot send a message
  * out of the spool.  A bucket removed by a consumer meanwhile is made

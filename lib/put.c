@@ -209,6 +209,15 @@ mq_put_commit(struct mq_putter *p)
 
 	if (p->npend == 0)
 		return 0;
+	/*
+	 * A big group gets a bucket of its own, made before the syncfs that
+	 * makes the group's data durable, so that one syncfs also covers
+	 * the bucket's name: one directory fsync per group, like the floor.
+	 */
+	if (q->conf.sync == MQ_SYNC_BATCH && p->pend[0].notbefore == 0 &&
+	    p->npend * 2 >= (size_t)q->conf.bucket_size &&
+	    private_bucket(q, p->pend[0].prio, p->npend) == -1)
+		goto fail;
 	if (q->conf.sync == MQ_SYNC_BATCH && syncfs(q->tmpfd) == -1)
 		goto fail;
 	for (i = 0; i < p->npend; i++) {
