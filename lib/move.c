@@ -257,90 +257,76 @@ new_bucket(struct mq_queue *q, int state, const char *bucket)
 }
 
 /*
- * Reserve one slot in the tail bucket of prio, rolling over when full.  A
- * new bucket is created, and durable, before the record names it, so a
- * producer that reads the record never publishes into a bucket whose own
- * name could vanish in a power loss.
+ * Take up to want slots in the tail bucket of prio, under its record's
+ * lock, rolling over when it is full.  A new bucket is created, and
+ * durable, before the record names it, so a producer that reads the record
+ * never publishes into a bucket whose own name could vanish in a power
+ * loss.  With own, the bucket is a new one for this process alone: the
+ * record names it as full, so other producers pass it by, and the caller
+ * makes its name durable (with the syncfs of its group).
  */
 static int
-reserve(struct mq_queue *q, int prio, char *bucket, size_t len)
+take(struct mq_queue *q, int prio, size_t want, int own)
 {
 	unsigned long long seq;
 	unsigned count, n;
+	char bucket[32];
 	int r = 0;
 
-	/* slots left from an earlier reservation of this process */
-	if (q->left[prio] > 0) {
-		q->left[prio]--;
-		snprintf(bucket, len, "%d.%010llu", prio, q->leftseq[prio]);
-		return 0;
-	}
 	if (lk(q, LK_TAIL(prio), LK_TAILLEN, F_WRLCK) == -1)
 		return -1;
 	if (read_tail(q, prio, &seq, &count) == -1 || seq > SEQ_MAX)
 		recover_tail(q, prio, &seq, &count);
-	if (count >= (unsigned)q->conf.bucket_size) {
+	if (own || count >= (unsigned)q->conf.bucket_size) {
 		seq++;
 		count = 0;
 	}
-	snprintf(bucket, len, "%d.%010llu", prio, seq);
-	/* a batch takes the slots it will use in one go */
-	n = q->want > 1 ? (unsigned)q->want : 1;
+	snprintf(bucket, sizeof(bucket), "%d.%010llu", prio, seq);
+	n = want > 1 ? (unsigned)want : 1;
 	if (n > (unsigned)q->conf.bucket_size - count)
 		n = (unsigned)q->conf.bucket_size - count;
 	if (seq > SEQ_MAX) {
 		errno = EOVERFLOW;
 		r = -1;
+	} else if (own) {
+		if (mkdirat(q->sfd[MQ_READY], bucket, 0777) == -1 &&
+		    errno != EEXIST)
+			r = -1;
 	} else if (count == 0)
 		r = new_bucket(q, MQ_READY, bucket);
 	if (r == 0)
-		r = write_tail(q, prio, seq, count + n);
+		r = write_tail(q, prio, seq, own ?
+		    (unsigned)q->conf.bucket_size : count + n);
 	lk(q, LK_TAIL(prio), LK_TAILLEN, F_UNLCK);
 	if (r == 0) {
-		q->left[prio] = n - 1;
+		q->left[prio] = n;
 		q->leftseq[prio] = seq;
 	}
 	return r;
 }
 
+/* One slot for a message about to be published; a batch takes its group's. */
+static int
+reserve(struct mq_queue *q, int prio, char *bucket, size_t len)
+{
+	if (q->left[prio] == 0 && take(q, prio, q->want, 0) == -1)
+		return -1;
+	q->left[prio]--;
+	snprintf(bucket, len, "%d.%010llu", prio, q->leftseq[prio]);
+	return 0;
+}
+
 /*
- * Take a new bucket for n messages of this process alone: the tail record
- * names it as full, so other producers roll over past it and never
- * publish into a bucket whose name the caller has not yet made durable
- * (its syncfs does).  Only for groups that fill at least half a bucket,
- * so buckets stay full enough for directories to stay few.
+ * A bucket of its own for a group of n messages, taken only for groups
+ * that fill at least half a bucket, so buckets stay full enough for
+ * directories to stay few.
  */
 int
 private_bucket(struct mq_queue *q, int prio, size_t n)
 {
-	unsigned long long seq;
-	unsigned count;
-	char bucket[32];
-	int r = 0;
-
 	if (q->left[prio] > 0)
 		return 0;	/* slots of an earlier reservation come first */
-	if (lk(q, LK_TAIL(prio), LK_TAILLEN, F_WRLCK) == -1)
-		return -1;
-	if (read_tail(q, prio, &seq, &count) == -1 || seq > SEQ_MAX)
-		recover_tail(q, prio, &seq, &count);
-	seq++;
-	snprintf(bucket, sizeof(bucket), "%d.%010llu", prio, seq);
-	if (seq > SEQ_MAX) {
-		errno = EOVERFLOW;
-		r = -1;
-	} else if (mkdirat(q->sfd[MQ_READY], bucket, 0777) == -1 &&
-	    errno != EEXIST)
-		r = -1;
-	if (r == 0)
-		r = write_tail(q, prio, seq, (unsigned)q->conf.bucket_size);
-	lk(q, LK_TAIL(prio), LK_TAILLEN, F_UNLCK);
-	if (r == 0) {
-		q->left[prio] = n < (size_t)q->conf.bucket_size ?
-		    (unsigned)n : (unsigned)q->conf.bucket_size;
-		q->leftseq[prio] = seq;
-	}
-	return r;
+	return take(q, prio, n, 1);
 }
 
 /*
