@@ -783,15 +783,7 @@ no_messages() {
 
 @test "put: read-only spool -> 73, no partial message" {
 	mq-put q <<<existing >/dev/null
-	RO=$BATS_TEST_TMPDIR/ro
-	mkdir "$RO"
-	if ! mount --bind "$S" "$RO" 2>/dev/null; then
-		skip "cannot bind-mount (mount not permitted here)"
-	fi
-	if ! mount -o remount,bind,ro "$RO" 2>/dev/null; then
-		umount "$RO"
-		skip "cannot remount read-only"
-	fi
+	ro_spool
 	run mq-put -d "$RO" q <<<new
 	[ "$status" -eq 73 ]
 	run mq-put -d "$RO" newq <<<new

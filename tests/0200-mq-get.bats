@@ -574,15 +574,7 @@ field() {
 
 @test "get: read-only spool -> 73, nothing moves" {
 	mq-put q <<<x >/dev/null
-	RO=$BATS_TEST_TMPDIR/ro
-	mkdir "$RO"
-	if ! mount --bind "$S" "$RO" 2>/dev/null; then
-		skip "cannot bind-mount (mount not permitted here)"
-	fi
-	if ! mount -o remount,bind,ro "$RO" 2>/dev/null; then
-		umount "$RO"
-		skip "cannot remount read-only"
-	fi
+	ro_spool
 	run mq-get -d "$RO" q
 	[ "$status" -eq 73 ]
 	umount "$RO"

@@ -376,15 +376,7 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 
 @test "ack: read-only spool -> 73, the message stays in flight" {
 	h=$(claim q)
-	RO=$BATS_TEST_TMPDIR/ro
-	mkdir "$RO"
-	if ! mount --bind "$S" "$RO" 2>/dev/null; then
-		skip "cannot bind-mount (mount not permitted here)"
-	fi
-	if ! mount -o remount,bind,ro "$RO" 2>/dev/null; then
-		umount "$RO"
-		skip "cannot remount read-only"
-	fi
+	ro_spool
 	run mq-ack -d "$RO" "$RO/q/inflight/$(basename "$h")"
 	[ "$status" -eq 73 ]
 	umount "$RO"

@@ -62,6 +62,19 @@ deadline() {
 	stat -c %Y "$1"
 }
 
+# ro_spool - a read-only view of the spool at $RO (a bind mount), or skip
+ro_spool() {
+	RO=$BATS_TEST_TMPDIR/ro
+	mkdir "$RO"
+	if ! mount --bind "$S" "$RO" 2>/dev/null; then
+		skip "cannot bind-mount (mount not permitted here)"
+	fi
+	if ! mount -o remount,bind,ro "$RO" 2>/dev/null; then
+		umount "$RO"
+		skip "cannot remount read-only"
+	fi
+}
+
 # a read-only mount made by a test ($RO) never outlives it
 teardown() {
 	if [ -n "${RO:-}" ] && mountpoint -q "$RO" 2>/dev/null; then
