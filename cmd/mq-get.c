@@ -59,6 +59,7 @@ main(int argc, char *argv[])
 	q = open_queue(spool, argv[0], 0);
 	if (lease == 0)
 		lease = mq_queue_conf(q)->lease_ms;
+	mq_get_ahead(q, count);
 
 	while (got < count && (r = mq_get(q, lease, handle,
 	    sizeof(handle))) == 1) {

@@ -172,42 +172,53 @@ next_bucket(struct mq_queue *q)
 	return r;
 }
 
+/*
+ * Claim tokens come from a pool filled a few hundred bytes at a time: each
+ * arc4random_buf call costs a getpid (its fork check), which was one of
+ * the seven system calls of a claim.  A child forked with a half-used pool
+ * repeats tokens, which is harmless: a name also carries the id and the
+ * attempt count, and one message is claimed by one rename at a time.
+ */
 static void
 new_token(char *tok)
 {
 	static const char al[] =
 	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	unsigned char r[TOKEN_LEN];
+	static unsigned char pool[32 * TOKEN_LEN];
+	static size_t used = sizeof(pool);
 	size_t i;
 
-	arc4random_buf(r, sizeof(r));
+	if (used + TOKEN_LEN > sizeof(pool)) {
+		arc4random_buf(pool, sizeof(pool));
+		used = 0;
+	}
 	for (i = 0; i < TOKEN_LEN; i++)
-		tok[i] = al[r[i] % 62];
+		tok[i] = al[pool[used + i] % 62];
+	explicit_bzero(pool + used, TOKEN_LEN);
+	used += TOKEN_LEN;
 	tok[TOKEN_LEN] = '\0';
 }
 
-/* Try to claim one name of the current bucket: 1 claimed, 0 lost race. */
+/*
+ * Claim a run of names of the current bucket, as many as the caller said
+ * it wants (mq_get_ahead) up to CLAIM_RUN, under one hold of the lease and
+ * queue locks.  Each claim is still its own rename, so racing consumers
+ * split a bucket name by name.  Returns the number claimed (0: the next
+ * name was not ours or was lost to a race), -1 on error.
+ */
 static int
-claim(struct mq_queue *q, const char *from, int64_t lease_ms, char *handle,
-    size_t len)
+claim_run(struct mq_queue *q, int64_t lease_ms)
 {
 	struct timespec ts[2];
 	struct mq_name m;
-	char name[MQ_NAME_MAX + 1];
-	int64_t now = mq_now_ms(), dl;
-	int r;
+	const char *from;
+	size_t k;
+	int64_t now, dl;
+	int r = 0;
 
-	/* list_names gave regular files only: a symlink is never claimed */
-	if (mq_name_parse(from, &m) == -1 || !name_fits(&m, MQ_READY))
-		return 0;	/* not ours to deliver */
-	if (m.expiry != 0 && m.expiry <= now / 1000) {
-		bury(q, q->bucketfd, from, &m, "expired");
-		return 0;
-	}
-	m.attempts++;
-	new_token(m.token);
-	if (mq_name_format(&m, name, sizeof(name)) == -1)
-		return -1;
+	k = q->ahead > 1 ? q->ahead : 1;
+	if (k > CLAIM_RUN)
+		k = CLAIM_RUN;
 	if (lock_sh(q, LK_LEASE) == -1)
 		return -1;
 	if (lock_sh(q, LK_QUEUE) == -1) {
@@ -215,23 +226,61 @@ claim(struct mq_queue *q, const char *from, int64_t lease_ms, char *handle,
 		return -1;
 	}
 	/* the lease starts now, not before we waited for the reclaimer */
-	dl = mq_now_ms() + lease_ms;
+	now = mq_now_ms();
+	dl = now + lease_ms;
 	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
 	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-	r = mq_rename(q->bucketfd, from, q->sfd[MQ_INFLIGHT], name);
-	if (r == 0)
-		r = utimensat(q->sfd[MQ_INFLIGHT], name, ts,
-		    AT_SYMLINK_NOFOLLOW);
+	now /= 1000;
+	q->nrun = q->irun = 0;
+	while (q->nrun < k && q->inames < q->nnames) {
+		from = q->names[q->inames];
+		/* list_names gave regular files only: no symlink is claimed */
+		if (mq_name_parse(from, &m) == -1 ||
+		    !name_fits(&m, MQ_READY)) {
+			q->inames++;	/* not ours to deliver */
+			continue;
+		}
+		/* burying takes the queue lock itself: end the run first */
+		if (m.expiry != 0 && m.expiry <= now)
+			break;
+		q->inames++;
+		m.attempts++;
+		new_token(m.token);
+		if (mq_name_format(&m, q->run[q->nrun],
+		    sizeof(q->run[q->nrun])) == -1) {
+			r = -1;
+			break;
+		}
+		if (mq_rename(q->bucketfd, from, q->sfd[MQ_INFLIGHT],
+		    q->run[q->nrun]) == -1) {
+			if (errno == ENOENT)
+				continue;	/* another consumer won */
+			r = -1;
+			break;
+		}
+		if (utimensat(q->sfd[MQ_INFLIGHT], q->run[q->nrun], ts,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
+			/* no deadline: the next reclaim returns it to ready */
+			r = -1;
+			break;
+		}
+		q->nrun++;
+	}
 	unlock(q, LK_QUEUE);
 	unlock(q, LK_LEASE);
-	if (r == -1)
-		return errno == ENOENT ? 0 : -1;
-	if ((size_t)snprintf(handle, len, "%s/inflight/%s", q->path, name) >=
-	    len) {
-		errno = ENAMETOOLONG;
-		return -1;
+	if (r == 0 && q->nrun == 0 && q->inames < q->nnames &&
+	    mq_name_parse(q->names[q->inames], &m) == 0 &&
+	    name_fits(&m, MQ_READY) && m.expiry != 0 && m.expiry <= now) {
+		/* the run stopped at an expired message */
+		bury(q, q->bucketfd, q->names[q->inames++], &m, "expired");
 	}
-	return 1;
+	return r == -1 && q->nrun == 0 ? -1 : (int)q->nrun;
+}
+
+void
+mq_get_ahead(struct mq_queue *q, size_t n)
+{
+	q->ahead = n;
 }
 
 /*
@@ -253,15 +302,14 @@ mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 	 * names nobody can claim (junk, races lost) cannot keep us here: a
 	 * pass that claims nothing ends the search.
 	 */
-	for (;;) {
-		while (q->inames < q->nnames) {
-			r = claim(q, q->names[q->inames++], lease_ms, handle,
-			    len);
-			if (r == 1)
-				q->passclaims++;
-			if (r != 0)
-				return r;
+	while (q->irun == q->nrun) {
+		while (q->irun == q->nrun && q->inames < q->nnames) {
+			if ((r = claim_run(q, lease_ms)) == -1)
+				return -1;
+			q->passclaims += r;
 		}
+		if (q->irun < q->nrun)
+			break;
 		if ((r = next_bucket(q)) == -1)
 			return -1;
 		if (r == 0) {
@@ -271,4 +319,12 @@ mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 			q->cursor[0] = '\0';
 		}
 	}
+	if (q->ahead > 0)
+		q->ahead--;
+	if ((size_t)snprintf(handle, len, "%s/inflight/%s", q->path,
+	    q->run[q->irun++]) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 1;
 }

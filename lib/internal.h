@@ -17,6 +17,7 @@
 
 #define DELAY_WINDOW	60	/* seconds per delayed/ bucket */
 #define TOKEN_LEN	8
+#define CLAIM_RUN	64	/* claims per hold of the locks */
 
 struct mq_queue {
 	char		 name[MQ_QUEUE_MAX + 1];
@@ -45,6 +46,9 @@ struct mq_queue {
 	long long	 passclaims;
 	char		**names;
 	size_t		 nnames, inames;
+	/* claimed and not yet handed out: names in inflight/ */
+	char		 run[CLAIM_RUN][MQ_NAME_MAX + 1];
+	size_t		 nrun, irun, ahead;
 	int		 maintained;
 };
 

@@ -135,6 +135,8 @@ int	 mq_put_end(struct mq_putter *);
 /* get.c: consuming */
 int	 mq_maintain(struct mq_queue *);
 int	 mq_get(struct mq_queue *, int64_t lease_ms, char *handle, size_t);
+/* n more mq_get calls are coming: claim in runs under one lock hold */
+void	 mq_get_ahead(struct mq_queue *, size_t n);
 
 /*
  * handle.c: acting on messages named by path.  A session caches the queues

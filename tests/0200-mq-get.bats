@@ -372,6 +372,32 @@ field() {
 	[[ "$(basename "$(only q dead)")" == *",rexpired" ]]
 }
 
+@test "get: an expired message inside a run of claims is buried, the run goes on" {
+	mq-put q <<<fresh1 >/dev/null
+	mq-put -T 1 q <<<stale >/dev/null
+	mq-put q <<<fresh2 >/dev/null
+	x=$(field x "$(find "$S/q/ready" -name '*,x*')")
+	wait_for 5 now_ge "$x"
+	run mq-get -n 5 q
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "$(cat "${lines[0]}")" = fresh1 ]
+	[ "$(cat "${lines[1]}")" = fresh2 ]
+	[[ "$(basename "$(only q dead)")" == *",rexpired" ]]
+}
+
+@test "get: -n claims no more than it prints, however big the bucket" {
+	conf sync=none
+	seq 200 | mq-put -l q >/dev/null
+	run mq-get -n 3 q
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(count "$S/q/inflight")" -eq 3 ]
+	run mq-get -n 100 q
+	[ "${#lines[@]}" -eq 100 ]
+	[ "$(count "$S/q/inflight")" -eq 103 ]
+	[ "$(count "$S/q/ready")" -eq 97 ]
+}
+
 @test "get: ttl not yet reached: delivered with its x field" {
 	id=$(mq-put -T 1h q <<<x)
 	run mq-get q
