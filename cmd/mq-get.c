@@ -15,8 +15,8 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-d dir] [-n count] [-L lease] queue\n",
-	    getprogname());
+	fprintf(stderr, "usage: %s [-w] [-d dir] [-n count] [-L lease] "
+	    "[-t timeout] queue\n", getprogname());
 	exit(MQ_EX_USAGE);
 }
 
@@ -26,11 +26,11 @@ main(int argc, char *argv[])
 	char spool[PATH_MAX], handle[PATH_MAX];
 	struct mq_queue *q;
 	const char *dir = NULL, *e;
-	int64_t lease = 0;
+	int64_t lease = 0, timeout = -1, deadline = 0, left;
 	long long count = 1, got = 0;
-	int ch, r = 0;
+	int ch, r = 0, wait = 0;
 
-	while ((ch = getopt(argc, argv, "L:Vd:hn:")) != -1) {
+	while ((ch = getopt(argc, argv, "L:Vd:hn:t:w")) != -1) {
 		switch (ch) {
 		case 'L':
 			if (mq_parse_duration(optarg, &lease) == -1 ||
@@ -47,6 +47,14 @@ main(int argc, char *argv[])
 			if (e != NULL)
 				errx(MQ_EX_USAGE, "count %s: %s", optarg, e);
 			break;
+		case 't':
+			if (mq_parse_duration(optarg, &timeout) == -1)
+				errx(MQ_EX_USAGE, "%s: bad timeout", optarg);
+			wait = 1;
+			break;
+		case 'w':
+			wait = 1;
+			break;
 		default:
 			usage();
 		}
@@ -60,13 +68,25 @@ main(int argc, char *argv[])
 	if (lease == 0)
 		lease = mq_queue_conf(q)->lease_ms;
 	mq_get_ahead(q, count);
+	if (timeout >= 0)
+		deadline = mq_now_ms() + timeout;
 
-	while (got < count && (r = mq_get(q, lease, handle,
-	    sizeof(handle))) == 1) {
-		got++;
-		/* a handle nobody saw is a message stuck until its lease ends */
-		if (puts(handle) == EOF)
-			err(MQ_EX_IOERR, "stdout");
+	while (got < count) {
+		if ((r = mq_get(q, lease, handle, sizeof(handle))) == 1) {
+			got++;
+			/* a handle nobody saw is stuck until its lease ends */
+			if (puts(handle) == EOF)
+				err(MQ_EX_IOERR, "stdout");
+			continue;
+		}
+		/* -w sleeps until the first message, then takes what is ready */
+		if (r == -1 || !wait || got > 0)
+			break;
+		left = timeout < 0 ? -1 : deadline - mq_now_ms();
+		if (timeout >= 0 && left <= 0)
+			break;
+		if ((r = mq_wait(q, left, -1)) <= 0)
+			break;
 	}
 	if (r == -1)
 		warnx("%s: cannot claim: %s", argv[0], mq_strerror(errno));

@@ -105,4 +105,38 @@ each_handle(const char *spool, int argc, char **argv, handle_op op,
 	return status;
 }
 
+/*
+ * Apply op to each queue operand (all of them must name queues).  A
+ * failing queue is reported and the rest go on; the status is the worst.
+ */
+static inline int
+each_queue(const char *spool, int argc, char **argv,
+    int (*op)(struct mq_queue *), const char *what)
+{
+	struct mq_conferr ce;
+	struct mq_queue *q;
+	int i, status = 0, e;
+
+	for (i = 0; i < argc; i++)
+		if (!mq_queue_name_ok(argv[i]))
+			errx(MQ_EX_USAGE, "%s: bad queue name", argv[i]);
+	for (i = 0; i < argc; i++) {
+		e = 0;
+		if ((q = mq_queue_open(spool, argv[i], 0, &ce)) == NULL) {
+			e = errno;
+			if (e == MQ_ECONFIG)
+				die_conf(&ce);
+			warnx("%s: %s", argv[i], mq_strerror(e));
+		} else if (op(q) == -1) {
+			e = errno;
+			warnx("%s: cannot %s: %s", argv[i], what,
+			    mq_strerror(e));
+		}
+		if (e != 0 && mq_exit_status(e) > status)
+			status = mq_exit_status(e);
+		mq_queue_close(q);
+	}
+	return status;
+}
+
 #endif

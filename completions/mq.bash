@@ -52,7 +52,8 @@ _mq()
     local argopts=d flags= # options with a value, options without
     case $cmd in
         mq-put) argopts=dpDAT flags=0l ;;
-        mq-get) argopts=dnL ;;
+        mq-get) argopts=dnLt flags=w ;;
+        mq-work) argopts=djkLnr flags=ev ;;
         mq-nack) argopts=dD ;;
         mq-touch) argopts=dL ;;
         mq-ls | mq-purge) argopts=ds ;;
@@ -107,10 +108,16 @@ _mq()
                     _mq_add "-${opts:j:1}"
                 done
                 _mq_add -h -V
+                [[ $cmd == mq-work ]] && _mq_add --drain
             else
                 case $cmd:${#args[@]} in
                     mq-ack:* | mq-nack:* | mq-touch:*) _mq_paths "$spool"/*/inflight/* ;;
-                    mq-stat:* | mq-init:* | *:0) _mq_queues ;;
+                    mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | *:0) _mq_queues ;;
+                    mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
+                    mq-work:*)
+                        compopt -o filenames 2>/dev/null
+                        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                        ;;
                     mq-kick:*) _mq_paths "$spool/${args[0]}"/dead/* ;;
                     mq-put:*)
                         compopt -o filenames 2>/dev/null
@@ -125,4 +132,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work

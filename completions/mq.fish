@@ -6,7 +6,9 @@ function __mq_argopts
         case '*mq-put'
             echo dpDAT
         case '*mq-get'
-            echo dnL
+            echo dnLt
+        case '*mq-work'
+            echo djkLnr
         case '*mq-nack'
             echo dD
         case '*mq-touch'
@@ -89,7 +91,8 @@ function __mq_dead
     printf '%s\n' $files
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init \
+    mq-pause mq-resume mq-work
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
@@ -106,6 +109,15 @@ complete -c mq-put -s A -x -d 'Time when the message is ready'
 complete -c mq-put -s T -x -d 'Time to live'
 complete -c mq-get -s n -x -d 'Number of messages to claim'
 complete -c mq-get -s L -x -d Lease
+complete -c mq-get -s w -d 'Wait until a message is ready'
+complete -c mq-get -s t -x -d 'Give up waiting after'
+complete -c mq-work -s e -l drain -d 'Exit when nothing is ready'
+complete -c mq-work -s v -d 'One line per message on stderr'
+complete -c mq-work -s j -x -d 'Commands to run at once'
+complete -c mq-work -s k -x -d 'Grace time after a signal'
+complete -c mq-work -s L -x -d Lease
+complete -c mq-work -s n -x -d 'Stop after this many messages'
+complete -c mq-work -s r -x -d 'Most starts per second (N, N/s, N/m, N/h)'
 complete -c mq-nack -s D -x -d 'Delay before redelivery'
 complete -c mq-touch -s L -x -d 'New lease'
 complete -c mq-ls -s s -x -a $states -d 'Message state'
@@ -113,11 +125,15 @@ complete -c mq-purge -s s -x -a $states -d 'Message state'
 complete -c mq-stat -s j -d 'JSON output'
 
 # Operands; mq-put completes files after the queue.
-for t in mq-put mq-get mq-ls mq-purge mq-kick
+for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work
     complete -c $t -n '__mq_nargs 0' -f -a '(__mq_queues)' -d Queue
 end
 complete -c mq-stat -a '(__mq_queues)' -d Queue
-complete -c mq-init -a '(__mq_queues)' -d Queue
+for t in mq-init mq-pause mq-resume
+    complete -c $t -a '(__mq_queues)' -d Queue
+end
+complete -c mq-work -n '__mq_nargs 1' -a '(__fish_complete_command)' -d Command
+complete -c mq-work -n 'not __mq_nargs 0; and not __mq_nargs 1' -F
 for t in mq-ack mq-nack mq-touch
     complete -c $t -a '(__mq_handles)' -d Handle
 end

@@ -41,6 +41,8 @@ mq_conf_defaults(struct mq_conf *c)
 	c->bucket_size = 1024;
 	c->mode = -1;
 	c->gid = (gid_t)-1;
+	c->wait_poll = 0;
+	c->poll_interval_ms = 1000;
 }
 
 static int
@@ -141,6 +143,18 @@ handler(void *user, const char *section, const char *k, const char *v)
 		return duration(x, line, k, v, 0, &c->backoff_max_ms);
 	if (strcmp(k, "ttl") == 0)
 		return duration(x, line, k, v, 0, &c->ttl_ms);
+	if (strcmp(k, "poll_interval") == 0)
+		return duration(x, line, k, v, 1, &c->poll_interval_ms);
+	if (strcmp(k, "wait") == 0) {
+		if (strcmp(v, "inotify") == 0)
+			c->wait_poll = 0;
+		else if (strcmp(v, "poll") == 0)
+			c->wait_poll = 1;
+		else
+			return fail(x, line,
+			    "%s: must be inotify or poll: %s", k, v);
+		return 1;
+	}
 	if (strcmp(k, "max_attempts") == 0)
 		return integer(x, line, k, v, 0, 1000000, &c->max_attempts);
 	if (strcmp(k, "bucket_size") == 0)

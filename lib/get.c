@@ -290,18 +290,27 @@ mq_get_ahead(struct mq_queue *q, size_t n)
 int
 mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 {
+	int64_t now = mq_now_ms();
 	int r;
 
-	if (!q->maintained) {
+	/*
+	 * Upkeep once per call of a one-shot tool, and at least once a
+	 * second in a consumer that never runs dry (mq-work with a backlog
+	 * must still promote its own retries and reclaim dead workers').
+	 */
+	if (q->maintained == 0 || now - q->maintained >= 1000 ||
+	    now < q->maintained) {
 		if (mq_maintain(q) == -1)
 			return -1;
-		q->maintained = 1;
+		q->maintained = now;
 	}
 	/*
 	 * Buckets are read in passes, each bucket once per pass, so that
 	 * names nobody can claim (junk, races lost) cannot keep us here: a
 	 * pass that claims nothing ends the search.
 	 */
+	if (q->irun == q->nrun && mq_paused(q))
+		return 0;
 	while (q->irun == q->nrun) {
 		while (q->irun == q->nrun && q->inames < q->nnames) {
 			if ((r = claim_run(q, lease_ms)) == -1)
@@ -313,10 +322,11 @@ mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 		if ((r = next_bucket(q)) == -1)
 			return -1;
 		if (r == 0) {
+			/* the next call (after a wait, say) starts a new pass */
+			q->cursor[0] = '\0';
 			if (q->passclaims == 0)
 				return 0;
 			q->passclaims = 0;
-			q->cursor[0] = '\0';
 		}
 	}
 	if (q->ahead > 0)

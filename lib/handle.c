@@ -226,6 +226,25 @@ mq_nack(struct mq_session *s, const char *handle, int64_t delay_ms)
 	return r;
 }
 
+/* Straight to dead/, whatever the attempts: the consumer says it never will. */
+int
+mq_reject(struct mq_session *s, const char *handle)
+{
+	char name[MQ_NAME_MAX + 1];
+	struct mq_name m;
+	struct mq_queue *q;
+	int r;
+
+	if ((q = resolve(s, handle, MQ_INFLIGHT, name, &m)) == NULL)
+		return -1;
+	if ((r = bury(q, q->sfd[MQ_INFLIGHT], name, &m, "rejected")) == -1 &&
+	    errno == ENOENT)
+		errno = ESTALE;
+	if (r == 0)
+		r = mark_dirty(q, "inflight");
+	return r;
+}
+
 int
 mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 {
@@ -264,6 +283,24 @@ mq_kick(struct mq_session *s, const char *queue, const char *path)
 		return -1;
 	}
 	return revive(q, name, &m);
+}
+
+/* Make what the session changed durable now; long-running tools call it. */
+int
+mq_session_sync(struct mq_session *s)
+{
+	size_t i;
+	int err = s->err;
+
+	s->err = 0;
+	for (i = 0; i < s->nq; i++)
+		if (mq_sync_dirs(s->q[i]) == -1 && err == 0)
+			err = errno;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -49,7 +49,13 @@ struct mq_queue {
 	/* claimed and not yet handed out: names in inflight/ */
 	char		 run[CLAIM_RUN][MQ_NAME_MAX + 1];
 	size_t		 nrun, irun, ahead;
-	int		 maintained;
+	int64_t		 maintained;		/* ms of the last upkeep, 0: never */
+
+	/* mq_wait: inotify descriptor, highest watch seen, fallbacks */
+	int		 ifd;
+	int		 maxwd;
+	int		 polling;
+	int		 duewake;
 };
 
 int	 lk(struct mq_queue *, off_t, off_t, int type);

@@ -61,6 +61,8 @@ struct mq_conf {
 	int	 bucket_size;
 	int	 mode;			/* -1: 0666 & ~umask */
 	gid_t	 gid;			/* (gid_t)-1: unchanged */
+	int	 wait_poll;		/* wait = poll: never inotify */
+	int64_t	 poll_interval_ms;	/* when waiting cannot use inotify */
 };
 
 /* Where a configuration error was found; line 0 means "the whole file". */
@@ -138,6 +140,14 @@ int	 mq_get(struct mq_queue *, int64_t lease_ms, char *handle, size_t);
 /* n more mq_get calls are coming: claim in runs under one lock hold */
 void	 mq_get_ahead(struct mq_queue *, size_t n);
 
+/* wait.c: sleep until mq_get may find something (1), timeout (0), extrafd (2) */
+int	 mq_wait(struct mq_queue *, int64_t timeout_ms, int extrafd);
+
+/* pause.c: a paused queue takes puts and delivers nothing */
+int	 mq_pause(struct mq_queue *);
+int	 mq_resume(struct mq_queue *);
+int	 mq_paused(struct mq_queue *);
+
 /*
  * handle.c: acting on messages named by path.  A session caches the queues
  * the handles belong to and fsyncs what it changed when it ends.
@@ -146,9 +156,11 @@ struct mq_session;
 struct mq_session *mq_session_new(const char *spool);
 int	 mq_ack(struct mq_session *, const char *handle);
 int	 mq_nack(struct mq_session *, const char *handle, int64_t delay_ms);
+int	 mq_reject(struct mq_session *, const char *handle);
 int	 mq_touch(struct mq_session *, const char *handle, int64_t lease_ms);
 int	 mq_kick(struct mq_session *, const char *queue, const char *path);
 const struct mq_conferr *mq_session_conferr(const struct mq_session *);
+int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);
 
 /* state.c: whole-state operations */

@@ -214,7 +214,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;
-	q->dfd = q->tmpfd = q->lockfd = q->bucketfd = q->pubfd = -1;
+	q->dfd = q->tmpfd = q->lockfd = q->bucketfd = q->pubfd = q->ifd = -1;
 	for (i = 0; i < MQ_NSTATES; i++)
 		q->sfd[i] = -1;
 	strlcpy(q->name, name, sizeof(q->name));
@@ -316,6 +316,8 @@ mq_queue_close(struct mq_queue *q)
 		close(q->bucketfd);
 	if (q->pubfd != -1)
 		close(q->pubfd);
+	if (q->ifd != -1)
+		close(q->ifd);
 	if (q->dfd != -1)
 		close(q->dfd);
 	free_names(q->names, q->nnames);

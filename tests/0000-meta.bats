@@ -114,6 +114,7 @@ completions() {
 		done
 		# and nothing the tool does not take
 		for o in $offered; do
+			[[ $o == --* ]] && continue	# long forms of letters
 			x=${o#-}
 			[ "$x" = h ] || [ "$x" = V ] || letters "$t" | grep -qx -- "$x" ||
 			    bad="$bad $t:extra$o"

@@ -82,7 +82,8 @@ expect() {
 
 @test "bash: options of each tool" {
     expect 'mq-put -' -0 -l -d -p -D -A -T -h -V
-    expect 'mq-get -' -d -n -L -h -V
+    expect 'mq-get -' -w -d -n -L -t -h -V
+    expect 'mq-work -' -e -v -d -j -k -L -n -r -h -V --drain
     expect 'mq-ack -' -d -h -V
     expect 'mq-purge -' -d -s -h -V
     expect 'mq-stat -' -j -d -h -V
@@ -141,7 +142,7 @@ expect() {
     command -v zsh >/dev/null || skip "zsh is not installed"
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
-    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init" ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work" ]
 }
 
 @test "fish: mq.fish parses and completes queues and handles" {

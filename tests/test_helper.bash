@@ -75,8 +75,18 @@ ro_spool() {
 	fi
 }
 
-# a read-only mount made by a test ($RO) never outlives it
+# msgs QUEUE - number of messages of QUEUE, in any state
+msgs() {
+	find "$S/$1"/*/ -type f -name '*,*' | wc -l | tr -d ' '
+}
+
+# a read-only mount made by a test ($RO), or a process it started in the
+# background, never outlives it (a failed test must not hang the run)
 teardown() {
+	local p
+	for p in $(jobs -p); do
+		kill -KILL "$p" 2>/dev/null || true
+	done
 	if [ -n "${RO:-}" ] && mountpoint -q "$RO" 2>/dev/null; then
 		umount "$RO"
 	fi

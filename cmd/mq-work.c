@@ -1,0 +1,436 @@
+/*
+ * mq-work - run a command once per message.
+ *
+ * One process claims, runs up to -j commands at once, keeps their leases
+ * alive and settles each message by its command's exit status.  It
+ * sleeps in mq_wait (inotify) and in poll(2) on a self-pipe that signal
+ * handlers write to, so SIGCHLD, SIGTERM and new messages all wake the
+ * same loop and no time is spent spinning.
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mq.h"
+#include "tool.h"
+
+#define EX_REJECT	100	/* a command's "never retry this message" */
+#define JOBS_MAX	1024
+
+struct job {
+	pid_t	 pid;
+	char	 handle[PATH_MAX];
+	char	 id[MQ_ID_LEN + 1];
+	int64_t	 touched;		/* monotonic ms of the last lease renewal */
+};
+
+static struct job *jobs;
+static int njobs, maxjobs = 1, verbose;
+static int selfpipe[2];
+static volatile sig_atomic_t stopsig, signals;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-ev] [-d dir] [-j jobs] [-k grace] "
+	    "[-L lease] [-n max] [-r rate] queue command [arg ...]\n",
+	    getprogname());
+	exit(MQ_EX_USAGE);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+wake(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+		stopsig = sig;
+		signals++;
+	}
+	/* a full pipe already holds a wake-up */
+	(void)!write(selfpipe[1], "", 1);
+	errno = saved;
+}
+
+/* "N", "N/s", "N/m" or "N/h": the least time between two starts, in us. */
+static int64_t
+parse_rate(const char *s)
+{
+	const char *e = NULL;
+	char num[32], *slash;
+	long long n, per = 1000000;
+
+	if (strlcpy(num, s, sizeof(num)) >= sizeof(num))
+		return -1;
+	if ((slash = strchr(num, '/')) != NULL) {
+		*slash++ = '\0';
+		if (strcmp(slash, "s") == 0)
+			per = 1000000;
+		else if (strcmp(slash, "m") == 0)
+			per = 60000000LL;
+		else if (strcmp(slash, "h") == 0)
+			per = 3600000000LL;
+		else
+			return -1;
+	}
+	n = strtonum(num, 1, 1000000, &e);
+	return e != NULL ? -1 : per / n;
+}
+
+static void
+child(const char *queue, const char *handle, const struct mq_name *m,
+    char **cmd, int errfd, pid_t parent)
+{
+	char attempts[16];
+	sigset_t none;
+	int fd, e;
+
+	/* our own group: a ^C at the terminal is for mq-work to handle */
+	setpgid(0, 0);
+	/* a worker killed outright takes its commands along */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(127);	/* it died before we asked */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	snprintf(attempts, sizeof(attempts), "%d", m->attempts);
+	if ((fd = open(handle, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    dup2(fd, 0) == -1 ||
+	    setenv("MQ_QUEUE", queue, 1) == -1 ||
+	    setenv("MQ_ID", m->id, 1) == -1 ||
+	    setenv("MQ_ATTEMPT", attempts, 1) == -1 ||
+	    setenv("MQ_HANDLE", handle, 1) == -1)
+		e = errno;
+	else {
+		execvp(cmd[0], cmd);
+		e = errno;
+	}
+	(void)!write(errfd, &e, sizeof(e));
+	_exit(127);
+}
+
+/*
+ * Start the command on a claimed message.  Returns 0, or the errno of a
+ * command that could not be run (the message is then released at once).
+ */
+static int
+start(const char *queue, struct mq_session *s, const char *handle,
+    char **cmd)
+{
+	struct mq_name m;
+	const char *base = strrchr(handle, '/') + 1;
+	struct job *j = &jobs[njobs];
+	int ep[2], e = 0;
+	ssize_t n;
+	pid_t pid, parent = getpid();
+
+	if (mq_name_parse(base, &m) == -1)
+		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
+	if (pipe2(ep, O_CLOEXEC) == -1)
+		err(MQ_EX_TEMPFAIL, "pipe");
+	if ((pid = fork()) == -1)
+		err(MQ_EX_TEMPFAIL, "fork");
+	if (pid == 0)
+		child(queue, handle, &m, cmd, ep[1], parent);
+	setpgid(pid, pid);
+	close(ep[1]);
+	/* the pipe closes on exec: data on it means exec failed */
+	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
+		;
+	close(ep[0]);
+	if (n == sizeof(e)) {
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		if (mq_nack(s, handle, 0) == -1)
+			warnx("%s: cannot release: %s", handle,
+			    mq_strerror(errno));
+		return e;
+	}
+	j->pid = pid;
+	strlcpy(j->handle, handle, sizeof(j->handle));
+	strlcpy(j->id, m.id, sizeof(j->id));
+	j->touched = mono_ms();
+	njobs++;
+	return 0;
+}
+
+/* Settle a finished job's message by its status; returns 0 or errno. */
+static int
+settle(struct mq_session *s, struct job *j, int status)
+{
+	const char *what;
+	int r;
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		r = mq_ack(s, j->handle);
+		what = "acked";
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == EX_REJECT) {
+		r = mq_reject(s, j->handle);
+		what = "dead";
+	} else {
+		r = mq_nack(s, j->handle, -1);
+		what = "nacked";
+	}
+	if (r == -1) {
+		warnx("%s: %s", j->id, mq_strerror(errno));
+		/* a lost lease: another consumer has it now; go on */
+		return errno == ESTALE ? 0 : errno;
+	}
+	if (verbose)
+		fprintf(stderr, "%s: %s %s\n", getprogname(), j->id, what);
+	return 0;
+}
+
+/* Reap finished commands; returns the worst settle error seen, or 0. */
+static int
+reap(struct mq_session *s)
+{
+	int status, i, e = 0, r;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < njobs && jobs[i].pid != pid; i++)
+			;
+		if (i == njobs)
+			continue;
+		if ((r = settle(s, &jobs[i], status)) != 0 && e == 0)
+			e = r;
+		jobs[i] = jobs[--njobs];
+	}
+	if (mq_session_sync(s) == -1 && e == 0)
+		e = errno;
+	return e;
+}
+
+/* Renew leases a third of the way through; returns ms to the next renewal. */
+static int64_t
+renew(struct mq_session *s, int64_t lease)
+{
+	int64_t now = mono_ms(), next = -1, due;
+	int i;
+
+	for (i = 0; i < njobs; i++) {
+		due = jobs[i].touched + lease / 3;
+		if (due <= now) {
+			if (mq_touch(s, jobs[i].handle, lease) == -1)
+				warnx("%s: cannot renew lease: %s",
+				    jobs[i].id, mq_strerror(errno));
+			jobs[i].touched = now;
+			due = now + lease / 3;
+		}
+		if (next == -1 || due - now < next)
+			next = due - now;
+	}
+	return next;
+}
+
+static int64_t
+least(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "drain", no_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char spool[PATH_MAX], handle[PATH_MAX], c;
+	struct sigaction sa;
+	struct mq_session *s;
+	struct mq_queue *q;
+	const char *dir = NULL, *e;
+	int64_t lease = 0, grace = 30000, gap = 0, nextstart = 0, stopat = -1;
+	int64_t now, sleep, t;
+	long long max = 0, started = 0;
+	int ch, drain = 0, empty = 0, status = 0, r, i;
+
+	while ((ch = getopt_long(argc, argv, "+L:Vd:ehj:k:n:r:v", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'L':
+			if (mq_parse_duration(optarg, &lease) == -1 ||
+			    lease < 3)
+				errx(MQ_EX_USAGE, "%s: bad lease", optarg);
+			break;
+		case 'V':
+			version();
+		case 'd':
+			dir = optarg;
+			break;
+		case 'e':
+			drain = 1;
+			break;
+		case 'j':
+			maxjobs = strtonum(optarg, 1, JOBS_MAX, &e);
+			if (e != NULL)
+				errx(MQ_EX_USAGE, "jobs %s: %s", optarg, e);
+			break;
+		case 'k':
+			if (mq_parse_duration(optarg, &grace) == -1)
+				errx(MQ_EX_USAGE, "%s: bad grace time", optarg);
+			break;
+		case 'n':
+			max = strtonum(optarg, 1, LLONG_MAX, &e);
+			if (e != NULL)
+				errx(MQ_EX_USAGE, "max %s: %s", optarg, e);
+			break;
+		case 'r':
+			if ((gap = parse_rate(optarg)) < 0)
+				errx(MQ_EX_USAGE, "%s: bad rate", optarg);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	/* "queue -- command": the -- getopt did not get to see */
+	if (argc > 2 && strcmp(argv[1], "--") == 0) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	if (argc < 2)
+		usage();
+	spool_path(dir, spool, sizeof(spool));
+	q = open_queue(spool, argv[0], 0);
+	if (lease == 0)
+		lease = mq_queue_conf(q)->lease_ms;
+	if ((s = mq_session_new(spool)) == NULL ||
+	    (jobs = calloc(maxjobs, sizeof(*jobs))) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+
+	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		err(MQ_EX_TEMPFAIL, "pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	for (;;) {
+		while (read(selfpipe[0], &c, 1) == 1)
+			;
+		if ((r = reap(s)) != 0 && status == 0)
+			status = mq_exit_status(r);
+		now = mono_ms();
+		if (stopsig && stopat < 0)
+			stopat = now + grace;
+		/* a second signal, or the grace time over: stop them now */
+		if (stopat >= 0 && njobs > 0 && (signals > 1 || now >= stopat)) {
+			for (i = 0; i < njobs; i++)
+				kill(-jobs[i].pid, SIGKILL);
+			for (i = 0; i < njobs; i++) {
+				while (waitpid(jobs[i].pid, NULL, 0) == -1 &&
+				    errno == EINTR)
+					;
+				if (mq_nack(s, jobs[i].handle, 0) == -1)
+					warnx("%s: cannot release: %s",
+					    jobs[i].id, mq_strerror(errno));
+			}
+			njobs = 0;
+			if (status == 0)
+				status = MQ_EX_TEMPFAIL;
+		}
+		if (stopat >= 0 && njobs == 0)
+			break;
+		/* claim while there is room, the rate allows and -n is not met */
+		empty = 0;
+		sleep = -1;
+		while (stopat < 0 && njobs < maxjobs && (max == 0 ||
+		    started < max) && status == 0) {
+			if (gap > 0 && (now = mono_ms() * 1000) < nextstart) {
+				sleep = least(sleep, (nextstart - now + 999) /
+				    1000);
+				break;
+			}
+			mq_get_ahead(q, 1);
+			if ((r = mq_get(q, lease, handle, sizeof(handle))) ==
+			    -1) {
+				warnx("%s: cannot claim: %s", argv[0],
+				    mq_strerror(errno));
+				status = mq_exit_status(errno);
+				break;
+			}
+			if (r == 0) {
+				empty = 1;
+				break;
+			}
+			if ((r = start(argv[0], s, handle, argv + 1)) != 0) {
+				warnx("%s: %s", argv[1], strerror(r));
+				status = r == ENOENT ? 127 : 126;
+				break;
+			}
+			started++;
+			if (gap > 0)
+				nextstart = (nextstart > mono_ms() * 1000 ?
+				    nextstart : mono_ms() * 1000) + gap;
+		}
+		if (njobs == 0 && (status != 0 || (max > 0 && started >= max) ||
+		    (drain && empty)))
+			break;
+		/* after claiming, so that new jobs count */
+		sleep = least(sleep, renew(s, lease));
+		if (stopat >= 0)
+			sleep = least(sleep, stopat - mono_ms());
+		if (sleep == 0)
+			continue;
+		/* room for more and none ready: sleep in inotify as well */
+		if (empty && njobs < maxjobs && !drain && status == 0) {
+			if (mq_wait(q, sleep, selfpipe[0]) == -1 &&
+			    errno != EINTR) {
+				warnx("%s: cannot wait: %s", argv[0],
+				    mq_strerror(errno));
+				status = mq_exit_status(errno);
+			}
+		} else {
+			struct pollfd p = { selfpipe[0], POLLIN, 0 };
+
+			t = sleep < 0 || sleep > INT32_MAX ? -1 : sleep;
+			if (poll(&p, 1, (int)t) == -1 && errno != EINTR)
+				err(MQ_EX_TEMPFAIL, "poll");
+		}
+	}
+	mq_queue_close(q);
+	if (mq_session_end(s) == -1) {
+		warnx("cannot sync spool: %s", mq_strerror(errno));
+		if (status == 0)
+			status = mq_exit_status(errno);
+	}
+	return status;
+}
