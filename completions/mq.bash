@@ -57,7 +57,7 @@ _mq()
         mq-nack) argopts=dD ;;
         mq-touch) argopts=dL ;;
         mq-ls | mq-purge) argopts=ds ;;
-        mq-stat) flags=j ;;
+        mq-stat) argopts=dwc flags=jP ;;
     esac
 
     # Scan the words before the cursor (getopt style: -ab, -dDIR, -d DIR, --).

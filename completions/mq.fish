@@ -123,6 +123,9 @@ complete -c mq-touch -s L -x -d 'New lease'
 complete -c mq-ls -s s -x -a $states -d 'Message state'
 complete -c mq-purge -s s -x -a $states -d 'Message state'
 complete -c mq-stat -s j -d 'JSON output'
+complete -c mq-stat -s P -d 'Prometheus text format'
+complete -c mq-stat -s w -x -d 'Refresh every interval, with rates'
+complete -c mq-stat -s c -x -d 'Number of refreshes'
 
 # Operands; mq-put completes files after the queue.
 for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work

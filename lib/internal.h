@@ -72,6 +72,7 @@ int	 bury(struct mq_queue *, int fromfd, const char *from,
 int	 private_bucket(struct mq_queue *, int prio, size_t n);
 int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
 int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
+long long ready_in(struct mq_queue *);
 int	 ready_buckets(struct mq_queue *, char ***names, size_t *n);
 int	 drop_bucket(struct mq_queue *, int state, const char *bucket);
 int	 drop_empty_buckets(struct mq_queue *, int state);

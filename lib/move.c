@@ -210,6 +210,8 @@ read_tail(struct mq_queue *q, int prio, unsigned long long *seq,
 	return 0;
 }
 
+#define SEQ_MAX	9999999999ULL	/* bucket numbers have 10 digits */
+
 /* The tail bucket of a priority, as producers last left it; no lock. */
 int
 tail_seq(struct mq_queue *q, int prio, unsigned long long *seq)
@@ -217,6 +219,30 @@ tail_seq(struct mq_queue *q, int prio, unsigned long long *seq)
 	unsigned count;
 
 	return read_tail(q, prio, seq, &count);
+}
+
+/*
+ * How many times a message was made ready, ever, over all priorities: the
+ * slots producers took in ready buckets, every bucket before the tail
+ * counted as full.  A put, a due delayed message, a nack, an expired lease
+ * and a kick each take one slot under the shared queue lock; slots taken
+ * ahead for a batch, or left empty in a private bucket, count too, and
+ * foreign producers take none.  No lock: the caller holds the queue lock
+ * exclusive when it wants the number to match the messages it counts.
+ */
+long long
+ready_in(struct mq_queue *q)
+{
+	unsigned long long seq;
+	unsigned count;
+	long long n = 0;
+	int p;
+
+	for (p = MQ_PRIORITY_MIN; p <= MQ_PRIORITY_MAX; p++)
+		if (read_tail(q, p, &seq, &count) == 0 && seq > 0 &&
+		    seq <= SEQ_MAX)
+			n += (long long)(seq - 1) * q->conf.bucket_size + count;
+	return n;
 }
 
 /*
@@ -242,8 +268,6 @@ recover_tail(struct mq_queue *q, int prio, unsigned long long *seq,
 	*seq = max;
 	*count = (unsigned)q->conf.bucket_size;	/* forces a new bucket */
 }
-
-#define SEQ_MAX	9999999999ULL	/* bucket numbers have 10 digits */
 
 /* Create a bucket and, unless sync is none, make its name durable. */
 static int

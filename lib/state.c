@@ -193,6 +193,8 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	c.st = st;
 	for (c.state = 0; c.state < MQ_NSTATES && r == 0; c.state++)
 		r = each(q, c.state, count, &c);
+	/* under the same lock, so that it matches the ready count */
+	st->ready_in = ready_in(q);
 	if (locked)
 		unlock(q, LK_QUEUE);
 	return r;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 load test_helper
+bats_require_minimum_version 1.5.0
 
 # populate - one message in each state of queue q:
 # ready "ready\n" (6 bytes), delayed "later\n" (6), in flight
@@ -276,4 +277,213 @@ ready_inflight() {
 	sleep 1.1
 	ready_inflight 0 1
 	[ -f "$h" ]
+}
+
+# prom_check - $output is the Prometheus text format: every line a HELP or
+# TYPE comment or a sample "name{label="value",...} integer"; each family
+# has one HELP and one TYPE, before its samples, which are contiguous
+prom_check() {
+	printf '%s\n' "$output" | python3 -c '
+import re, sys
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r"[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\n]|\\[\\\"n])*\""
+SAMPLE = re.compile(r"(%s)\{%s(?:,%s)*\} -?[0-9]+$" % (NAME, LABEL, LABEL))
+help, typ, done, cur = {}, {}, set(), None
+for line in sys.stdin.read().splitlines():
+    m = re.match(r"# (HELP|TYPE) (%s) (.+)$" % NAME, line)
+    if m:
+        kind, name, rest = m.groups()
+        d = help if kind == "HELP" else typ
+        assert name not in d, "second %s of %s" % (kind, name)
+        assert name not in done, "%s after the samples of %s" % (kind, name)
+        if kind == "TYPE":
+            assert rest in ("gauge", "counter"), line
+            assert rest != "counter" or name.endswith("_total"), line
+        d[name] = rest
+        continue
+    m = SAMPLE.match(line)
+    assert m, "not a sample: %r" % line
+    name = m.group(1)
+    assert name in help and name in typ, "no HELP or TYPE: %s" % name
+    if name != cur:
+        assert name not in done, "samples of %s apart" % name
+        done.add(name)
+        cur = name
+assert set(help) == set(typ), "HELP without TYPE or back"
+'
+}
+
+# prom_value SAMPLE - the value of the sample named exactly SAMPLE
+prom_value() {
+	printf '%s\n' "$output" | awk -v s="$1" '$1 == s { print $2 }'
+}
+
+@test "stat: -P prints the Prometheus text format, each family once" {
+	populate
+	mq-init empty
+	run mq-stat -P
+	[ "$status" -eq 0 ]
+	prom_check
+	for f in mq_messages mq_oldest_ready_age_seconds mq_body_bytes \
+	    mq_ready_in_total; do
+		[ "$(grep -c "^# HELP $f " <<<"$output")" -eq 1 ]
+		[ "$(grep -c "^# TYPE $f " <<<"$output")" -eq 1 ]
+	done
+	[ "$(prom_value 'mq_messages{queue="empty",state="ready"}')" = 0 ]
+	[ "$(prom_value 'mq_oldest_ready_age_seconds{queue="empty"}')" = 0 ]
+}
+
+@test "stat: -P values are those of -j, a series for every state" {
+	populate
+	run mq-stat -j q
+	json=$output
+	run mq-stat -P q
+	[ "$status" -eq 0 ]
+	prom_check
+	# every state of -j has its series with the same count; the library
+	# may know more states than -j shows, with nothing in them here
+	python3 -c '
+import json, re, sys
+j, seen = json.loads(sys.argv[1]), {}
+for line in sys.argv[2].splitlines():
+    m = re.match(r"mq_messages\{queue=\"q\",state=\"([a-z]+)\"\} ([0-9]+)$", line)
+    if m:
+        seen[m.group(1)] = int(m.group(2))
+states = [k for k in j if k not in ("queue", "oldest", "bytes")]
+assert set(states) <= set(seen), (states, seen)
+for s in seen:
+    assert seen[s] == j.get(s, 0), (s, seen[s], j.get(s))
+' "$json" "$output"
+	[ "$(prom_value 'mq_messages{queue="q",state="dead"}')" -eq 1 ]
+	[ "$(prom_value 'mq_body_bytes{queue="q"}')" -eq 29 ]
+	age=$(prom_value 'mq_oldest_ready_age_seconds{queue="q"}')
+	[ "$age" -ge 0 ] && [ "$age" -le 5 ]
+	# made ready: three puts; the delayed one is not ready yet
+	[ "$(prom_value 'mq_ready_in_total{queue="q"}')" -eq 3 ]
+}
+
+@test "stat: -P counts what became ready again: a nack, a kick" {
+	conf max_attempts=2
+	mq-put q <<<'x' >/dev/null
+	mq-nack -D 0s "$(mq-get q)"
+	mq-nack "$(mq-get q)" # the second attempt: dead
+	mq-kick q
+	run mq-stat -P q
+	prom_check
+	[ "$(prom_value 'mq_ready_in_total{queue="q"}')" -eq 3 ]
+	[ "$(prom_value 'mq_messages{queue="q",state="ready"}')" -eq 1 ]
+}
+
+@test "stat: -P with no queue prints the families without samples" {
+	run mq-stat -P
+	[ "$status" -eq 0 ]
+	prom_check
+	[ "$(grep -vc '^# ' <<<"$output")" -eq 0 ]
+	[ "$(grep -c '^# TYPE ' <<<"$output")" -eq 4 ]
+}
+
+@test "stat: -P of a missing queue exits 66, the others are still shown" {
+	mq-init a
+	run --separate-stderr mq-stat -P a nosuch
+	[ "$status" -eq 66 ]
+	prom_check
+	[ "$(prom_value 'mq_body_bytes{queue="a"}')" -eq 0 ]
+	[[ "$stderr" == *nosuch* ]]
+}
+
+@test "stat: -w with -c prints that many tables, an empty line apart" {
+	mq-put q <<<'x' >/dev/null
+	run --separate-stderr mq-stat -w 100ms -c 3 q
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^QUEUE ' <<<"$output")" -eq 3 ]
+	[ "$(grep -c '^$' <<<"$output")" -eq 2 ]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD OLDEST BYTES IN/s OUT/s" ]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
+	# later tables have rates: nothing happened
+	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	# not a terminal: no escape sequences
+	[[ "$output" != *$'\033'* ]]
+	[ -z "$stderr" ]
+}
+
+@test "stat: -w on a terminal clears the screen before each table" {
+	command -v script >/dev/null || skip "no script(1)"
+	mq-init q
+	run script -qec "mq-stat -w 100ms -c 2 q" /dev/null
+	[ "$status" -eq 0 ]
+	[ "$(grep -o $'\033\\[H\033\\[2J' <<<"$output" | wc -l)" -eq 2 ]
+}
+
+# watch_tables ARGS... - run mq-stat -w 1 ARGS in the background into $W;
+# return once its first table is there
+watch_tables() {
+	W=$BATS_TEST_TMPDIR/watch
+	mq-stat -w 1 "$@" >"$W" &
+	WPID=$!
+	wait_for 10 grep -q '^q ' "$W"
+}
+
+# rates - "IN OUT" of queue q in each table of $W
+rates() {
+	awk '$1 == "q" { print $8, $9 }' "$W"
+}
+
+@test "stat: -w rates: messages put between tables are in, none out" {
+	conf sync=none
+	mq-init q
+	watch_tables -c 3 q
+	seq 1 50 | mq-put -l q >/dev/null
+	wait "$WPID"
+	run rates
+	echo "$output"
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[0]}" = "- -" ]
+	# the puts fall between the first table and the last, in one interval
+	# or two, however slow the machine is
+	in=$(sed 1d <<<"$output" | awk '{ s += $1 } END { print s }')
+	awk -v x="$in" 'BEGIN { exit !(x > 0) }'
+	[ "$(sed 1d <<<"$output" | awk '{ print $2 }' | sort -u)" = 0.0 ]
+	[ "$(awk '$1 == "q" { r = $2 } END { print r }' "$W")" -eq 50 ]
+}
+
+@test "stat: -w rates: messages claimed between tables are out, none in" {
+	conf sync=none
+	seq 1 50 | mq-put -l q >/dev/null
+	watch_tables -c 3 q
+	mq-get -n 20 q >/dev/null
+	wait "$WPID"
+	run rates
+	echo "$output"
+	[ "${lines[0]}" = "- -" ]
+	out=$(sed 1d <<<"$output" | awk '{ s += $2 } END { print s }')
+	awk -v x="$out" 'BEGIN { exit !(x > 0) }'
+	[ "$(sed 1d <<<"$output" | awk '{ print $1 }' | sort -u)" = 0.0 ]
+}
+
+@test "stat: -w rates: a foreign producer's messages still ready are in" {
+	mq-init q
+	watch_tables -c 3 q
+	plant_ready q 0 abc
+	wait "$WPID"
+	run rates
+	echo "$output"
+	in=$(sed 1d <<<"$output" | awk '{ s += $1 } END { print s }')
+	awk -v x="$in" 'BEGIN { exit !(x > 0) }'
+	[ "$(sed 1d <<<"$output" | awk '{ print $2 }' | sort -u)" = 0.0 ]
+}
+
+@test "stat: bad -w and -c values, and -w, -j, -P together exit 64" {
+	mq-init q
+	for args in "-w 0" "-w 0s" "-w -1" "-w abc" "-w 1x" "-w ''" "-c 0" \
+	    "-w 1 -c 0" "-w 1 -c -1" "-w 1 -c x" "-c 2" "-w 1 -j" "-w 1 -P" \
+	    "-j -P"; do
+		eval "run --separate-stderr mq-stat $args q"
+		[ "$status" -eq 64 ] || {
+			echo "mq-stat $args: status $status"
+			return 1
+		}
+		[ -z "$output" ]
+		[ -n "$stderr" ]
+	done
 }

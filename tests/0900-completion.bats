@@ -86,7 +86,9 @@ expect() {
     expect 'mq-work -' -e -v -d -j -k -L -n -r -h -V --drain
     expect 'mq-ack -' -d -h -V
     expect 'mq-purge -' -d -s -h -V
-    expect 'mq-stat -' -j -d -h -V
+    expect 'mq-stat -' -j -P -d -w -c -h -V
+    expect 'mq-stat -w ' # an interval: nothing to offer
+    expect 'mq-stat -w 1 -c 3 o' orders other
     expect 'mq-get -- -'
 }
 
