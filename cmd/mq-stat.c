@@ -32,9 +32,10 @@ show(const char *name, const struct mq_stat *st, int json, int width)
 	if (json) {
 		/* queue names need no escaping: the grammar excludes it */
 		printf("{\"queue\":\"%s\",\"ready\":%lld,\"delayed\":%lld,"
-		    "\"inflight\":%lld,\"dead\":%lld,\"oldest\":", name,
-		    st->count[MQ_READY], st->count[MQ_DELAYED],
-		    st->count[MQ_INFLIGHT], st->count[MQ_DEAD]);
+		    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,"
+		    "\"oldest\":", name, st->count[MQ_READY],
+		    st->count[MQ_DELAYED], st->count[MQ_INFLIGHT],
+		    st->count[MQ_DEAD], st->count[MQ_HELD]);
 		if (age < 0)
 			printf("null");
 		else
@@ -46,9 +47,10 @@ show(const char *name, const struct mq_stat *st, int json, int width)
 		strlcpy(oldest, "-", sizeof(oldest));
 	else
 		mq_format_age(age, oldest, sizeof(oldest));
-	printf("%-*s %7lld %7lld %8lld %6lld %6s %10lld\n", width, name,
+	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6s %10lld\n", width, name,
 	    st->count[MQ_READY], st->count[MQ_DELAYED],
-	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], oldest, st->bytes);
+	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD],
+	    oldest, st->bytes);
 }
 
 int
@@ -90,8 +92,9 @@ main(int argc, char *argv[])
 		if ((int)strlen(names[i]) > width)
 			width = (int)strlen(names[i]);
 	if (!json)
-		printf("%-*s %7s %7s %8s %6s %6s %10s\n", width, "QUEUE",
-		    "READY", "DELAYED", "INFLIGHT", "DEAD", "OLDEST", "BYTES");
+		printf("%-*s %7s %7s %8s %6s %6s %6s %10s\n", width, "QUEUE",
+		    "READY", "DELAYED", "INFLIGHT", "DEAD", "HELD", "OLDEST",
+		    "BYTES");
 	for (i = 0; i < n; i++) {
 		struct mq_conferr ce;
 
