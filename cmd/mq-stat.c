@@ -132,9 +132,9 @@ json(const struct row *r)
 	const struct mq_stat *st = &r->st;
 
 	printf("{\"queue\":\"%s\",\"ready\":%lld,\"delayed\":%lld,"
-	    "\"inflight\":%lld,\"dead\":%lld,\"oldest\":", r->name,
-	    st->count[MQ_READY], st->count[MQ_DELAYED],
-	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD]);
+	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,\"oldest\":",
+	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
+	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD]);
 	if (age(st) < 0)
 		printf("null");
 	else
@@ -196,9 +196,10 @@ line(const struct row *r, int width, int rates, const struct row *prev)
 		strlcpy(oldest, "-", sizeof(oldest));
 	else
 		mq_format_age(age(st), oldest, sizeof(oldest));
-	printf("%-*s %7lld %7lld %8lld %6lld %6s %10lld", width, r->name,
-	    st->count[MQ_READY], st->count[MQ_DELAYED],
-	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], oldest, st->bytes);
+	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6s %10lld", width,
+	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
+	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD],
+	    oldest, st->bytes);
 	if (rates && (prev == NULL || st->ready_in < prev->st.ready_in ||
 	    r->at <= prev->at))
 		printf(" %7s %7s", "-", "-");
@@ -225,8 +226,8 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
 	for (i = 0; i < n; i++)
 		if ((int)strlen(r[i].name) > width)
 			width = (int)strlen(r[i].name);
-	printf("%-*s %7s %7s %8s %6s %6s %10s", width, "QUEUE", "READY",
-	    "DELAYED", "INFLIGHT", "DEAD", "OLDEST", "BYTES");
+	printf("%-*s %7s %7s %8s %6s %6s %6s %10s", width, "QUEUE", "READY",
+	    "DELAYED", "INFLIGHT", "DEAD", "HELD", "OLDEST", "BYTES");
 	printf(rates ? " %7s %7s\n" : "\n", "IN/s", "OUT/s");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nprev; j++)

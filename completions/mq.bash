@@ -58,6 +58,7 @@ _mq()
         mq-touch) argopts=dL ;;
         mq-ls | mq-purge) argopts=ds ;;
         mq-stat) argopts=dwc flags=jP ;;
+        mq-release) argopts=da ;;
     esac
 
     # Scan the words before the cursor (getopt style: -ab, -dDIR, -d DIR, --).
@@ -99,7 +100,8 @@ _mq()
             mapfile -t COMPREPLY < <(compgen -d -- "$cur")
             ;;
         p) _mq_add 0 1 2 3 4 5 6 7 8 9 ;;
-        s) _mq_add ready delayed inflight dead ;;
+        s) _mq_add ready delayed inflight dead held ;;
+        a) _mq_queues ;;
         ?) ;; # a duration, time or count: nothing to offer
         *)
             if [[ -z $ddash && $cur == -* ]]; then
@@ -112,6 +114,11 @@ _mq()
             else
                 case $cmd:${#args[@]} in
                     mq-ack:* | mq-nack:* | mq-touch:*) _mq_paths "$spool"/*/inflight/* ;;
+                    mq-hold:*)
+                        _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
+                            "$spool"/*/inflight/*
+                        ;;
+                    mq-release:*) _mq_paths "$spool"/*/held/* ;;
                     mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | *:0) _mq_queues ;;
                     mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
                     mq-work:*)
@@ -132,4 +139,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release

@@ -15,6 +15,8 @@ function __mq_argopts
             echo dL
         case '*mq-ls' '*mq-purge'
             echo ds
+        case '*mq-release'
+            echo da
         case '*'
             echo d
     end
@@ -91,15 +93,25 @@ function __mq_dead
     printf '%s\n' $files
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init \
-    mq-pause mq-resume mq-work
+function __mq_holdable
+    set -l s (__mq_spool)
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/inflight/*
+    printf '%s\n' $files
+end
+
+function __mq_held
+    set -l files (__mq_spool)/*/held/*
+    printf '%s\n' $files
+end
+
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
     complete -c $t -s V -d 'Show version'
     test $t = mq-put; or complete -c $t -f
 end
-set -l states 'ready delayed inflight dead'
+set -l states 'ready delayed inflight dead held'
 
 complete -c mq-put -s 0 -d 'Each NUL-terminated record of stdin is a message'
 complete -c mq-put -s l -d 'Each line of stdin is a message'
@@ -126,6 +138,7 @@ complete -c mq-stat -s j -d 'JSON output'
 complete -c mq-stat -s P -d 'Prometheus text format'
 complete -c mq-stat -s w -x -d 'Refresh every interval, with rates'
 complete -c mq-stat -s c -x -d 'Number of refreshes'
+complete -c mq-release -s a -x -a '(__mq_queues)' -d 'Release every held message of a queue'
 
 # Operands; mq-put completes files after the queue.
 for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work
@@ -141,3 +154,5 @@ for t in mq-ack mq-nack mq-touch
     complete -c $t -a '(__mq_handles)' -d Handle
 end
 complete -c mq-kick -n 'not __mq_nargs 0' -a '(__mq_dead)' -d 'Dead message'
+complete -c mq-hold -a '(__mq_holdable)' -d Handle
+complete -c mq-release -a '(__mq_held)' -d 'Held message'

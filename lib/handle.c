@@ -1,12 +1,14 @@
 /*
  * handle.c - acting on one message named by its path: ack, nack, touch,
- * kick.
+ * kick, hold, release.
  *
  * A handle is trusted only after it checks out: its directory resolves to
- * SPOOL/QUEUE/STATE of this session's spool, its last component is a valid
- * message name for that state, and the entry is a regular file with one
- * link (never a symlink, nor a hard link to something elsewhere).  Everything after that goes through the queue's directory
- * descriptors, so nothing outside the spool is ever touched.
+ * SPOOL/QUEUE/STATE (SPOOL/QUEUE/STATE/BUCKET for ready and delayed
+ * messages) of this session's spool, its last component is a valid message
+ * name for that state, and the entry is a regular file with one link (never
+ * a symlink, nor a hard link to something elsewhere).  Everything after that
+ * goes through the queue's directory descriptors, so nothing outside the
+ * spool is ever touched.
  *
  * Invariants:
  * - A handle whose in-flight file is gone (acked, reclaimed, claimed again)
@@ -97,16 +99,97 @@ missing_queue(struct mq_session *s, char *dir)
 	return r;
 }
 
+/* A handle that checked out: the message file and where it lies. */
+struct target {
+	struct mq_queue	*q;
+	int		 state;
+	int		 fd;		/* its directory: a state's or a bucket */
+	char		 rel[32];	/* that directory, relative to q->dfd */
+	char		 name[MQ_NAME_MAX + 1];
+	struct mq_name	 m;
+};
+
+static void
+target_close(struct target *t)
+{
+	if (t->fd != t->q->sfd[t->state])
+		close(t->fd);
+}
+
 /*
- * Check a handle and find its queue.  name receives the file name within
- * the state directory, m its parse.
+ * The error for a handle whose file is gone: a lost lease for in-flight
+ * messages, as ever; for others, the message moved on meanwhile, except
+ * for dead ones, where mq-kick always said there is no such message.
  */
-static struct mq_queue *
-resolve(struct mq_session *s, const char *path, int state, char *name,
-    struct mq_name *m)
+static int
+gone(int state)
+{
+	if (state == MQ_INFLIGHT)
+		return ESTALE;
+	return state == MQ_DEAD ? ENOENT : MQ_EMOVED;
+}
+
+/* Whether a directory name is a bucket of a state with buckets. */
+static int
+bucket_ok(int state, const char *b)
+{
+	unsigned long long seq;
+	int prio;
+	size_t i;
+
+	if (state == MQ_READY)
+		return parse_bucket(b, &prio, &seq) == 0;
+	for (i = 0; b[i] != '\0'; i++)
+		if (b[i] < '0' || b[i] > '9')
+			return 0;
+	return i == 10;
+}
+
+/*
+ * Split the state (and, for ready and delayed messages, the bucket) off
+ * dir, which ends in STATE or STATE/BUCKET.  Returns the state, one of
+ * those in the mask states, or -1.
+ */
+static int
+split_state(char *dir, unsigned states, char *bucket, size_t len)
+{
+	char *sd;
+	int st;
+
+	bucket[0] = '\0';
+	if ((sd = strrchr(dir, '/')) == NULL)
+		return -1;
+	st = mq_parse_state(sd + 1);
+	if (st == MQ_READY || st == MQ_DELAYED)
+		return -1;	/* their messages lie in buckets */
+	if (st == -1) {
+		if (strlcpy(bucket, sd + 1, len) >= len)
+			return -1;
+		*sd = '\0';
+		if ((sd = strrchr(dir, '/')) == NULL)
+			return -1;
+		st = mq_parse_state(sd + 1);
+		if ((st != MQ_READY && st != MQ_DELAYED) ||
+		    !bucket_ok(st, bucket))
+			return -1;
+	}
+	*sd = '\0';
+	return (states & 1U << st) ? st : -1;
+}
+
+/*
+ * Check a handle, a path in one of the states of the mask, and find its
+ * queue and file.  On success the caller ends with target_close, which
+ * closes the bucket a ready or delayed handle lies in (flat states use
+ * the queue's descriptors).
+ */
+static int
+resolve(struct mq_session *s, const char *path, unsigned states,
+    struct target *t)
 {
 	char dir[PATH_MAX], real[PATH_MAX], qname[MQ_QUEUE_MAX + 1];
-	const char *base, *sd;
+	char bucket[16];
+	const char *base;
 	struct mq_queue *q;
 	struct stat st;
 	size_t n;
@@ -114,7 +197,7 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 	if (s->real[0] == '\0' && realpath(s->spool, s->real) == NULL) {
 		s->real[0] = '\0';
 		errno = MQ_EHANDLE;	/* no spool: nothing is in it */
-		return NULL;
+		return -1;
 	}
 	if ((base = strrchr(path, '/')) == NULL ||
 	    (size_t)(base - path) >= sizeof(dir))
@@ -122,14 +205,12 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 	memcpy(dir, path, base - path);
 	dir[base - path] = '\0';
 	base++;
-	if (mq_name_parse(base, m) == -1 ||
-	    (state == MQ_INFLIGHT) != (m->token[0] != '\0'))
+	/* the handle's directory must be SPOOL/QUEUE/STATE[/BUCKET] */
+	if ((t->state = split_state(dir, states, bucket,
+	    sizeof(bucket))) == -1)
 		goto bad;
-	/* the handle's directory must be SPOOL/QUEUE/<state> */
-	if ((sd = strrchr(dir, '/')) == NULL ||
-	    strcmp(sd + 1, mq_state_name(state)) != 0)
+	if (mq_name_parse(base, &t->m) == -1 || !name_fits(&t->m, t->state))
 		goto bad;
-	dir[sd - dir] = '\0';
 	/*
 	 * Handles come in runs from one queue (mq-get -n 100 | mq-ack):
 	 * resolve a directory once.  Its queue's descriptors are already
@@ -143,7 +224,7 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 				errno = MQ_ENOQUEUE;
 			else
 				errno = MQ_EHANDLE;
-			return NULL;
+			return -1;
 		}
 		n = strlen(s->real);
 		if (strncmp(real, s->real, n) != 0 || real[n] != '/' ||
@@ -152,41 +233,60 @@ resolve(struct mq_session *s, const char *path, int state, char *name,
 			goto bad;
 	}
 	if ((q = session_queue(s, qname)) == NULL)
-		return NULL;
+		return -1;
 	strlcpy(s->lastdir, dir, sizeof(s->lastdir));
 	strlcpy(s->lastq, qname, sizeof(s->lastq));
-	if (fstatat(q->sfd[state], base, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+	t->q = q;
+	t->fd = q->sfd[t->state];
+	snprintf(t->rel, sizeof(t->rel), "%s%s%s", mq_state_name(t->state),
+	    bucket[0] ? "/" : "", bucket);
+	if (bucket[0] != '\0' && t->fd != -1) {
+		/* a symlink planted as a bucket leads nowhere */
+		t->fd = openat(t->fd, bucket, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+		if (t->fd == -1 && errno != ENOENT)
+			goto bad;
+	}
+	/* no held/ (an older queue), no bucket: the message is not there */
+	if (t->fd == -1) {
+		errno = gone(t->state);
+		return -1;
+	}
+	if (fstatat(t->fd, base, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
-			errno = state == MQ_INFLIGHT ? ESTALE : ENOENT;
-		return NULL;
+			errno = gone(t->state);
+		goto fail;
 	}
 	/* a hard link planted in the spool would let us act on its twin */
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
-		goto bad;
-	strlcpy(name, base, MQ_NAME_MAX + 1);
-	return q;
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		errno = MQ_EHANDLE;
+		goto fail;
+	}
+	strlcpy(t->name, base, sizeof(t->name));
+	return 0;
+fail:
+	target_close(t);
+	return -1;
 bad:
 	errno = MQ_EHANDLE;
-	return NULL;
+	return -1;
 }
 
 int
 mq_ack(struct mq_session *s, const char *handle)
 {
-	char name[MQ_NAME_MAX + 1];
-	struct mq_name m;
-	struct mq_queue *q;
+	struct target t;
 	int r;
 
-	if ((q = resolve(s, handle, MQ_INFLIGHT, name, &m)) == NULL)
+	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
-	if (lock_sh(q, LK_QUEUE) == -1)
+	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
-	r = unlinkat(q->sfd[MQ_INFLIGHT], name, 0);
-	unlock(q, LK_QUEUE);
+	r = unlinkat(t.fd, t.name, 0);
+	unlock(t.q, LK_QUEUE);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;
-	return mark_dirty(q, "inflight");
+	return mark_dirty(t.q, t.rel);
 }
 
 /* Exponential backoff: backoff * 2^(attempts-1), capped. */
@@ -204,25 +304,26 @@ backoff(const struct mq_conf *c, int attempts)
 int
 mq_nack(struct mq_session *s, const char *handle, int64_t delay_ms)
 {
-	char name[MQ_NAME_MAX + 1];
-	struct mq_name m;
+	struct target t;
 	struct mq_queue *q;
 	int r;
 
-	if ((q = resolve(s, handle, MQ_INFLIGHT, name, &m)) == NULL)
+	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
+	q = t.q;
 	if (delay_ms < 0)
-		delay_ms = backoff(&q->conf, m.attempts);
-	if (q->conf.max_attempts > 0 && m.attempts >= q->conf.max_attempts)
-		r = bury(q, q->sfd[MQ_INFLIGHT], name, &m, "attempts");
+		delay_ms = backoff(&q->conf, t.m.attempts);
+	if (q->conf.max_attempts > 0 && t.m.attempts >= q->conf.max_attempts)
+		r = bury(q, t.fd, t.name, &t.m, "attempts");
 	else {
-		m.notbefore = delay_ms > 0 ? ceil_s(mq_now_ms() + delay_ms) : 0;
-		r = publish(q, q->sfd[MQ_INFLIGHT], name, &m);
+		t.m.notbefore = delay_ms > 0 ?
+		    ceil_s(mq_now_ms() + delay_ms) : 0;
+		r = publish(q, t.fd, t.name, &t.m);
 	}
 	if (r == -1 && errno == ENOENT)
 		errno = ESTALE;
 	if (r == 0)
-		r = mark_dirty(q, "inflight");
+		r = mark_dirty(q, t.rel);
 	return r;
 }
 
@@ -230,40 +331,36 @@ mq_nack(struct mq_session *s, const char *handle, int64_t delay_ms)
 int
 mq_reject(struct mq_session *s, const char *handle)
 {
-	char name[MQ_NAME_MAX + 1];
-	struct mq_name m;
-	struct mq_queue *q;
+	struct target t;
 	int r;
 
-	if ((q = resolve(s, handle, MQ_INFLIGHT, name, &m)) == NULL)
+	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
-	if ((r = bury(q, q->sfd[MQ_INFLIGHT], name, &m, "rejected")) == -1 &&
+	if ((r = bury(t.q, t.fd, t.name, &t.m, "rejected")) == -1 &&
 	    errno == ENOENT)
 		errno = ESTALE;
 	if (r == 0)
-		r = mark_dirty(q, "inflight");
+		r = mark_dirty(t.q, t.rel);
 	return r;
 }
 
 int
 mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 {
-	char name[MQ_NAME_MAX + 1];
 	struct timespec ts[2];
-	struct mq_name m;
-	struct mq_queue *q;
+	struct target t;
 	int64_t dl;
 	int r;
 
-	if ((q = resolve(s, handle, MQ_INFLIGHT, name, &m)) == NULL)
+	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
-	if (lock_sh(q, LK_LEASE) == -1)
+	if (lock_sh(t.q, LK_LEASE) == -1)
 		return -1;
-	dl = mq_now_ms() + (lease_ms > 0 ? lease_ms : q->conf.lease_ms);
+	dl = mq_now_ms() + (lease_ms > 0 ? lease_ms : t.q->conf.lease_ms);
 	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
 	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-	r = utimensat(q->sfd[MQ_INFLIGHT], name, ts, AT_SYMLINK_NOFOLLOW);
-	unlock(q, LK_LEASE);
+	r = utimensat(t.fd, t.name, ts, AT_SYMLINK_NOFOLLOW);
+	unlock(t.q, LK_LEASE);
 	if (r == -1 && errno == ENOENT)
 		errno = ESTALE;
 	return r;
@@ -272,17 +369,59 @@ mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 int
 mq_kick(struct mq_session *s, const char *queue, const char *path)
 {
-	char name[MQ_NAME_MAX + 1];
-	struct mq_name m;
-	struct mq_queue *q;
+	struct target t;
 
-	if ((q = resolve(s, path, MQ_DEAD, name, &m)) == NULL)
+	if (resolve(s, path, 1U << MQ_DEAD, &t) == -1)
 		return -1;
-	if (queue != NULL && strcmp(queue, q->name) != 0) {
+	if (queue != NULL && strcmp(queue, t.q->name) != 0) {
 		errno = MQ_EHANDLE;
 		return -1;
 	}
-	return revive(q, name, &m);
+	return revive(t.q, t.name, &t.m);
+}
+
+/*
+ * Hold a ready, delayed or in-flight message.  It takes the queue lock
+ * shared, like every move; a claim, promote or reclaim racing for the
+ * same file loses or wins by the one rename.
+ */
+int
+mq_hold(struct mq_session *s, const char *handle, char *held, size_t len)
+{
+	char name[MQ_NAME_MAX + 1];
+	struct target t;
+	int r;
+
+	if (resolve(s, handle, 1U << MQ_READY | 1U << MQ_DELAYED |
+	    1U << MQ_INFLIGHT, &t) == -1)
+		return -1;
+	r = hold(t.q, t.fd, t.name, &t.m, name);
+	if (r == -1 && errno == ENOENT &&
+	    faccessat(t.fd, t.name, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
+		errno = gone(t.state);
+	if (r == 0)
+		r = mark_dirty(t.q, t.rel);
+	if (r == 0 && (size_t)snprintf(held, len, "%s/held/%s", t.q->path,
+	    name) >= len) {
+		errno = ENAMETOOLONG;
+		r = -1;
+	}
+	target_close(&t);
+	return r;
+}
+
+int
+mq_release(struct mq_session *s, const char *handle)
+{
+	struct target t;
+	int r;
+
+	if (resolve(s, handle, 1U << MQ_HELD, &t) == -1)
+		return -1;
+	r = unhold(t.q, t.name, &t.m);
+	if (r == -1 && errno == ENOENT)
+		errno = MQ_EMOVED;
+	return r;
 }
 
 /* Make what the session changed durable now; long-running tools call it. */

@@ -65,12 +65,16 @@ int	 lk(struct mq_queue *, off_t, off_t, int type);
 
 int	 mq_rename(int, const char *, int, const char *);
 int	 mark_dirty(struct mq_queue *, const char *rel);
+int	 held_dir(struct mq_queue *);
 int	 publish(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
+int	 hold(struct mq_queue *, int fromfd, const char *from,
+	    struct mq_name *, char *heldname);
 int	 private_bucket(struct mq_queue *, int prio, size_t n);
 int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
+int	 unhold(struct mq_queue *, const char *heldname, struct mq_name *);
 int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
 long long ready_in(struct mq_queue *);
 int	 ready_buckets(struct mq_queue *, char ***names, size_t *n);

@@ -438,25 +438,61 @@ publish(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 	return r;
 }
 
+/*
+ * Rename into a flat state directory (dead/, held/); name receives the
+ * new file name.  The claim token goes, the rest of the name stays.
+ */
+static int
+into_flat(struct mq_queue *q, int fromfd, const char *from, int state,
+    struct mq_name *m, char *name)
+{
+	int r;
+
+	m->token[0] = '\0';
+	if (mq_name_format(m, name, MQ_NAME_MAX + 1) == -1)
+		return -1;
+	if (lock_sh(q, LK_QUEUE) == -1)
+		return -1;
+	r = mq_rename(fromfd, from, q->sfd[state], name);
+	unlock(q, LK_QUEUE);
+	if (r == 0)
+		r = mark_dirty(q, mq_state_name(state));
+	return r;
+}
+
 /* Dead-letter a message, with the reason in its name. */
 int
 bury(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
     const char *reason)
 {
 	char name[MQ_NAME_MAX + 1];
-	int r;
 
-	m->token[0] = '\0';
 	strlcpy(m->reason, reason, sizeof(m->reason));
-	if (mq_name_format(m, name, sizeof(name)) == -1)
+	return into_flat(q, fromfd, from, MQ_DEAD, m, name);
+}
+
+/*
+ * Hold a message: out of every path of delivery, since no consumer, nor
+ * the reclaimer or the promoter, looks into held/.  Attempts, expiry and
+ * not-before stay in the name for its release.
+ */
+int
+hold(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
+    char *heldname)
+{
+	if (held_dir(q) == -1)
 		return -1;
-	if (lock_sh(q, LK_QUEUE) == -1)
+	m->reason[0] = '\0';
+	return into_flat(q, fromfd, from, MQ_HELD, m, heldname);
+}
+
+/* Back to ready, or delayed, from a flat state directory. */
+static int
+requeue(struct mq_queue *q, int state, const char *from, struct mq_name *m)
+{
+	if (publish(q, q->sfd[state], from, m) == -1)
 		return -1;
-	r = mq_rename(fromfd, from, q->sfd[MQ_DEAD], name);
-	unlock(q, LK_QUEUE);
-	if (r == 0)
-		r = mark_dirty(q, "dead");
-	return r;
+	return mark_dirty(q, mq_state_name(state));
 }
 
 /* A dead message gets a fresh start: no attempts, no expiry, no delay. */
@@ -466,9 +502,18 @@ revive(struct mq_queue *q, const char *from, struct mq_name *m)
 	m->attempts = 0;
 	m->expiry = 0;
 	m->notbefore = 0;
-	if (publish(q, q->sfd[MQ_DEAD], from, m) == -1)
-		return -1;
-	return mark_dirty(q, "dead");
+	return requeue(q, MQ_DEAD, from, m);
+}
+
+/*
+ * A released message goes on where it was held: attempts and expiry
+ * count on (an expired one is buried by the next claim that meets it),
+ * and a not-before time still to come sends it to delayed/.
+ */
+int
+unhold(struct mq_queue *q, const char *from, struct mq_name *m)
+{
+	return requeue(q, MQ_HELD, from, m);
 }
 
 struct bucketref {

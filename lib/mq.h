@@ -41,6 +41,7 @@ enum mq_state {
 	MQ_DELAYED,
 	MQ_INFLIGHT,
 	MQ_DEAD,
+	MQ_HELD,
 	MQ_NSTATES
 };
 
@@ -159,6 +160,9 @@ int	 mq_nack(struct mq_session *, const char *handle, int64_t delay_ms);
 int	 mq_reject(struct mq_session *, const char *handle);
 int	 mq_touch(struct mq_session *, const char *handle, int64_t lease_ms);
 int	 mq_kick(struct mq_session *, const char *queue, const char *path);
+/* held receives the message's new path, in held/ */
+int	 mq_hold(struct mq_session *, const char *handle, char *held, size_t);
+int	 mq_release(struct mq_session *, const char *handle);
 const struct mq_conferr *mq_session_conferr(const struct mq_session *);
 int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);
@@ -176,11 +180,13 @@ int	 mq_walk(struct mq_queue *, int state, mq_walkfn, void *);
 int	 mq_stat(struct mq_queue *, struct mq_stat *);
 int	 mq_purge(struct mq_queue *, int state, long long *n);
 int	 mq_kick_all(struct mq_queue *, long long *n);
+int	 mq_release_all(struct mq_queue *, long long *n);
 
 /* util.c: errors and argument loops for the tools */
 #define MQ_ECONFIG	4096	/* errno: bad configuration, see mq_conferr */
 #define MQ_EHANDLE	4097	/* errno: not a message of the spool in that state */
 #define MQ_ENOQUEUE	4098	/* errno: no such queue */
+#define MQ_EMOVED	4099	/* errno: message left that state meanwhile */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
 typedef int (*mq_argfn)(const char *, void *);

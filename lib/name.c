@@ -234,8 +234,9 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 
 /*
  * Whether a parsed name may live in a state directory: a claim token only
- * and always in flight, a reason only in dead/, a due time always in
- * delayed/.  Anything else was not written by mq there, and is left alone.
+ * and always in flight (so never in held/: a hold drops it), a reason only
+ * in dead/, a due time always in delayed/ (and kept in held/, for the
+ * release).  Anything else was not written by mq there, and is left alone.
  */
 int
 name_fits(const struct mq_name *m, int state)

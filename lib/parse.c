@@ -20,7 +20,7 @@
 #define DURATION_MAX	(INT64_C(100) * 365 * 86400 * 1000)	/* 100 years */
 
 static const char *const statenames[MQ_NSTATES] = {
-	"ready", "delayed", "inflight", "dead"
+	"ready", "delayed", "inflight", "dead", "held"
 };
 
 /* Read an unsigned decimal number; *end points past it. */

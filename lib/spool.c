@@ -24,8 +24,9 @@
 
 #include "internal.h"
 
+/* the state directories, indexed by enum mq_state, then tmp/ */
 static const char *const subdirs[] = {
-	"ready", "delayed", "inflight", "dead", "tmp"
+	"ready", "delayed", "inflight", "dead", "held", "tmp"
 };
 #define NSUBDIRS	(sizeof(subdirs) / sizeof(subdirs[0]))
 
@@ -252,6 +253,9 @@ mq_queue_open(const char *spool, const char *name, int flags,
 		int fd = openat(q->dfd, subdirs[i], O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC | O_NOFOLLOW);
 
+		/* queues made before held/ existed get it when first needed */
+		if (fd == -1 && errno == ENOENT && i == MQ_HELD)
+			continue;
 		if (fd == -1) {
 			if (errno == ENOENT || errno == ENOTDIR ||
 			    errno == ELOOP)
@@ -329,6 +333,33 @@ const struct mq_conf *
 mq_queue_conf(const struct mq_queue *q)
 {
 	return &q->conf;
+}
+
+/*
+ * Open held/, making it first in a queue created before it existed.  Its
+ * name is durable (unless sync is none) before any message moves into it,
+ * so a hold made durable by an fsync of held/ cannot lose its directory.
+ */
+int
+held_dir(struct mq_queue *q)
+{
+	int fd;
+
+	if (q->sfd[MQ_HELD] != -1)
+		return 0;
+	/* EEXIST: another process made it first, which is as good */
+	if (mkdirat(q->dfd, "held", 0777) == -1 && errno != EEXIST)
+		return -1;
+	fd = openat(q->dfd, "held", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd == -1)
+		return -1;
+	if (q->conf.sync != MQ_SYNC_NONE && fsync(q->dfd) == -1) {
+		close(fd);
+		return -1;
+	}
+	q->sfd[MQ_HELD] = fd;
+	return 0;
 }
 
 /* Remember a directory to fsync before the command reports success. */

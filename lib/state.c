@@ -1,6 +1,6 @@
 /*
  * state.c - operations on every message of a state: listing, counting,
- * purging, kicking.
+ * purging, kicking, releasing.
  *
  * Invariants:
  * - Messages are visited one bucket at a time, so memory stays bounded by
@@ -101,6 +101,8 @@ each(struct mq_queue *q, int state, eachfn fn, void *arg)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if (q->sfd[state] == -1)
+		return 0;	/* no held/ yet: nothing was ever held */
 	if (state != MQ_READY && state != MQ_DELAYED)
 		return each_in(q, state, q->sfd[state], ".", prefix, fn, arg);
 	if (state == MQ_READY)
@@ -237,29 +239,53 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 	return r;
 }
 
+struct requeuearg {
+	int		 state;		/* MQ_DEAD: kick, MQ_HELD: release */
+	long long	 n;
+};
+
 static int
-kick1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+requeue1(struct mq_queue *q, int dirfd, const char *name, const char *path,
     const struct mq_name *m, void *arg)
 {
+	struct requeuearg *a = arg;
 	struct mq_name copy = *m;
-	long long *n = arg;
+	int r;
 
 	(void)dirfd;
 	(void)path;
-	if (revive(q, name, &copy) == -1)
+	if (a->state == MQ_DEAD)
+		r = revive(q, name, &copy);
+	else
+		r = unhold(q, name, &copy);
+	if (r == -1)
 		return errno == ENOENT ? 0 : -1;
-	(*n)++;
+	a->n++;
 	return 0;
+}
+
+/* Every message of dead/ or held/ back to ready (or delayed). */
+static int
+requeue_all(struct mq_queue *q, int state, long long *n)
+{
+	struct requeuearg a = { state, 0 };
+	int r;
+
+	r = each(q, state, requeue1, &a);
+	*n = a.n;
+	if (mq_sync_dirs(q) == -1 && r == 0)
+		r = -1;
+	return r;
 }
 
 int
 mq_kick_all(struct mq_queue *q, long long *n)
 {
-	int r;
+	return requeue_all(q, MQ_DEAD, n);
+}
 
-	*n = 0;
-	r = each(q, MQ_DEAD, kick1, n);
-	if (mq_sync_dirs(q) == -1 && r == 0)
-		r = -1;
-	return r;
+int
+mq_release_all(struct mq_queue *q, long long *n)
+{
+	return requeue_all(q, MQ_HELD, n);
 }

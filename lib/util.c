@@ -18,6 +18,7 @@ mq_exit_status(int err)
 	case 0:
 		return MQ_EX_OK;
 	case ESTALE:
+	case MQ_EMOVED:
 		return MQ_EX_NONE;
 	case MQ_ECONFIG:
 		return MQ_EX_CONFIG;
@@ -62,6 +63,8 @@ mq_strerror(int err)
 		return "not a message of this spool in that state";
 	case MQ_ENOQUEUE:
 		return "no such queue";
+	case MQ_EMOVED:
+		return "message moved meanwhile: claimed, held, released or deleted";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

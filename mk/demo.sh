@@ -8,7 +8,7 @@ PATH=${MQ_BIN:?}:$PATH
 q=demo.orders
 # start from a clean queue so the demo can be run again
 mq-init "$q"
-for s in ready delayed inflight dead; do mq-purge -s "$s" "$q"; done
+for s in ready delayed inflight dead held; do mq-purge -s "$s" "$q"; done
 echo "== producer: 30 orders, 3 of them urgent (-p 9)"
 seq 1 27 | sed 's/^/order /; s/$/ paid/' | mq-put -l "$q" >/dev/null
 printf 'order 900 paid\norder 901 paid\norder 902 POISON\n' |

@@ -1,16 +1,16 @@
 #!/usr/bin/env bats
 load test_helper
 
-# is_queue DIR - DIR is a complete queue: lock file and the five directories,
+# is_queue DIR - DIR is a complete queue: lock file and the six directories,
 # nothing else (no mq.conf is written by mq).
 is_queue() {
 	[ -d "$1" ] && [ ! -L "$1" ] || return 1
 	[ -f "$1/lock" ] || return 1
 	local d
-	for d in tmp ready delayed inflight dead; do
+	for d in tmp ready delayed inflight dead held; do
 		[ -d "$1/$d" ] && [ ! -L "$1/$d" ] || return 1
 	done
-	[ "$(ls -A "$1" | sort | tr '\n' ' ')" = "dead delayed inflight lock ready tmp " ]
+	[ "$(ls -A "$1" | sort | tr '\n' ' ')" = "dead delayed held inflight lock ready tmp " ]
 }
 
 # no_debris SPOOL - no half-built queue (.init.*) is left in SPOOL
@@ -18,7 +18,7 @@ no_debris() {
 	[ -z "$(find "$1" -maxdepth 1 -name '.init.*')" ]
 }
 
-@test "init: creates SPOOL/QUEUE with lock, tmp, ready, delayed, inflight, dead" {
+@test "init: creates SPOOL/QUEUE with lock, tmp, ready, delayed, inflight, dead, held" {
 	run mq-init orders
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -28,7 +28,7 @@ no_debris() {
 	[ "$(count "$S/orders")" -eq 1 ]
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"oldest":null,"bytes":0}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0}' ]
 }
 
 @test "init: idempotent, an existing queue is fine and kept as it is" {

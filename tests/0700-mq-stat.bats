@@ -39,9 +39,9 @@ for line in sys.stdin:
     o = json.loads(line)
     assert isinstance(o, dict), line
     assert list(o) == ["queue", "ready", "delayed", "inflight", "dead",
-        "oldest", "bytes"], line
+        "held", "oldest", "bytes"], line
     assert isinstance(o["queue"], str), line
-    for k in ("ready", "delayed", "inflight", "dead", "bytes"):
+    for k in ("ready", "delayed", "inflight", "dead", "held", "bytes"):
         assert type(o[k]) is int and o[k] >= 0, line
     assert o["oldest"] is None or (type(o["oldest"]) is int and
         o["oldest"] >= 0), line
@@ -56,20 +56,20 @@ v = json.loads(sys.stdin.read())[sys.argv[1]]
 print("null" if v is None else v)' "$1"
 }
 
-@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD OLDEST BYTES" {
+@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" {
 	mq-init q
 	run mq-stat q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD OLDEST BYTES" ]
-	[ "$(words | sed -n 2p)" = "q 0 0 0 0 - 0" ]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" ]
+	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 - 0" ]
 }
 
 @test "stat: counts per state and bytes of all bodies" {
 	populate
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ [0-9]+s\ 29$ ]]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ 0\ [0-9]+s\ 29$ ]]
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
 	json_check
@@ -99,7 +99,7 @@ print("null" if v is None else v)' "$1"
 	mq-get q >/dev/null
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[ "$(words | sed -n 2p)" = "q 0 1 1 0 - 8" ]
+	[ "$(words | sed -n 2p)" = "q 0 1 1 0 0 - 8" ]
 	run mq-stat -j q
 	[ "$(field oldest)" = null ]
 }
@@ -115,11 +115,11 @@ print("null" if v is None else v)' "$1"
 	plant_ready mix 400 abc
 	run mq-stat s42 m5 h3 d2 mix
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
-	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 5m 3" ]
-	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 3h 3" ]
-	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 2d 3" ]
-	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 6m 7" ]
+	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
+	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 0 5m 3" ]
+	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 0 3h 3" ]
+	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 0 2d 3" ]
+	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 0 6m 7" ]
 	run mq-stat -j m5
 	[ "$(field oldest)" -ge 330 ]
 	[ "$(field oldest)" -le 340 ]
@@ -144,13 +144,13 @@ print("null" if v is None else v)' "$1"
 	: >"$S/afile"
 	run mq-stat -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"oldest":null,"bytes":0}' ]
+	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0}' ]
 }
 
 @test "stat: no operands and no spool: just the header" {
 	run mq-stat
 	[ "$status" -eq 0 ]
-	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD OLDEST BYTES" ]
+	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" ]
 	run mq-stat -j
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -161,13 +161,13 @@ print("null" if v is None else v)' "$1"
 	mq-init orders
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"oldest":null,"bytes":0}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0}' ]
 	populate
 	run mq-stat -j orders q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	json_check
-	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"oldest\":[0-9]+,\"bytes\":29\}$ ]]
+	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"oldest\":[0-9]+,\"bytes\":29\}$ ]]
 }
 
 @test "stat: missing queue named exits 66, the others are still shown" {
@@ -221,7 +221,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/inflight/.1732437600.000123.x7QkT3bZ,p4,a1,tABCDEFGH"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"oldest":%s,"bytes":2}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2}' "$(field oldest)")" ]
 }
 
 @test "stat: names valid only in another state are not counted" {
@@ -233,9 +233,11 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/ready/4.0000000001/1732437600.000124.x7QkT3bZ,p4,a1,rattempts"
 	echo junk >"$S/q/inflight/1732437600.000125.x7QkT3bZ,p4,a1"
 	echo junk >"$S/q/dead/1732437600.000126.x7QkT3bZ,p4,a1,tABCDEFGH"
+	echo junk >"$S/q/held/1732437600.000127.x7QkT3bZ,p4,a1,tABCDEFGH"
+	echo junk >"$S/q/held/1732437600.000128.x7QkT3bZ,p4,a1,rattempts"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"oldest":%s,"bytes":2}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2}' "$(field oldest)")" ]
 }
 
 # ready_inflight R I - mq-stat -j q shows R ready and I in flight

@@ -8,7 +8,7 @@ COMPLETIONS=$BATS_TEST_DIRNAME/../completions
 
 # make_queue SPOOL QUEUE: a queue directory as mq-init would leave it.
 make_queue() {
-    mkdir -p "$1/$2"/{ready,inflight,dead,delayed,tmp}
+    mkdir -p "$1/$2"/{ready,inflight,dead,delayed,held,tmp}
     touch "$1/$2/lock"
 }
 
@@ -54,10 +54,10 @@ expect() {
     }
 }
 
-@test "bash: registers all ten tools" {
+@test "bash: registers all twelve tools" {
     run bash -c 'source "$1" && complete -p' _ "$COMPLETIONS/mq.bash"
     [ "$status" -eq 0 ]
-    for t in put get ack nack touch ls stat kick purge init; do
+    for t in put get ack nack touch ls stat kick purge init hold release; do
         [[ $output == *"complete -F _mq mq-$t"* ]] || { echo "mq-$t missing"; return 1; }
     done
 }
@@ -73,8 +73,9 @@ expect() {
 }
 
 @test "bash: states after -s, priorities after -p" {
-    expect 'mq-ls -s ' ready delayed inflight dead
+    expect 'mq-ls -s ' ready delayed inflight dead held
     expect 'mq-purge -s d' delayed dead
+    expect 'mq-purge -s h' held
     expect 'mq-put -p ' 0 1 2 3 4 5 6 7 8 9
     expect 'mq-put -lp ' 0 1 2 3 4 5 6 7 8 9
     expect 'mq-get -n ' # a count: nothing to offer
@@ -104,6 +105,29 @@ expect() {
     expect 'mq-kick zz '
 }
 
+@test "bash: mq-hold offers ready, delayed and in-flight messages" {
+    R1=$SPOOL/orders/ready/4.0000000001/1732437600.000125.r7QkT3bZ,p4,a0,s14
+    L1=$SPOOL/other/delayed/1732437660/1732437600.000126.d7QkT3bZ,p4,a0,n1732437700
+    mkdir -p "${R1%/*}" "${L1%/*}"
+    touch "$R1" "$L1" "$SPOOL/orders/held/1732437600.000127.h7QkT3bZ,p4,a1"
+    expect 'mq-hold ' "$R1" "$L1" "$H1" "$H2"
+    expect "mq-hold $SPOOL/orders/" "$R1" "$H1"
+    expect 'mq-hold -' -d -h -V
+}
+
+@test "bash: held messages for mq-release, queues after -a" {
+    E1=$SPOOL/orders/held/1732437600.000127.h7QkT3bZ,p4,a1
+    E2=$SPOOL/zz/held/1732437600.000128.h7QkT3bZ,p4,a0,x1732440000
+    touch "$E1" "$E2"
+    expect 'mq-release ' "$E1" "$E2"
+    expect "mq-release $E1 " "$E1" "$E2"
+    expect 'mq-release -a ' orders other zz
+    expect 'mq-release -a o' orders other
+    expect 'mq-release -' -d -a -h -V
+    rm "$E1" "$E2"
+    expect 'mq-release '
+}
+
 @test "bash: -d DIR on the line is honoured" {
     make_queue "$BATS_TEST_TMPDIR/alt" alpha
     touch "$BATS_TEST_TMPDIR/alt/alpha/dead/1.2.abcdefgh,rexpired"
@@ -125,7 +149,8 @@ expect() {
 
 @test "bash: a missing spool gives no error" {
     export MQ_SPOOL=$BATS_TEST_TMPDIR/none
-    for line in 'mq-get ' 'mq-ack ' 'mq-kick orders ' 'mq-stat ' 'mq-get -d /nonexistent/x '; do
+    for line in 'mq-get ' 'mq-ack ' 'mq-kick orders ' 'mq-stat ' 'mq-get -d /nonexistent/x ' \
+        'mq-hold ' 'mq-release ' 'mq-release -a '; do
         expect "$line"
     done
     run --separate-stderr complete_line -O failglob 'mq-ack '
@@ -144,7 +169,7 @@ expect() {
     command -v zsh >/dev/null || skip "zsh is not installed"
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
-    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work" ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release" ]
 }
 
 @test "fish: mq.fish parses and completes queues and handles" {
@@ -154,4 +179,13 @@ expect() {
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-get o"; complete -C "mq-ack "' "$COMPLETIONS/mq.fish"
     [ "$status" -eq 0 ] && [ -z "$stderr" ]
     [ "$output" = "$(printf 'orders\tQueue\nother\tQueue\n%s\tHandle\n%s\tHandle' "$H1" "$H2")" ]
+}
+
+@test "fish: mq-hold and mq-release complete their messages, -a a queue" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    E1=$SPOOL/orders/held/1732437600.000127.h7QkT3bZ,p4,a1
+    touch "$E1"
+    run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-release "; complete -C "mq-release -a o"; complete -C "mq-hold "' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$output" = "$(printf '%s\tHeld message\norders\tRelease every held message of a queue\nother\tRelease every held message of a queue\n%s\tHandle\n%s\tHandle' "$E1" "$H1" "$H2")" ]
 }

@@ -91,3 +91,17 @@ teardown() {
 		umount "$RO"
 	fi
 }
+
+# each_body FILE... - the body of each message, on a line of its own
+each_body() {
+	local f
+	for f; do
+		printf '%s\n' "$(cat "$f")"
+	done
+}
+
+# tree_state DIR... - every path below DIRs with its type, size, mtime,
+# link target and link count: equal before and after means nothing moved
+tree_state() {
+	find "$@" -printf '%p|%y|%s|%T@|%l|%n\n' | sort
+}
