@@ -14,6 +14,7 @@
  *   its name differs from every older handle.
  * - A touch holds the lease lock shared, so the reclaimer never returns a
  *   message to ready on a deadline it has just seen being extended.
+ * - An ack of a message with a key starts the key's dedup window (key.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -182,7 +183,7 @@ mq_ack(struct mq_session *s, const char *handle)
 		return -1;
 	if (lock_sh(q, LK_QUEUE) == -1)
 		return -1;
-	r = unlinkat(q->sfd[MQ_INFLIGHT], name, 0);
+	r = remove_message(q, q->sfd[MQ_INFLIGHT], name, &m);
 	unlock(q, LK_QUEUE);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;

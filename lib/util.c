@@ -22,6 +22,7 @@ mq_exit_status(int err)
 	case MQ_ECONFIG:
 		return MQ_EX_CONFIG;
 	case MQ_EHANDLE:
+	case MQ_EKEYFILE:
 	case EFBIG:
 	case EINVAL:
 	case ENAMETOOLONG:
@@ -62,6 +63,8 @@ mq_strerror(int err)
 		return "not a message of this spool in that state";
 	case MQ_ENOQUEUE:
 		return "no such queue";
+	case MQ_EKEYFILE:
+		return "corrupt key file";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

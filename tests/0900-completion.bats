@@ -81,7 +81,9 @@ expect() {
 }
 
 @test "bash: options of each tool" {
-    expect 'mq-put -' -0 -l -d -p -D -A -T -h -V
+    expect 'mq-put -' -0 -l -d -k -p -D -A -T -h -V
+    expect 'mq-put -k ' # a key: nothing to offer
+    expect 'mq-put -k key ' orders other zz
     expect 'mq-get -' -d -n -L -h -V
     expect 'mq-ack -' -d -h -V
     expect 'mq-purge -' -d -s -h -V
