@@ -5,7 +5,7 @@ MANDIR ?= $(PREFIX)/share/man
 SHAREDIR ?= $(PREFIX)/share
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS = libbsd-overlay inih
+PKGS = libbsd-overlay inih libmd
 
 # SANITIZE=1 builds into its own tree, so the two builds never mix objects.
 ifeq ($(SANITIZE),1)
@@ -17,9 +17,10 @@ O ?= build/out
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libbsd and inih are linked statically: a tool run once per message pays
-# for every shared library it loads (see bench/README.md).  STATIC=0 links
-# them dynamically; sanitizer builds always do.
+# libbsd, inih and libmd (SHA-256, for mq-put -k) are linked statically: a
+# tool run once per message pays for every shared library it loads (see
+# bench/README.md).  STATIC=0 links them dynamically; sanitizer builds
+# always do.
 STATIC ?= $(if $(SANITIZE),0,1)
 ifeq ($(STATIC),1)
 PKG_LIBS := -Wl,-Bstatic $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) \

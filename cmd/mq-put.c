@@ -18,8 +18,8 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-0l] [-d dir] [-p prio] [-D delay | -A time] "
-	    "[-T ttl] queue [file ...]\n", getprogname());
+	fprintf(stderr, "usage: %s [-0l] [-d dir] [-k key] [-p prio] "
+	    "[-D delay | -A time] [-T ttl] queue [file ...]\n", getprogname());
 	exit(MQ_EX_USAGE);
 }
 
@@ -119,7 +119,7 @@ main(int argc, char *argv[])
 	int64_t ms, t;
 	int ch, sep = -1, fd, i, r = 0, saved, when = 0;
 
-	while ((ch = getopt(argc, argv, "0A:D:T:d:hlp:V")) != -1) {
+	while ((ch = getopt(argc, argv, "0A:D:T:d:hk:lp:V")) != -1) {
 		switch (ch) {
 		case '0':
 			sep = '\0';
@@ -148,6 +148,12 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'k':
+			if (*optarg == '\0' || strlen(optarg) > MQ_KEY_MAX)
+				errx(MQ_EX_USAGE, "key must be 1 to %d bytes",
+				    MQ_KEY_MAX);
+			o.key = optarg;
+			break;
 		case 'p':
 			o.prio = (int)strtonum(optarg, MQ_PRIORITY_MIN, MQ_PRIORITY_MAX,
 			    &e);
@@ -164,6 +170,9 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1 || (sep != -1 && argc > 1) || when == 3)
 		usage();
+	if (o.key != NULL && (sep != -1 || argc > 2))
+		errx(MQ_EX_USAGE, "-k puts one message: not with -l, -0 or "
+		    "several files");
 	spool_path(dir, spool, sizeof(spool));
 	q = open_queue(spool, argv[0], MQ_CREATE);
 	if ((p = mq_put_begin(q, &o)) == NULL)
@@ -173,7 +182,8 @@ main(int argc, char *argv[])
 		r = put_records(p, sep, mq_queue_conf(q)->max_size);
 	else if (argc == 1)
 		r = mq_put_fd(p, 0);
-	for (i = 1; i < argc && r == 0; i++) {
+	/* r is 1 when a key was known: the id printed is the original's */
+	for (i = 1; i < argc && r != -1; i++) {
 		if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
 			saved = errno;
 			warn("%s", argv[i]);
@@ -190,13 +200,20 @@ main(int argc, char *argv[])
 	 * printed: a producer that retries must know what got through.
 	 */
 	saved = errno;
-	if (mq_put_commit(p) == -1 && r == 0) {
+	if (mq_put_commit(p) == -1 && r != -1) {
 		r = -1;
 		saved = errno;
 	}
 	flush_ids(p);
 	mq_put_end(p);
 	errno = saved;
+	if (r == -1 && errno == MQ_EKEYFILE) {
+		char path[64];
+
+		mq_key_path(o.key, path, sizeof(path));
+		errx(MQ_EX_DATAERR, "%s/%s/%s: corrupt key file: remove it to "
+		    "put with this key", spool, argv[0], path);
+	}
 	if (r == -1)
 		errx(mq_exit_status(errno), "%s: cannot put message: %s",
 		    argv[0], mq_strerror(errno));

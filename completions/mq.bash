@@ -51,7 +51,7 @@ _mq()
     local cmd=${COMP_WORDS[0]##*/} cur=${COMP_WORDS[COMP_CWORD]-}
     local argopts=d flags= # options with a value, options without
     case $cmd in
-        mq-put) argopts=dpDAT flags=0l ;;
+        mq-put) argopts=dkpDAT flags=0l ;;
         mq-get) argopts=dnLt flags=w ;;
         mq-work) argopts=djkLnr flags=ev ;;
         mq-nack) argopts=dD ;;
@@ -102,7 +102,7 @@ _mq()
         p) _mq_add 0 1 2 3 4 5 6 7 8 9 ;;
         s) _mq_add ready delayed inflight dead held ;;
         a) _mq_queues ;;
-        ?) ;; # a duration, time or count: nothing to offer
+        ?) ;; # a duration, time, count or key: nothing to offer
         *)
             if [[ -z $ddash && $cur == -* ]]; then
                 local opts=$flags$argopts

@@ -35,6 +35,7 @@ mq_conf_defaults(struct mq_conf *c)
 	c->backoff_ms = 1000;
 	c->backoff_max_ms = 3600 * 1000;
 	c->ttl_ms = 0;
+	c->dedup_window_ms = 5 * 60 * 1000;	/* as SQS's deduplication interval */
 	c->max_size = 64 * 1024 * 1024;
 	c->max_attempts = 5;
 	c->sync = MQ_SYNC_FULL;
@@ -155,6 +156,8 @@ handler(void *user, const char *section, const char *k, const char *v)
 			    "%s: must be inotify or poll: %s", k, v);
 		return 1;
 	}
+	if (strcmp(k, "dedup_window") == 0)
+		return duration(x, line, k, v, 0, &c->dedup_window_ms);
 	if (strcmp(k, "max_attempts") == 0)
 		return integer(x, line, k, v, 0, 1000000, &c->max_attempts);
 	if (strcmp(k, "bucket_size") == 0)

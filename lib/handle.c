@@ -16,6 +16,7 @@
  *   its name differs from every older handle.
  * - A touch holds the lease lock shared, so the reclaimer never returns a
  *   message to ready on a deadline it has just seen being extended.
+ * - An ack of a message with a key starts the key's dedup window (key.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -282,7 +283,7 @@ mq_ack(struct mq_session *s, const char *handle)
 		return -1;
 	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
-	r = unlinkat(t.fd, t.name, 0);
+	r = remove_message(t.q, t.fd, t.name, &t.m);
 	unlock(t.q, LK_QUEUE);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;

@@ -14,6 +14,12 @@
 #define LK_QUEUE	512
 #define LK_LEASE	513
 #define LK_PROMOTE	514
+#define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
+#define LK_NKEYS	1024
+
+/* A key file's mtime while its message is in the spool: 2100-01-01 UTC. */
+#define KEY_LIVE	INT64_C(4102444800)
+#define KEY_SWEEP	32	/* key files a put looks at for garbage */
 
 #define DELAY_WINDOW	60	/* seconds per delayed/ bucket */
 #define TOKEN_LEN	8
@@ -25,6 +31,7 @@ struct mq_queue {
 	int		 dfd;
 	int		 sfd[MQ_NSTATES];
 	int		 tmpfd;
+	int		 keysfd;		/* keys/, -1 until used */
 	int		 lockfd;
 	int		 lockerr;		/* why lockfd is read-only, or 0 */
 	struct mq_conf	 conf;
@@ -59,6 +66,7 @@ struct mq_queue {
 };
 
 int	 lk(struct mq_queue *, off_t, off_t, int type);
+int	 trylk(struct mq_queue *, off_t, off_t, int type);
 #define lock_sh(q, at)	lk((q), (at), 1, F_RDLCK)
 #define lock_ex(q, at)	lk((q), (at), 1, F_WRLCK)
 #define unlock(q, at)	lk((q), (at), 1, F_UNLCK)
@@ -66,6 +74,8 @@ int	 lk(struct mq_queue *, off_t, off_t, int type);
 int	 mq_rename(int, const char *, int, const char *);
 int	 mark_dirty(struct mq_queue *, const char *rel);
 int	 held_dir(struct mq_queue *);
+int	 own_file(struct mq_queue *, int fd);
+int	 make_dir(struct mq_queue *, int dirfd, const char *name);
 int	 publish(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
@@ -90,5 +100,15 @@ int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
 void	 free_names(char **, size_t);
 int64_t	 ceil_s(int64_t ms);
 int	 name_fits(const struct mq_name *, int state);
+
+/* key.c: the key store of idempotent producers */
+void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);
+int	 key_lock(struct mq_queue *, const char *hash, int type);
+int	 key_lookup(struct mq_queue *, const char *hash,
+	    char id[MQ_ID_LEN + 1]);
+int	 key_record(struct mq_queue *, const char *hash, const char *id);
+int	 remove_message(struct mq_queue *, int dirfd, const char *name,
+	    const struct mq_name *);
+void	 key_sweep(struct mq_queue *, const char *hash);
 
 #endif

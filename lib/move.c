@@ -26,8 +26,8 @@
 
 #include "internal.h"
 
-int
-lk(struct mq_queue *q, off_t at, off_t len, int type)
+static int
+lkcmd(struct mq_queue *q, off_t at, off_t len, int type, int cmd)
 {
 	struct flock fl;
 
@@ -40,10 +40,23 @@ lk(struct mq_queue *q, off_t at, off_t len, int type)
 	fl.l_whence = SEEK_SET;
 	fl.l_start = at;
 	fl.l_len = len;
-	while (fcntl(q->lockfd, F_OFD_SETLKW, &fl) == -1)
+	while (fcntl(q->lockfd, cmd, &fl) == -1)
 		if (errno != EINTR)
 			return -1;
 	return 0;
+}
+
+int
+lk(struct mq_queue *q, off_t at, off_t len, int type)
+{
+	return lkcmd(q, at, len, type, F_OFD_SETLKW);
+}
+
+/* Take a lock only if it is free; EAGAIN if not. */
+int
+trylk(struct mq_queue *q, off_t at, off_t len, int type)
+{
+	return lkcmd(q, at, len, type, F_OFD_SETLK);
 }
 
 /*
@@ -269,13 +282,17 @@ recover_tail(struct mq_queue *q, int prio, unsigned long long *seq,
 	*count = (unsigned)q->conf.bucket_size;	/* forces a new bucket */
 }
 
-/* Create a bucket and, unless sync is none, make its name durable. */
-static int
-new_bucket(struct mq_queue *q, int state, const char *bucket)
+/*
+ * Create a directory and, unless sync is none, make its name durable.  One
+ * that another process has just made is synced too: its maker may not have
+ * got that far yet.
+ */
+int
+make_dir(struct mq_queue *q, int dirfd, const char *name)
 {
-	if (mkdirat(q->sfd[state], bucket, 0777) == -1 && errno != EEXIST)
+	if (mkdirat(dirfd, name, 0777) == -1 && errno != EEXIST)
 		return -1;
-	if (q->conf.sync != MQ_SYNC_NONE && fsync(q->sfd[state]) == -1)
+	if (q->conf.sync != MQ_SYNC_NONE && fsync(dirfd) == -1)
 		return -1;
 	return 0;
 }
@@ -317,7 +334,7 @@ take(struct mq_queue *q, int prio, size_t want, int own)
 		    errno != EEXIST)
 			r = -1;
 	} else if (count == 0)
-		r = new_bucket(q, MQ_READY, bucket);
+		r = make_dir(q, q->sfd[MQ_READY], bucket);
 	if (r == 0)
 		r = write_tail(q, prio, seq, own ?
 		    (unsigned)q->conf.bucket_size : count + n);
@@ -377,7 +394,7 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 			    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 			if (q->pubfd == -1) {
 				if (errno != ENOENT ||
-				    new_bucket(q, state, bucket) == -1)
+				    make_dir(q, q->sfd[state], bucket) == -1)
 					return -1;
 				continue;
 			}

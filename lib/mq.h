@@ -19,10 +19,13 @@
 
 #define MQ_QUEUE_MAX	64	/* longest queue name */
 #define MQ_ID_LEN	26	/* SSSSSSSSSS.UUUUUU.RRRRRRRR */
-#define MQ_NAME_MAX	160	/* longest message file name mq writes */
+/* longest message file name mq writes: now 26+3+11+17+12+12+34+18 = 133 */
+#define MQ_NAME_MAX	160
 #define MQ_PRIORITY_MIN	0
 #define MQ_PRIORITY_MAX	9
 #define MQ_PRIORITY_DEFAULT	4
+#define MQ_KEY_MAX	4096	/* longest idempotency key, in bytes */
+#define MQ_KEY_HEX	32	/* a key's hash in names and key files */
 
 /* Exit statuses shared by every tool (see mq(7)). */
 #define MQ_EX_OK	0
@@ -56,6 +59,7 @@ struct mq_conf {
 	int64_t	 backoff_ms;
 	int64_t	 backoff_max_ms;
 	int64_t	 ttl_ms;		/* 0: never expires */
+	int64_t	 dedup_window_ms;	/* a key outlives its message by this */
 	int64_t	 max_size;
 	int	 max_attempts;		/* 0: unlimited */
 	int	 sync;			/* enum mq_sync */
@@ -81,6 +85,7 @@ struct mq_name {
 	int64_t	 size;			/* -1: not in the name */
 	int64_t	 expiry;		/* epoch s, 0: none */
 	int64_t	 notbefore;		/* epoch s, 0: none */
+	char	 key[MQ_KEY_HEX + 1];	/* hash of the producer's key, or "" */
 	char	 reason[17];		/* dead only */
 	char	 token[17];		/* in flight only */
 };
@@ -125,8 +130,13 @@ struct mq_putopts {
 	int64_t	 notbefore;		/* epoch s, 0: ready now */
 	int64_t	 delay_ms;		/* > 0: from each message's put */
 	int64_t	 ttl_ms;		/* -1: from config */
+	const char *key;		/* NULL, or 1 to MQ_KEY_MAX bytes */
 };
 struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);
+/*
+ * Put one message.  0: put; with a key, 1: the key is known, nothing was
+ * put, and mq_put_ready hands back the id of the message put with it.
+ */
 int	 mq_put_fd(struct mq_putter *, int fd);
 int	 mq_put_buf(struct mq_putter *, const void *, size_t);
 /* Ids of messages now durable (per the sync mode); call after each put. */
@@ -134,6 +144,9 @@ size_t	 mq_put_ready(struct mq_putter *, const char ***ids);
 int	 mq_put_commit(struct mq_putter *);
 int	 mq_put_pending(const struct mq_putter *);
 int	 mq_put_end(struct mq_putter *);
+
+/* key.c: the key file of a key, relative to the queue: keys/XX/HASH */
+void	 mq_key_path(const char *key, char *, size_t);
 
 /* get.c: consuming */
 int	 mq_maintain(struct mq_queue *);
@@ -187,6 +200,7 @@ int	 mq_release_all(struct mq_queue *, long long *n);
 #define MQ_EHANDLE	4097	/* errno: not a message of the spool in that state */
 #define MQ_ENOQUEUE	4098	/* errno: no such queue */
 #define MQ_EMOVED	4099	/* errno: message left that state meanwhile */
+#define MQ_EKEYFILE	4100	/* errno: a known key's file holds no id */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
 typedef int (*mq_argfn)(const char *, void *);

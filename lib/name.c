@@ -142,10 +142,16 @@ islowerc(int c)
 	return c >= 'a' && c <= 'z';
 }
 
+static int
+ishexc(int c)
+{
+	return isdigitc(c) || (c >= 'a' && c <= 'f');
+}
+
 int
 mq_name_parse(const char *s, struct mq_name *m)
 {
-	static const char order[] = "pasxnrt";
+	static const char order[] = "pasxnkrt";
 	const char *p, *o = order;
 	int64_t v;
 
@@ -188,6 +194,11 @@ mq_name_parse(const char *s, struct mq_name *m)
 			    m->notbefore == 0)
 				goto bad;
 			break;
+		case 'k':
+			if (fieldword(&p, m->key, sizeof(m->key), ishexc) == -1 ||
+			    strlen(m->key) != MQ_KEY_HEX)
+				goto bad;
+			break;
 		case 'r':
 			if (fieldword(&p, m->reason, sizeof(m->reason),
 			    islowerc) == -1)
@@ -221,6 +232,8 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 	if (n >= 0 && (size_t)n < len && m->notbefore > 0)
 		n += snprintf(buf + n, len - n, ",n%lld",
 		    (long long)m->notbefore);
+	if (n >= 0 && (size_t)n < len && m->key[0] != '\0')
+		n += snprintf(buf + n, len - n, ",k%s", m->key);
 	if (n >= 0 && (size_t)n < len && m->reason[0] != '\0')
 		n += snprintf(buf + n, len - n, ",r%s", m->reason);
 	if (n >= 0 && (size_t)n < len && m->token[0] != '\0')

@@ -11,6 +11,9 @@
  *   touched directory once (group commit); sync=none never waits.
  * - A failed put removes its temporary file: a full disk leaves nothing
  *   half-written behind.
+ * - A put with a key publishes only if the key is not known, deciding and
+ *   recording under the key's lock (see key.c); a duplicate hands back the
+ *   id of the message put with the key, and leaves nothing behind.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -29,6 +32,7 @@
 struct mq_putter {
 	struct mq_queue		*q;
 	struct mq_putopts	 o;
+	char			 hash[MQ_KEY_HEX + 1];	/* of o.key */
 	struct mq_name		*pend;		/* written, not yet published */
 	size_t			 npend;
 	char			(*ids)[MQ_ID_LEN + 1];
@@ -47,6 +51,15 @@ mq_put_begin(struct mq_queue *q, const struct mq_putopts *o)
 	p->o = *o;
 	if (p->o.ttl_ms < 0)
 		p->o.ttl_ms = q->conf.ttl_ms;
+	if (o->key != NULL) {
+		if (o->key[0] == '\0' || strlen(o->key) > MQ_KEY_MAX) {
+			free(p);
+			errno = EINVAL;
+			return NULL;
+		}
+		key_hash(o->key, p->hash);
+		p->o.key = p->hash;	/* the caller's string need not live on */
+	}
 	p->cap = q->conf.sync == MQ_SYNC_BATCH ? GROUP_MAX : 1;
 	p->pend = calloc(p->cap, sizeof(*p->pend));
 	p->ids = calloc(p->cap, sizeof(*p->ids));
@@ -101,6 +114,43 @@ emit(struct mq_putter *p, const char *id)
 }
 
 /*
+ * Publish a written message unless its key is known, and record the key.
+ * The body was read first, without the lock: a slow writer must not hold
+ * up other producers of the key, and a duplicate's writer gets no SIGPIPE.
+ * The lock is held from the lookup until the key file names the message,
+ * so of concurrent producers with one key exactly one publishes.
+ */
+static int
+put_keyed(struct mq_putter *p, struct mq_name *m)
+{
+	struct mq_queue *q = p->q;
+	char orig[MQ_ID_LEN + 1];
+	int locked, r, saved;
+
+	locked = key_lock(q, m->key, F_WRLCK) == 0;
+	if ((r = locked ? key_lookup(q, m->key, orig) : -1) == 0) {
+		p->pend[p->npend++] = *m;
+		/* commit now, even in batch mode: the key waits for it */
+		if ((r = mq_put_commit(p)) == 0)
+			r = key_record(q, m->key, m->id);
+	} else {
+		/* known, or we cannot tell: the body goes */
+		saved = errno;
+		unlinkat(q->tmpfd, m->id, 0);
+		if (r == 1)
+			emit(p, orig);
+		errno = saved;
+	}
+	saved = errno;
+	if (locked)
+		key_lock(q, m->key, F_UNLCK);
+	if (r == 0)
+		key_sweep(q, m->key);
+	errno = saved;
+	return r;
+}
+
+/*
  * Write one message.  Exactly one of fd (>= 0) and buf is the source.
  */
 static int
@@ -147,10 +197,7 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 				goto fail;
 		}
 	}
-	/* the mode is exact, whatever the umask: the spool's owner decides */
-	if (q->conf.mode >= 0 && fchmod(fd, (mode_t)q->conf.mode) == -1)
-		goto fail;
-	if (q->conf.gid != (gid_t)-1 && fchown(fd, (uid_t)-1, q->conf.gid) == -1)
+	if (own_file(q, fd) == -1)
 		goto fail;
 	if (q->conf.sync == MQ_SYNC_FULL && fsync(fd) == -1)
 		goto fail;
@@ -165,6 +212,10 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 	    p->o.notbefore;
 	if (p->o.ttl_ms > 0)
 		m.expiry = ceil_s(now + p->o.ttl_ms);
+	if (p->o.key != NULL) {
+		strlcpy(m.key, p->hash, sizeof(m.key));
+		return put_keyed(p, &m);
+	}
 	p->pend[p->npend++] = m;
 	if (q->conf.sync != MQ_SYNC_BATCH)
 		return mq_put_commit(p);

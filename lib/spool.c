@@ -215,7 +215,8 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;
-	q->dfd = q->tmpfd = q->lockfd = q->bucketfd = q->pubfd = q->ifd = -1;
+	q->dfd = q->tmpfd = q->keysfd = q->lockfd = q->bucketfd = q->pubfd =
+	    q->ifd = -1;
 	for (i = 0; i < MQ_NSTATES; i++)
 		q->sfd[i] = -1;
 	strlcpy(q->name, name, sizeof(q->name));
@@ -314,6 +315,8 @@ mq_queue_close(struct mq_queue *q)
 			close(q->sfd[i]);
 	if (q->tmpfd != -1)
 		close(q->tmpfd);
+	if (q->keysfd != -1)
+		close(q->keysfd);
 	if (q->lockfd != -1)
 		close(q->lockfd);
 	if (q->bucketfd != -1)
@@ -359,6 +362,20 @@ held_dir(struct mq_queue *q)
 		return -1;
 	}
 	q->sfd[MQ_HELD] = fd;
+	return 0;
+}
+
+/*
+ * Give a file the spool's mode and group.  The mode is exact, whatever the
+ * umask: the spool's owner decides.
+ */
+int
+own_file(struct mq_queue *q, int fd)
+{
+	if (q->conf.mode >= 0 && fchmod(fd, (mode_t)q->conf.mode) == -1)
+		return -1;
+	if (q->conf.gid != (gid_t)-1 && fchown(fd, (uid_t)-1, q->conf.gid) == -1)
+		return -1;
 	return 0;
 }
 

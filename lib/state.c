@@ -10,6 +10,8 @@
  *   a purge of one state never deletes a message that has just moved on.
  * - Only names that parse are messages: anything else in a state directory
  *   is left alone (mq-fsck's business), never counted, listed or deleted.
+ * - A purged message with a key leaves its key known for dedup_window, as
+ *   an acked one does (key.c); a purge also sweeps expired key files.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -211,8 +213,7 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 	char dir[PATH_MAX];
 	const char *rel = path + strlen(q->path) + 1;
 
-	(void)m;
-	if (unlinkat(dirfd, name, 0) == -1)
+	if (remove_message(q, dirfd, name, m) == -1)
 		return errno == ENOENT ? 0 : -1;
 	(*n)++;
 	/* the directory the message was in: state/ or state/bucket */
@@ -234,6 +235,9 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 	/* removal is durable once the directories are */
 	if (r == 0 && *n > 0 && (state == MQ_READY || state == MQ_DELAYED))
 		r = drop_empty_buckets(q, state);
+	/* expired key files are garbage: a put clears a few, a purge all */
+	if (r == 0)
+		key_sweep(q, NULL);
 	if (r == 0)
 		r = mq_sync_dirs(q);
 	return r;

@@ -23,6 +23,7 @@ mq_exit_status(int err)
 	case MQ_ECONFIG:
 		return MQ_EX_CONFIG;
 	case MQ_EHANDLE:
+	case MQ_EKEYFILE:
 	case EFBIG:
 	case EINVAL:
 	case ENAMETOOLONG:
@@ -65,6 +66,8 @@ mq_strerror(int err)
 		return "no such queue";
 	case MQ_EMOVED:
 		return "message moved meanwhile: claimed, held, released or deleted";
+	case MQ_EKEYFILE:
+		return "corrupt key file";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

@@ -22,6 +22,7 @@ need 'command -v make' make
 need 'command -v pkg-config' pkg-config
 need 'pkg-config --exists libbsd-overlay' libbsd-dev
 need 'pkg-config --exists inih' libinih-dev
+need 'pkg-config --exists libmd' libmd-dev
 if [ "${1:-build}" = test ]; then
 	need 'command -v bats' bats
 	need 'command -v mandoc' mandoc

@@ -1,0 +1,360 @@
+/*
+ * key.c - the key store of idempotent producers (mq-put -k).
+ *
+ * A key is known while QUEUE/keys/XX/HASH exists with a modification time
+ * in the future.  HASH is the first 128 bits of the key's SHA-256 in hex,
+ * XX its first two digits; the file holds the id of the message put with
+ * the key, and a newline.
+ *
+ * Invariants:
+ * - A key file is written only under its key lock, and only once its
+ *   message is as durable as the sync mode promises: a crash can leave a
+ *   message whose key was not recorded (a retry puts it again), never a key
+ *   whose message was lost (a retry would be swallowed).
+ * - While its message is in the spool, in any state, the dead one included,
+ *   a key file's mtime is KEY_LIVE.  When the message is acked or purged,
+ *   the mtime becomes now + dedup_window, before the message goes, and
+ *   only if the file still names that message: a crash in between leaves
+ *   a message that will be delivered again and a key that will expire,
+ *   never a key that stays known for good after its message is gone.
+ * - A key file whose mtime has passed is garbage, whatever it holds.  A
+ *   put with its key replaces it; sweeps remove it under its key lock, so
+ *   a sweep never removes a file that a put has just rewritten.
+ * - The content is read only for a key that is still known.  If it is not
+ *   an id, the put is refused (MQ_EKEYFILE): which message it stood for
+ *   cannot be told, and guessing would break the promise either way.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void
+key_hash(const char *key, char hex[MQ_KEY_HEX + 1])
+{
+	char full[SHA256_DIGEST_STRING_LENGTH];
+
+	SHA256Data((const uint8_t *)key, strlen(key), full);
+	memcpy(hex, full, MQ_KEY_HEX);
+	hex[MQ_KEY_HEX] = '\0';
+}
+
+void
+mq_key_path(const char *key, char *buf, size_t len)
+{
+	char hash[MQ_KEY_HEX + 1];
+
+	key_hash(key, hash);
+	snprintf(buf, len, "keys/%.2s/%s", hash, hash);
+}
+
+/* The byte of the lock file that guards a key: its first 16 bits pick it. */
+static off_t
+key_byte(const char *hash)
+{
+	char first[5];
+
+	memcpy(first, hash, 4);
+	first[4] = '\0';
+	return LK_KEYS + (off_t)(strtoul(first, NULL, 16) % LK_NKEYS);
+}
+
+int
+key_lock(struct mq_queue *q, const char *hash, int type)
+{
+	return lk(q, key_byte(hash), 1, type);
+}
+
+static int
+is_hash(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < MQ_KEY_HEX; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[i] == '\0';
+}
+
+static int64_t
+mtime_ms(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+/*
+ * keys/XX of a hash, opened; made (durably, with keys/) when create is set.
+ * Without create, a missing one fails with ENOENT.
+ */
+static int
+key_dir(struct mq_queue *q, const char *hash, int create)
+{
+	char xx[3] = { hash[0], hash[1], '\0' };
+	int fd;
+
+	while (q->keysfd == -1) {
+		q->keysfd = openat(q->dfd, "keys", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+		if (q->keysfd == -1 && (errno != ENOENT || !create ||
+		    make_dir(q, q->dfd, "keys") == -1))
+			return -1;
+	}
+	for (;;) {
+		fd = openat(q->keysfd, xx, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+		    O_NOFOLLOW);
+		if (fd != -1 || errno != ENOENT || !create)
+			return fd;
+		if (make_dir(q, q->keysfd, xx) == -1)
+			return -1;
+	}
+}
+
+/*
+ * Open the key file of hash and check what it says.  Returns its
+ * descriptor, or -1 with errno ENOENT when there is none.  *known tells
+ * whether its deadline is still to come, and id what it holds ("" if not
+ * an id).  A file that is not a regular one fails with MQ_EKEYFILE.
+ */
+static int
+key_open(struct mq_queue *q, const char *hash, int *known,
+    char id[MQ_ID_LEN + 1])
+{
+	char buf[MQ_ID_LEN + 2];
+	struct mq_name m;
+	struct stat st;
+	ssize_t n;
+	int dfd, fd, saved;
+
+	id[0] = '\0';
+	if ((dfd = key_dir(q, hash, 0)) == -1)
+		return -1;
+	/* nonblocking: a FIFO planted here must not hang the put */
+	fd = openat(dfd, hash, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	saved = errno;
+	close(dfd);
+	if (fd == -1) {
+		errno = saved == ELOOP ? MQ_EKEYFILE : saved;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = MQ_EKEYFILE;
+		goto fail;
+	}
+	*known = mtime_ms(&st) > mq_now_ms();
+	if ((n = pread(fd, buf, sizeof(buf), 0)) == -1)
+		goto fail;
+	if (n == MQ_ID_LEN + 1 && buf[MQ_ID_LEN] == '\n') {
+		buf[MQ_ID_LEN] = '\0';
+		/* a bare id parses as a name without fields */
+		if (mq_name_parse(buf, &m) == 0)
+			strlcpy(id, buf, MQ_ID_LEN + 1);
+	}
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Whether a key is known: 1 and the id of its message, 0 if not, -1 on
+ * error.  Call with the key lock held.
+ */
+int
+key_lookup(struct mq_queue *q, const char *hash, char id[MQ_ID_LEN + 1])
+{
+	int fd, known;
+
+	if ((fd = key_open(q, hash, &known, id)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	close(fd);
+	if (known && id[0] == '\0') {
+		errno = MQ_EKEYFILE;
+		return -1;
+	}
+	return known;
+}
+
+/*
+ * Record that hash names message id, for as long as it is in the spool.
+ * The file is written in tmp/ and renamed over a stale one; call with the
+ * key lock held, once the message is durable.
+ */
+int
+key_record(struct mq_queue *q, const char *hash, const char *id)
+{
+	struct timespec ts[2] = { { KEY_LIVE, 0 }, { KEY_LIVE, 0 } };
+	char tmp[MQ_KEY_HEX + 5], line[MQ_ID_LEN + 2];
+	ssize_t n;
+	int dfd, fd, r = -1, saved;
+
+	snprintf(tmp, sizeof(tmp), "%s.key", hash);
+	snprintf(line, sizeof(line), "%s\n", id);
+	if ((dfd = key_dir(q, hash, 1)) == -1)
+		return -1;
+	/* one left by a put that died here is ours to overwrite: we hold the lock */
+	fd = openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, q->conf.mode >= 0 ? q->conf.mode : 0666);
+	if (fd == -1)
+		goto out;
+	if ((n = write(fd, line, MQ_ID_LEN + 1)) != MQ_ID_LEN + 1) {
+		if (n >= 0)
+			errno = ENOSPC;	/* a short write to a file */
+		goto fail;
+	}
+	if (own_file(q, fd) == -1 || futimens(fd, ts) == -1 ||
+	    (q->conf.sync != MQ_SYNC_NONE && fsync(fd) == -1))
+		goto fail;
+	r = close(fd);
+	fd = -1;
+	if (r == 0)
+		r = renameat(q->tmpfd, tmp, dfd, hash);
+	if (r == 0 && q->conf.sync != MQ_SYNC_NONE)
+		r = fsync(dfd);
+	if (r == 0)
+		goto out;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(q->tmpfd, tmp, 0);
+	errno = saved;
+	r = -1;
+out:
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Set the deadline of the key of message m, if its file still names m.
+ * Returns 1 if it did, 0 if the file names another message or is missing
+ * or unreadable (that is mq-fsck's business, not the consumer's), -1 on
+ * error.
+ */
+static int
+key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
+{
+	struct timespec ts[2];
+	char id[MQ_ID_LEN + 1];
+	int fd, known, r = 0, saved;
+
+	if ((fd = key_open(q, m->key, &known, id)) == -1)
+		return errno == ENOENT || errno == MQ_EKEYFILE ? 0 : -1;
+	if (strcmp(id, m->id) == 0) {
+		ts[0].tv_sec = ts[1].tv_sec = ms / 1000;
+		ts[0].tv_nsec = ts[1].tv_nsec = (ms % 1000) * 1000000;
+		/* on the inode we read, even if a put renamed a new one over */
+		r = futimens(fd, ts) == -1 ? -1 : 1;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Unlink a message that leaves the spool for good (ack, purge).  Its key,
+ * if it has one, stays known for dedup_window from now; the deadline is
+ * set first (see the invariants above), and set back if the message
+ * cannot be removed after all.
+ */
+int
+remove_message(struct mq_queue *q, int dirfd, const char *name,
+    const struct mq_name *m)
+{
+	int k = 0, saved;
+
+	if (m->key[0] != '\0' && (k = key_deadline(q, m,
+	    mq_now_ms() + q->conf.dedup_window_ms)) == -1)
+		return -1;
+	if (unlinkat(dirfd, name, 0) == 0)
+		return 0;
+	saved = errno;
+	if (k == 1)
+		key_deadline(q, m, KEY_LIVE * 1000);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Remove the key files of one keys/XX whose deadline has passed: up to max
+ * of them from a random place (0: all).  A file is removed under its key
+ * lock, taken only if free: a busy key is being put, and its file is left
+ * for the next sweep.  Other names are left alone.  Best effort: a sweep
+ * that fails leaves garbage, never harm.
+ */
+static void
+sweep_dir(struct mq_queue *q, const char *xx, size_t max)
+{
+	struct stat st;
+	char **v;
+	size_t n, i, at;
+	int fd;
+
+	if ((fd = openat(q->keysfd, xx, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return;
+	if (list_names(fd, ".", &v, &n, LN_FILES) == -1) {
+		close(fd);
+		return;
+	}
+	if (max == 0 || max > n)
+		max = n;
+	at = n > max ? arc4random_uniform((uint32_t)n) : 0;
+	for (i = 0; i < max; i++) {
+		const char *h = v[(at + i) % n];
+
+		if (!is_hash(h) || strncmp(h, xx, 2) != 0 ||
+		    fstatat(fd, h, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    mtime_ms(&st) > mq_now_ms() ||
+		    trylk(q, key_byte(h), 1, F_WRLCK) == -1)
+			continue;
+		/* a put may have rewritten it before we got the lock */
+		if (fstatat(fd, h, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && mtime_ms(&st) <= mq_now_ms())
+			unlinkat(fd, h, 0);
+		key_lock(q, h, F_UNLCK);
+	}
+	free_names(v, n);
+	close(fd);
+}
+
+/*
+ * Sweep expired key files: the directory of hash, a bounded number (a put
+ * pays for its own garbage), or with hash NULL every one, in full.  Call
+ * holding no lock.
+ */
+void
+key_sweep(struct mq_queue *q, const char *hash)
+{
+	char **v, xx[3];
+	size_t n, i;
+
+	if (q->keysfd == -1 && (q->keysfd = openat(q->dfd, "keys",
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return;
+	if (hash != NULL) {
+		snprintf(xx, sizeof(xx), "%.2s", hash);
+		sweep_dir(q, xx, KEY_SWEEP);
+		return;
+	}
+	if (list_names(q->keysfd, ".", &v, &n, LN_DIRS) == -1)
+		return;
+	for (i = 0; i < n; i++)
+		if (strlen(v[i]) == 2)
+			sweep_dir(q, v[i], 0);
+	free_names(v, n);
+}
