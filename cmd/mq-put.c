@@ -18,7 +18,7 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-0l] [-d dir] [-k key] [-p prio] "
+	fprintf(stderr, "usage: %s [-0l] [-d dir] [-g group] [-k key] [-p prio] "
 	    "[-D delay | -A time] [-T ttl] queue [file ...]\n", getprogname());
 	exit(MQ_EX_USAGE);
 }
@@ -119,7 +119,7 @@ main(int argc, char *argv[])
 	int64_t ms, t;
 	int ch, sep = -1, fd, i, r = 0, saved, when = 0;
 
-	while ((ch = getopt(argc, argv, "0A:D:T:d:hk:lp:V")) != -1) {
+	while ((ch = getopt(argc, argv, "0A:D:T:d:g:hk:lp:V")) != -1) {
 		switch (ch) {
 		case '0':
 			sep = '\0';
@@ -147,6 +147,12 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			dir = optarg;
+			break;
+		case 'g':
+			if (*optarg == '\0' || strlen(optarg) > MQ_KEY_MAX)
+				errx(MQ_EX_USAGE, "group must be 1 to %d bytes",
+				    MQ_KEY_MAX);
+			o.group = optarg;
 			break;
 		case 'k':
 			if (*optarg == '\0' || strlen(optarg) > MQ_KEY_MAX)

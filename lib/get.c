@@ -120,9 +120,10 @@ mq_maintain(struct mq_queue *q)
 
 	if (q->lockerr != 0)
 		return 0;	/* read-only: nothing can move */
-	if (promote(q, now / 1000) == -1)
+	if (promote(q, now / 1000) == -1 || reclaim(q, now) == -1)
 		return -1;
-	return reclaim(q, now);
+	/* groups whose message died on the way: their next one is due */
+	return group_flush(q);
 }
 
 /*
@@ -273,6 +274,7 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 	    name_fits(&m, MQ_READY) && m.expiry != 0 && m.expiry <= now) {
 		/* the run stopped at an expired message */
 		bury(q, q->bucketfd, q->names[q->inames++], &m, "expired");
+		group_flush(q);
 	}
 	return r == -1 && q->nrun == 0 ? -1 : (int)q->nrun;
 }

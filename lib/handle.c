@@ -273,6 +273,35 @@ bad:
 	return -1;
 }
 
+/*
+ * Ack a message of an ordered group: under the group's lock, and the lease
+ * lock so that the reclaimer cannot take it back meanwhile, the next one
+ * of the group is published first, then this one removed (see group.c).
+ */
+static int
+ack_grouped(struct target *t)
+{
+	struct mq_queue *q = t->q;
+	int r = -1;
+
+	if (group_lock(q, t->m.group, F_WRLCK) == -1)
+		return -1;
+	if (lock_sh(q, LK_LEASE) == -1)
+		goto out;
+	if (faccessat(t->fd, t->name, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
+		errno = errno == ENOENT ? ESTALE : errno;
+	else if (group_next(q, t->m.group) == 0 && lock_sh(q, LK_QUEUE) == 0) {
+		r = remove_message(q, t->fd, t->name, &t->m);
+		unlock(q, LK_QUEUE);
+		if (r == -1 && errno == ENOENT)
+			errno = ESTALE;
+	}
+	unlock(q, LK_LEASE);
+out:
+	group_lock(q, t->m.group, F_UNLCK);
+	return r == 0 ? mark_dirty(q, t->rel) : -1;
+}
+
 int
 mq_ack(struct mq_session *s, const char *handle)
 {
@@ -281,6 +310,8 @@ mq_ack(struct mq_session *s, const char *handle)
 
 	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
+	if (t.m.group[0] != '\0')
+		return ack_grouped(&t);
 	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
 	r = remove_message(t.q, t.fd, t.name, &t.m);
@@ -314,9 +345,12 @@ mq_nack(struct mq_session *s, const char *handle, int64_t delay_ms)
 	q = t.q;
 	if (delay_ms < 0)
 		delay_ms = backoff(&q->conf, t.m.attempts);
-	if (q->conf.max_attempts > 0 && t.m.attempts >= q->conf.max_attempts)
+	if (q->conf.max_attempts > 0 &&
+	    t.m.attempts >= q->conf.max_attempts) {
 		r = bury(q, t.fd, t.name, &t.m, "attempts");
-	else {
+		if (group_flush(q) == -1 && r == 0)
+			r = -1;
+	} else {
 		t.m.notbefore = delay_ms > 0 ?
 		    ceil_s(mq_now_ms() + delay_ms) : 0;
 		r = publish(q, t.fd, t.name, &t.m);
@@ -340,6 +374,8 @@ mq_reject(struct mq_session *s, const char *handle)
 	if ((r = bury(t.q, t.fd, t.name, &t.m, "rejected")) == -1 &&
 	    errno == ENOENT)
 		errno = ESTALE;
+	if (group_flush(t.q) == -1 && r == 0)
+		r = -1;
 	if (r == 0)
 		r = mark_dirty(t.q, t.rel);
 	return r;

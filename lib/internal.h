@@ -16,6 +16,8 @@
 #define LK_PROMOTE	514
 #define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
 #define LK_NKEYS	1024
+#define LK_GROUPS	2048	/* group locks: bytes 2048 to 2048+LK_NGROUPS-1 */
+#define LK_NGROUPS	1024
 
 /* A key file's mtime while its message is in the spool: 2100-01-01 UTC. */
 #define KEY_LIVE	INT64_C(4102444800)
@@ -32,6 +34,9 @@ struct mq_queue {
 	int		 sfd[MQ_NSTATES];
 	int		 tmpfd;
 	int		 keysfd;		/* keys/, -1 until used */
+	int		 groupsfd;		/* groups/, -1 until used */
+	char		**gdefer;		/* groups whose next is due */
+	size_t		 ngdefer;
 	int		 lockfd;
 	int		 lockerr;		/* why lockfd is read-only, or 0 */
 	struct mq_conf	 conf;
@@ -103,6 +108,7 @@ int	 name_fits(const struct mq_name *, int state);
 
 /* key.c: the key store of idempotent producers */
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);
+off_t	 hash_byte(off_t base, off_t n, const char *hash);
 int	 key_lock(struct mq_queue *, const char *hash, int type);
 int	 key_lookup(struct mq_queue *, const char *hash,
 	    char id[MQ_ID_LEN + 1]);
@@ -110,5 +116,15 @@ int	 key_record(struct mq_queue *, const char *hash, const char *id);
 int	 remove_message(struct mq_queue *, int dirfd, const char *name,
 	    const struct mq_name *);
 void	 key_sweep(struct mq_queue *, const char *hash);
+
+/* group.c */
+int	 group_lock(struct mq_queue *, const char *hash, int type);
+int	 group_put(struct mq_queue *, int fromfd, const char *from,
+	    struct mq_name *);
+int	 group_next(struct mq_queue *, const char *hash);
+int	 group_defer(struct mq_queue *, const char *hash);
+int	 group_flush(struct mq_queue *);
+int	 group_count(struct mq_queue *, long long *count, long long *bytes);
+int	 group_purge(struct mq_queue *, long long *purged);
 
 #endif

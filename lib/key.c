@@ -56,21 +56,24 @@ mq_key_path(const char *key, char *buf, size_t len)
 	snprintf(buf, len, "keys/%.2s/%s", hash, hash);
 }
 
-/* The byte of the lock file that guards a key: its first 16 bits pick it. */
-static off_t
-key_byte(const char *hash)
+/*
+ * The byte of the lock file that guards a hash (of a key or a group) in
+ * the range of n bytes from base: its first 16 bits pick it.
+ */
+off_t
+hash_byte(off_t base, off_t n, const char *hash)
 {
 	char first[5];
 
 	memcpy(first, hash, 4);
 	first[4] = '\0';
-	return LK_KEYS + (off_t)(strtoul(first, NULL, 16) % LK_NKEYS);
+	return base + (off_t)strtoul(first, NULL, 16) % n;
 }
 
 int
 key_lock(struct mq_queue *q, const char *hash, int type)
 {
-	return lk(q, key_byte(hash), 1, type);
+	return lk(q, hash_byte(LK_KEYS, LK_NKEYS, hash), 1, type);
 }
 
 static int
@@ -320,7 +323,7 @@ sweep_dir(struct mq_queue *q, const char *xx, size_t max)
 		if (!is_hash(h) || strncmp(h, xx, 2) != 0 ||
 		    fstatat(fd, h, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    mtime_ms(&st) > mq_now_ms() ||
-		    trylk(q, key_byte(h), 1, F_WRLCK) == -1)
+		    trylk(q, hash_byte(LK_KEYS, LK_NKEYS, h), 1, F_WRLCK) == -1)
 			continue;
 		/* a put may have rewritten it before we got the lock */
 		if (fstatat(fd, h, &st, AT_SYMLINK_NOFOLLOW) == 0 &&

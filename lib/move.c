@@ -485,7 +485,10 @@ bury(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
 	char name[MQ_NAME_MAX + 1];
 
 	strlcpy(m->reason, reason, sizeof(m->reason));
-	return into_flat(q, fromfd, from, MQ_DEAD, m, name);
+	if (into_flat(q, fromfd, from, MQ_DEAD, m, name) == -1)
+		return -1;
+	/* dead is gone for its group: the next may go (see group.c) */
+	return m->group[0] != '\0' ? group_defer(q, m->group) : 0;
 }
 
 /*
@@ -519,6 +522,12 @@ revive(struct mq_queue *q, const char *from, struct mq_name *m)
 	m->attempts = 0;
 	m->expiry = 0;
 	m->notbefore = 0;
+	/* back in its group, behind the message that is out, if any */
+	if (m->group[0] != '\0') {
+		if (group_put(q, q->sfd[MQ_DEAD], from, m) == -1)
+			return -1;
+		return mark_dirty(q, mq_state_name(MQ_DEAD));
+	}
 	return requeue(q, MQ_DEAD, from, m);
 }
 

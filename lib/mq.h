@@ -86,6 +86,7 @@ struct mq_name {
 	int64_t	 expiry;		/* epoch s, 0: none */
 	int64_t	 notbefore;		/* epoch s, 0: none */
 	char	 key[MQ_KEY_HEX + 1];	/* hash of the producer's key, or "" */
+	char	 group[MQ_KEY_HEX + 1];	/* hash of the ordered group, or "" */
 	char	 reason[17];		/* dead only */
 	char	 token[17];		/* in flight only */
 };
@@ -131,6 +132,7 @@ struct mq_putopts {
 	int64_t	 delay_ms;		/* > 0: from each message's put */
 	int64_t	 ttl_ms;		/* -1: from config */
 	const char *key;		/* NULL, or 1 to MQ_KEY_MAX bytes */
+	const char *group;		/* NULL, or 1 to MQ_KEY_MAX bytes */
 };
 struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);
 /*

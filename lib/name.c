@@ -151,7 +151,7 @@ ishexc(int c)
 int
 mq_name_parse(const char *s, struct mq_name *m)
 {
-	static const char order[] = "pasxnkrt";
+	static const char order[] = "pasxnkgrt";
 	const char *p, *o = order;
 	int64_t v;
 
@@ -199,6 +199,11 @@ mq_name_parse(const char *s, struct mq_name *m)
 			    strlen(m->key) != MQ_KEY_HEX)
 				goto bad;
 			break;
+		case 'g':
+			if (fieldword(&p, m->group, sizeof(m->group),
+			    ishexc) == -1 || strlen(m->group) != MQ_KEY_HEX)
+				goto bad;
+			break;
 		case 'r':
 			if (fieldword(&p, m->reason, sizeof(m->reason),
 			    islowerc) == -1)
@@ -234,6 +239,8 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 		    (long long)m->notbefore);
 	if (n >= 0 && (size_t)n < len && m->key[0] != '\0')
 		n += snprintf(buf + n, len - n, ",k%s", m->key);
+	if (n >= 0 && (size_t)n < len && m->group[0] != '\0')
+		n += snprintf(buf + n, len - n, ",g%s", m->group);
 	if (n >= 0 && (size_t)n < len && m->reason[0] != '\0')
 		n += snprintf(buf + n, len - n, ",r%s", m->reason);
 	if (n >= 0 && (size_t)n < len && m->token[0] != '\0')

@@ -33,6 +33,7 @@ struct mq_putter {
 	struct mq_queue		*q;
 	struct mq_putopts	 o;
 	char			 hash[MQ_KEY_HEX + 1];	/* of o.key */
+	char			 ghash[MQ_KEY_HEX + 1];	/* of o.group */
 	struct mq_name		*pend;		/* written, not yet published */
 	size_t			 npend;
 	char			(*ids)[MQ_ID_LEN + 1];
@@ -59,6 +60,15 @@ mq_put_begin(struct mq_queue *q, const struct mq_putopts *o)
 		}
 		key_hash(o->key, p->hash);
 		p->o.key = p->hash;	/* the caller's string need not live on */
+	}
+	if (o->group != NULL) {
+		if (o->group[0] == '\0' || strlen(o->group) > MQ_KEY_MAX) {
+			free(p);
+			errno = EINVAL;
+			return NULL;
+		}
+		key_hash(o->group, p->ghash);
+		p->o.group = p->ghash;
 	}
 	p->cap = q->conf.sync == MQ_SYNC_BATCH ? GROUP_MAX : 1;
 	p->pend = calloc(p->cap, sizeof(*p->pend));
@@ -95,7 +105,11 @@ release(struct mq_putter *p, struct mq_name *m)
 {
 	int r;
 
-	r = publish(p->q, p->q->tmpfd, m->id, m);
+	/* a message of an ordered group may have to wait its turn */
+	if (m->group[0] != '\0')
+		r = group_put(p->q, p->q->tmpfd, m->id, m);
+	else
+		r = publish(p->q, p->q->tmpfd, m->id, m);
 	if (r == -1) {
 		int saved = errno;
 
@@ -212,6 +226,8 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 	    p->o.notbefore;
 	if (p->o.ttl_ms > 0)
 		m.expiry = ceil_s(now + p->o.ttl_ms);
+	if (p->o.group != NULL)
+		strlcpy(m.group, p->ghash, sizeof(m.group));
 	if (p->o.key != NULL) {
 		strlcpy(m.key, p->hash, sizeof(m.key));
 		return put_keyed(p, &m);
@@ -266,6 +282,7 @@ mq_put_commit(struct mq_putter *p)
 	 * the bucket's name: one directory fsync per group, like the floor.
 	 */
 	if (q->conf.sync == MQ_SYNC_BATCH && p->pend[0].notbefore == 0 &&
+	    p->pend[0].group[0] == '\0' &&
 	    p->npend * 2 >= (size_t)q->conf.bucket_size &&
 	    private_bucket(q, p->pend[0].prio, p->npend) == -1)
 		goto fail;

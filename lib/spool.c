@@ -215,7 +215,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;
-	q->dfd = q->tmpfd = q->keysfd = q->lockfd = q->bucketfd = q->pubfd =
+	q->dfd = q->tmpfd = q->keysfd = q->groupsfd = q->lockfd = q->bucketfd = q->pubfd =
 	    q->ifd = -1;
 	for (i = 0; i < MQ_NSTATES; i++)
 		q->sfd[i] = -1;
@@ -317,6 +317,9 @@ mq_queue_close(struct mq_queue *q)
 		close(q->tmpfd);
 	if (q->keysfd != -1)
 		close(q->keysfd);
+	if (q->groupsfd != -1)
+		close(q->groupsfd);
+	free_names(q->gdefer, q->ngdefer);
 	if (q->lockfd != -1)
 		close(q->lockfd);
 	if (q->bucketfd != -1)

@@ -197,6 +197,9 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	c.st = st;
 	for (c.state = 0; c.state < MQ_NSTATES && r == 0; c.state++)
 		r = each(q, c.state, count, &c);
+	/* waiting for their group's turn counts as ready: next in line */
+	if (r == 0)
+		r = group_count(q, &st->count[MQ_READY], &st->bytes);
 	/* under the same lock, so that it matches the ready count */
 	st->ready_in = ready_in(q);
 	if (locked)
@@ -216,6 +219,9 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 	if (remove_message(q, dirfd, name, m) == -1)
 		return errno == ENOENT ? 0 : -1;
 	(*n)++;
+	/* an out message of a group gone: its next is due after the purge */
+	if (m->group[0] != '\0' && group_defer(q, m->group) == -1)
+		return -1;
 	/* the directory the message was in: state/ or state/bucket */
 	strlcpy(dir, rel, sizeof(dir));
 	*strrchr(dir, '/') = '\0';
@@ -231,7 +237,12 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 	if (lock_ex(q, LK_QUEUE) == -1)
 		return -1;
 	r = each(q, state, purge1, n);
+	/* those waiting for their group's turn would be ready next */
+	if (r == 0 && state == MQ_READY)
+		r = group_purge(q, n);
 	unlock(q, LK_QUEUE);
+	if (r == 0)
+		r = group_flush(q);
 	/* removal is durable once the directories are */
 	if (r == 0 && *n > 0 && (state == MQ_READY || state == MQ_DELAYED))
 		r = drop_empty_buckets(q, state);

@@ -4,10 +4,6 @@ load test_helper
 
 ID_RE='^[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}$'
 
-# field LETTER NAME - the value of one name field (empty when absent)
-field() {
-	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
-}
 
 # nothing at all below the spool but empty directories and lock files
 no_messages() {

@@ -4,9 +4,6 @@ load test_helper
 
 ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 
-field() {
-	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
-}
 
 @test "get: handle is an absolute path in SPOOL/QUEUE/inflight/ and cat gives the body" {
 	id=$(mq-put q <<<'hello')

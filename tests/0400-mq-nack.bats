@@ -2,9 +2,6 @@
 # mq-nack: giving claimed messages back.
 load test_helper
 
-field() {
-	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
-}
 
 snapshot() {
 	(cd "$S" && find . -print0 | sort -z | xargs -0 ls -ld --time-style=+%s.%N &&

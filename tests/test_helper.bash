@@ -30,6 +30,11 @@ wait_for() {
 	done
 }
 
+# field F PATH - the value of field F in the message name of PATH
+field() {
+	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
+}
+
 # files QUEUE STATE - the message files of a state, in path order (which is
 # delivery order within one priority)
 files() {

@@ -1,0 +1,268 @@
+/*
+ * group.c - ordered groups (mq-put -g): the messages of one group are
+ * delivered one at a time, in put order, while other groups go on.
+ *
+ * A group is busy while QUEUE/groups/HASH/ exists (HASH as for keys, of
+ * the group's name): then one of its messages is out, that is ready,
+ * delayed, in flight or held.  Its other messages wait in that directory
+ * under the names they will be published with; ids grow with every put of
+ * a producer, so name order is put order.  When the out message leaves for
+ * good (acknowledged, dead, purged) the first waiting one is published,
+ * or the directory removed when none waits.  A message returned (nack,
+ * expired lease) or held stays out: the next one waits for it.
+ *
+ * Invariants:
+ * - Whether a group is busy and which message goes out next are decided
+ *   under the group's lock, a byte of the lock file taken before every
+ *   other lock except a key lock.  Moves into and out of groups/ also hold
+ *   the queue lock shared, so mq-purge (exclusive) sees them whole.
+ * - Code that settles a message while it holds the lease, promote or
+ *   queue lock (reclaim, promote, purge) cannot take a group lock without
+ *   breaking the lock order: it notes the group and group_flush releases
+ *   the next message once those locks are dropped.
+ * - An ack publishes the next message before it removes the acked one: a
+ *   crash in between delivers the acked message again (a duplicate, never
+ *   a group stuck for good).  A group noted for a later flush that never
+ *   comes (a crash) stays busy until mq-fsck(1) releases it.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int
+group_lock(struct mq_queue *q, const char *hash, int type)
+{
+	return lk(q, hash_byte(LK_GROUPS, LK_NGROUPS, hash), 1, type);
+}
+
+/* groups/, opened (and made, durably, when create is set). */
+static int
+groups_dir(struct mq_queue *q, int create)
+{
+	while (q->groupsfd == -1) {
+		q->groupsfd = openat(q->dfd, "groups", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+		if (q->groupsfd == -1 && (errno != ENOENT || !create ||
+		    make_dir(q, q->dfd, "groups") == -1))
+			return -1;
+	}
+	return q->groupsfd;
+}
+
+/*
+ * Put a written message (fromfd/from) of a group: published when the group
+ * is free (which makes it busy), else left waiting its turn.
+ */
+int
+group_put(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
+{
+	char rel[64], name[MQ_NAME_MAX + 1];
+	int gfd, fd, r;
+
+	if (group_lock(q, m->group, F_WRLCK) == -1)
+		return -1;
+	if ((gfd = groups_dir(q, 1)) == -1) {
+		r = -1;
+		goto out;
+	}
+	if (mkdirat(gfd, m->group, 0777) == 0) {
+		/* busy from now on, and durably so before its message is out */
+		if (q->conf.sync != MQ_SYNC_NONE && fsync(gfd) == -1)
+			r = -1;
+		else
+			r = publish(q, fromfd, from, m);
+		goto out;
+	}
+	if (errno != EEXIST) {
+		r = -1;
+		goto out;
+	}
+	if ((fd = openat(gfd, m->group, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1) {
+		r = -1;
+		goto out;
+	}
+	/* named as it will be published: no token, no dead reason */
+	m->token[0] = '\0';
+	m->reason[0] = '\0';
+	if ((r = mq_name_format(m, name, sizeof(name))) == 0 &&
+	    (r = lock_sh(q, LK_QUEUE)) == 0) {
+		r = mq_rename(fromfd, from, fd, name);
+		unlock(q, LK_QUEUE);
+	}
+	close(fd);
+	snprintf(rel, sizeof(rel), "groups/%s", m->group);
+	if (r == 0)
+		r = mark_dirty(q, rel);
+out:
+	group_lock(q, m->group, F_UNLCK);
+	return r;
+}
+
+/*
+ * The out message of a group has left: publish the next one, or free the
+ * group.  The caller holds the group lock.
+ */
+int
+group_next(struct mq_queue *q, const char *hash)
+{
+	struct mq_name m;
+	char **v;
+	size_t n, i;
+	int gfd, fd, r = 0;
+
+	if ((gfd = groups_dir(q, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((fd = openat(gfd, hash, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {
+		close(fd);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (mq_name_parse(v[i], &m) == -1 || !name_fits(&m, MQ_READY) ||
+		    strcmp(m.group, hash) != 0)
+			continue;	/* not ours: left alone */
+		r = publish(q, fd, v[i], &m);
+		if (r == 0 || errno != ENOENT)
+			break;
+	}
+	if (i == n) {
+		/* none waits: the group is free (junk keeps it busy) */
+		if (unlinkat(gfd, hash, AT_REMOVEDIR) == 0)
+			r = mark_dirty(q, "groups");
+		else if (errno != ENOTEMPTY && errno != ENOENT)
+			r = -1;
+	}
+	free_names(v, n);
+	close(fd);
+	return r;
+}
+
+/* Note a group whose out message left while other locks were held. */
+int
+group_defer(struct mq_queue *q, const char *hash)
+{
+	char **v;
+
+	if ((v = reallocarray(q->gdefer, q->ngdefer + 1, sizeof(*v))) == NULL)
+		return -1;
+	q->gdefer = v;
+	if ((v[q->ngdefer] = strdup(hash)) == NULL)
+		return -1;
+	q->ngdefer++;
+	return 0;
+}
+
+/* Release the next message of every group noted; no other lock is held. */
+int
+group_flush(struct mq_queue *q)
+{
+	size_t i;
+	int r = 0, saved = 0;
+
+	for (i = 0; i < q->ngdefer; i++) {
+		if (group_lock(q, q->gdefer[i], F_WRLCK) == -1 ||
+		    group_next(q, q->gdefer[i]) == -1) {
+			if (saved == 0)
+				saved = errno;
+			r = -1;
+		}
+		group_lock(q, q->gdefer[i], F_UNLCK);
+	}
+	free_names(q->gdefer, q->ngdefer);
+	q->gdefer = NULL;
+	q->ngdefer = 0;
+	if (r == -1)
+		errno = saved;
+	return r;
+}
+
+/*
+ * Call fn on every message waiting in groups/ (junk is passed over); fn
+ * returns 0 to go on.  The directories of the groups are marked changed
+ * when mark is set.
+ */
+static int
+each_waiting(struct mq_queue *q, int mark,
+    int (*fn)(int fd, const char *name, const struct mq_name *, void *),
+    void *arg)
+{
+	struct mq_name m;
+	char **g, **v, rel[64];
+	size_t ng, n, i, j;
+	int gfd, fd, r = 0;
+
+	if ((gfd = groups_dir(q, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1)
+		return -1;
+	for (i = 0; i < ng && r == 0; i++) {
+		if ((fd = openat(gfd, g[i], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+			continue;
+		if (list_names(fd, ".", &v, &n, LN_FILES) == 0) {
+			for (j = 0; j < n && r == 0; j++)
+				if (mq_name_parse(v[j], &m) == 0 &&
+				    name_fits(&m, MQ_READY))
+					r = fn(fd, v[j], &m, arg);
+			free_names(v, n);
+		}
+		close(fd);
+		snprintf(rel, sizeof(rel), "groups/%s", g[i]);
+		if (r == 0 && mark && mark_dirty(q, rel) == -1)
+			r = -1;
+	}
+	free_names(g, ng);
+	return r;
+}
+
+struct tally {
+	long long	*count, *bytes;
+};
+
+static int
+count1(int fd, const char *name, const struct mq_name *m, void *arg)
+{
+	struct tally *t = arg;
+
+	(void)fd;
+	(void)name;
+	(*t->count)++;
+	if (m->size > 0)
+		*t->bytes += m->size;
+	return 0;
+}
+
+/* Messages waiting for their group's turn, and their bytes (for mq-stat). */
+int
+group_count(struct mq_queue *q, long long *count, long long *bytes)
+{
+	struct tally t = { count, bytes };
+
+	return each_waiting(q, 0, count1, &t);
+}
+
+static int
+purge1(int fd, const char *name, const struct mq_name *m, void *arg)
+{
+	(void)m;
+	if (unlinkat(fd, name, 0) == 0)
+		(*(long long *)arg)++;
+	return 0;
+}
+
+/* mq-purge of ready: waiting messages would be next; they go too. */
+int
+group_purge(struct mq_queue *q, long long *purged)
+{
+	return each_waiting(q, 1, purge1, purged);
+}
