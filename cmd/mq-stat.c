@@ -139,7 +139,8 @@ json(const struct row *r)
 		printf("null");
 	else
 		printf("%lld", (long long)age(st));
-	printf(",\"bytes\":%lld}\n", st->bytes);
+	printf(",\"bytes\":%lld,\"paused\":%s}\n", st->bytes,
+	    st->paused ? "true" : "false");
 }
 
 /*
@@ -156,8 +157,10 @@ prom(const struct row *r, size_t n)
 		    "bodies in bytes." },
 		{ "mq_ready_in_total", "counter", "Times a message was made "
 		    "ready: put, due, nacked, reclaimed or kicked." },
+		{ "mq_paused", "gauge", "1 while the queue is paused "
+		    "(mq-pause), else 0." },
 	};
-	long long v[3];
+	long long v[4];
 	size_t i, f;
 	int s;
 
@@ -174,6 +177,7 @@ prom(const struct row *r, size_t n)
 			v[0] = age(&r[i].st) < 0 ? 0 : age(&r[i].st);
 			v[1] = r[i].st.bytes;
 			v[2] = r[i].st.ready_in;
+			v[3] = r[i].st.paused;
 			printf("%s{queue=\"%s\"} %lld\n", fam[f][0], r[i].name,
 			    v[f]);
 		}

@@ -189,6 +189,7 @@ struct mq_stat {
 	int64_t		 oldest;	/* epoch s of the oldest ready, 0 none */
 	long long	 ready_in;	/* times a message was made ready, ever
 					   (from the tail records, see mq(7)) */
+	int		 paused;	/* mq-pause: delivers nothing */
 };
 typedef int (*mq_walkfn)(const char *path, const struct mq_name *, void *);
 int	 mq_walk(struct mq_queue *, int state, mq_walkfn, void *);

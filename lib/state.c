@@ -202,6 +202,7 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 		r = group_count(q, &st->count[MQ_READY], &st->bytes);
 	/* under the same lock, so that it matches the ready count */
 	st->ready_in = ready_in(q);
+	st->paused = mq_paused(q);
 	if (locked)
 		unlock(q, LK_QUEUE);
 	return r;

@@ -39,7 +39,8 @@ for line in sys.stdin:
     o = json.loads(line)
     assert isinstance(o, dict), line
     assert list(o) == ["queue", "ready", "delayed", "inflight", "dead",
-        "held", "oldest", "bytes"], line
+        "held", "oldest", "bytes", "paused"], line
+    assert type(o["paused"]) is bool, line
     assert isinstance(o["queue"], str), line
     for k in ("ready", "delayed", "inflight", "dead", "held", "bytes"):
         assert type(o[k]) is int and o[k] >= 0, line
@@ -144,7 +145,7 @@ print("null" if v is None else v)' "$1"
 	: >"$S/afile"
 	run mq-stat -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0}' ]
+	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
 }
 
 @test "stat: no operands and no spool: just the header" {
@@ -161,13 +162,13 @@ print("null" if v is None else v)' "$1"
 	mq-init orders
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
 	populate
 	run mq-stat -j orders q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	json_check
-	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"oldest\":[0-9]+,\"bytes\":29\}$ ]]
+	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"oldest\":[0-9]+,\"bytes\":29,\"paused\":false\}$ ]]
 }
 
 @test "stat: missing queue named exits 66, the others are still shown" {
@@ -221,7 +222,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/inflight/.1732437600.000123.x7QkT3bZ,p4,a1,tABCDEFGH"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
 }
 
 @test "stat: names valid only in another state are not counted" {
@@ -237,7 +238,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/held/1732437600.000128.x7QkT3bZ,p4,a1,rattempts"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
 }
 
 # ready_inflight R I - mq-stat -j q shows R ready and I in flight
@@ -327,7 +328,7 @@ prom_value() {
 	[ "$status" -eq 0 ]
 	prom_check
 	for f in mq_messages mq_oldest_ready_age_seconds mq_body_bytes \
-	    mq_ready_in_total; do
+	    mq_ready_in_total mq_paused; do
 		[ "$(grep -c "^# HELP $f " <<<"$output")" -eq 1 ]
 		[ "$(grep -c "^# TYPE $f " <<<"$output")" -eq 1 ]
 	done
@@ -351,7 +352,7 @@ for line in sys.argv[2].splitlines():
     m = re.match(r"mq_messages\{queue=\"q\",state=\"([a-z]+)\"\} ([0-9]+)$", line)
     if m:
         seen[m.group(1)] = int(m.group(2))
-states = [k for k in j if k not in ("queue", "oldest", "bytes")]
+states = [k for k in j if k not in ("queue", "oldest", "bytes", "paused")]
 assert set(states) <= set(seen), (states, seen)
 for s in seen:
     assert seen[s] == j.get(s, 0), (s, seen[s], j.get(s))
@@ -381,7 +382,7 @@ for s in seen:
 	[ "$status" -eq 0 ]
 	prom_check
 	[ "$(grep -vc '^# ' <<<"$output")" -eq 0 ]
-	[ "$(grep -c '^# TYPE ' <<<"$output")" -eq 4 ]
+	[ "$(grep -c '^# TYPE ' <<<"$output")" -eq 5 ]
 }
 
 @test "stat: -P of a missing queue exits 66, the others are still shown" {

@@ -112,5 +112,9 @@ gone() {
 	seq 2 | mq-put -l q >/dev/null
 	mq-pause q
 	[ "$(mq-ls -s ready q | wc -l)" -eq 2 ]
-	mq-stat -j q | grep -q '"ready":2'
+	mq-stat -j q | grep -q '"ready":2,.*"paused":true}'
+	mq-stat -P q | grep -qx 'mq_paused{queue="q"} 1'
+	mq-resume q
+	mq-stat -j q | grep -q '"paused":false}'
+	mq-stat -P q | grep -qx 'mq_paused{queue="q"} 0'
 }
