@@ -104,7 +104,7 @@ function __mq_held
     printf '%s\n' $files
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
@@ -147,7 +147,9 @@ for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work
     complete -c $t -n '__mq_nargs 0' -f -a '(__mq_queues)' -d Queue
 end
 complete -c mq-stat -a '(__mq_queues)' -d Queue
-for t in mq-init mq-pause mq-resume
+complete -c mq-fsck -s n -d 'Check only, change nothing'
+complete -c mq-fsck -s T -x -d 'Remove temporary files older than'
+for t in mq-init mq-pause mq-resume mq-fsck
     complete -c $t -a '(__mq_queues)' -d Queue
 end
 complete -c mq-work -n '__mq_nargs 1' -a '(__fish_complete_command)' -d Command

@@ -100,6 +100,7 @@ int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
 #define LN_SORT		0x1
 #define LN_FILES	0x2
 #define LN_DIRS		0x4
+#define LN_ALL		0x8	/* every entry, whatever its type */
 int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
 	    int flags);
 void	 free_names(char **, size_t);
@@ -109,6 +110,8 @@ int	 name_fits(const struct mq_name *, int state);
 /* key.c: the key store of idempotent producers */
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);
 off_t	 hash_byte(off_t base, off_t n, const char *hash);
+int	 key_orphans(struct mq_queue *, int dry, char **ids, size_t nids,
+	    int64_t since_ms, long long *n);
 int	 key_lock(struct mq_queue *, const char *hash, int type);
 int	 key_lookup(struct mq_queue *, const char *hash,
 	    char id[MQ_ID_LEN + 1]);

@@ -77,6 +77,12 @@ key_lock(struct mq_queue *q, const char *hash, int type)
 }
 
 static int
+cmpid(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
 is_hash(const char *s)
 {
 	size_t i;
@@ -360,4 +366,69 @@ key_sweep(struct mq_queue *q, const char *hash)
 		if (strlen(v[i]) == 2)
 			sweep_dir(q, v[i], 0);
 	free_names(v, n);
+}
+
+/*
+ * Keys still live whose message the caller's scan did not see (ids, sorted)
+ * get their deadline, as an ack would have given them.  A key file renamed
+ * in after the scan began (since_ms) names a message the scan could not
+ * see yet, and is left; the rest are judged again under their key lock.
+ */
+int
+key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
+    int64_t since_ms, long long *n)
+{
+	struct mq_name m;
+	struct stat st;
+	char **xx, **v, id[MQ_ID_LEN + 1];
+	const char *p;
+	size_t nxx, nv, i, j;
+	int fd, kfd, known, r = 0;
+
+	if (q->keysfd == -1 && (q->keysfd = openat(q->dfd, "keys",
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (list_names(q->keysfd, ".", &xx, &nxx, LN_DIRS) == -1)
+		return -1;
+	for (i = 0; i < nxx && r == 0; i++) {
+		if ((fd = openat(q->keysfd, xx[i], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+			continue;
+		if (list_names(fd, ".", &v, &nv, LN_FILES) == -1) {
+			close(fd);
+			continue;
+		}
+		for (j = 0; j < nv && r == 0; j++) {
+			if (!is_hash(v[j]) || fstatat(fd, v[j], &st,
+			    AT_SYMLINK_NOFOLLOW) == -1 ||
+			    st.st_mtim.tv_sec != KEY_LIVE ||
+			    (int64_t)st.st_ctim.tv_sec * 1000 +
+			    st.st_ctim.tv_nsec / 1000000 >= since_ms)
+				continue;
+			if (key_lock(q, v[j], F_WRLCK) == -1) {
+				r = -1;
+				break;
+			}
+			kfd = key_open(q, v[j], &known, id);
+			p = id;
+			if (kfd != -1 && known && id[0] != '\0' &&
+			    bsearch(&p, ids, nids, sizeof(*ids), cmpid) ==
+			    NULL) {
+				(*n)++;
+				memset(&m, 0, sizeof(m));
+				strlcpy(m.id, id, sizeof(m.id));
+				strlcpy(m.key, v[j], sizeof(m.key));
+				if (!dry && key_deadline(q, &m, mq_now_ms() +
+				    q->conf.dedup_window_ms) == -1)
+					r = -1;
+			}
+			if (kfd != -1)
+				close(kfd);
+			key_lock(q, v[j], F_UNLCK);
+		}
+		free_names(v, nv);
+		close(fd);
+	}
+	free_names(xx, nxx);
+	return r;
 }

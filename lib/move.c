@@ -162,7 +162,8 @@ list_names(int dirfd, const char *sub, char ***names, size_t *n, int flags)
 		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
-		if (de->d_type != ((flags & LN_DIRS) ? DT_DIR : DT_REG) &&
+		if (!(flags & LN_ALL) &&
+		    de->d_type != ((flags & LN_DIRS) ? DT_DIR : DT_REG) &&
 		    (de->d_type != DT_UNKNOWN || !is_type(fd,
 		    de->d_name, (flags & LN_DIRS) ? S_IFDIR : S_IFREG)))
 			continue;

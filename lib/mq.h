@@ -198,6 +198,18 @@ int	 mq_purge(struct mq_queue *, int state, long long *n);
 int	 mq_kick_all(struct mq_queue *, long long *n);
 int	 mq_release_all(struct mq_queue *, long long *n);
 
+/* fsck.c: check and repair a queue (mq-fsck) */
+struct mq_fsck {
+	long long	 tmp;		/* stale temporary files removed */
+	long long	 leases;	/* expired leases returned */
+	long long	 buckets;	/* empty buckets removed */
+	long long	 quarantined;	/* foreign entries moved to quarantine/ */
+	long long	 groups;	/* stuck ordered groups released */
+	long long	 keys;		/* live keys of vanished messages ended */
+};
+int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
+	    struct mq_fsck *);
+
 /* util.c: errors and argument loops for the tools */
 #define MQ_ECONFIG	4096	/* errno: bad configuration, see mq_conferr */
 #define MQ_EHANDLE	4097	/* errno: not a message of the spool in that state */

@@ -1,0 +1,439 @@
+/*
+ * fsck.c - checking and repairing a queue (mq-fsck).
+ *
+ * What a crash, a foreign program or a hand can leave behind, and what is
+ * done about it:
+ * - temporary files of killed producers (tmp/, older than a bound): removed;
+ *   nothing refers to them and their put never reported success;
+ * - expired leases and due delayed messages: the consumers' upkeep
+ *   (mq_maintain) returns and promotes them;
+ * - empty buckets: removed, except the current tail of a priority;
+ * - entries that are not messages mq could have written (bad names, names
+ *   that do not fit their state, symlinks, directories where files belong,
+ *   files where buckets belong, files mq cannot read): moved to quarantine/,
+ *   never deleted, for a person to look at;
+ * - a busy ordered group with no message out (a crash between a message's
+ *   death and the release of the next): its next message is released;
+ * - a key still marked live whose message is gone (a crash between a
+ *   purge and its unlink): the key's deadline starts.
+ *
+ * It is safe while producers and consumers work: every entry mq writes is
+ * valid at every moment, so only foreign debris is ever quarantined; stale
+ * temporary files are judged by age; and the two checks that ask "is there
+ * still a message" look again under the locks that stop messages moving.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct fsck {
+	struct mq_queue	*q;
+	struct mq_fsck	*r;
+	int		 dry;
+	int		 qfd;		/* quarantine/, -1 until needed */
+	int64_t		 now;		/* ms */
+	/* what the scan saw: ids and groups of messages that are out */
+	char		**ids;
+	size_t		 nids, capids;
+	char		**groups;
+	size_t		 ngroups, capgroups;
+};
+
+static int
+push(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	char **nv;
+
+	if (*n == *cap) {
+		if ((nv = reallocarray(*v, *cap ? *cap * 2 : 64,
+		    sizeof(*nv))) == NULL)
+			return -1;
+		*v = nv;
+		*cap = *cap ? *cap * 2 : 64;
+	}
+	if (((*v)[*n] = strdup(s)) == NULL)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+has(char **v, size_t n, const char *s)
+{
+	return bsearch(&s, v, n, sizeof(*v), cmpstr) != NULL;
+}
+
+/*
+ * Move dirfd/name to quarantine/, as "where_name" so that a person can
+ * tell where it was.  An existing entry of that name gets a numbered twin.
+ */
+static int
+quarantine(struct fsck *f, int dirfd, const char *where, const char *name)
+{
+	char to[NAME_MAX + 1];
+	int i;
+
+	f->r->quarantined++;
+	if (f->dry)
+		return 0;
+	if (f->qfd == -1) {
+		if (make_dir(f->q, f->q->dfd, "quarantine") == -1 ||
+		    (f->qfd = openat(f->q->dfd, "quarantine", O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+			return -1;
+	}
+	for (i = 0; i < 100; i++) {
+		if (i == 0)
+			snprintf(to, sizeof(to), "%s_%.200s", where, name);
+		else
+			snprintf(to, sizeof(to), "%s_%.200s.%d", where, name, i);
+		if (mq_rename(dirfd, name, f->qfd, to) == 0)
+			return mark_dirty(f->q, "quarantine");
+		if (errno != EEXIST)
+			return errno == ENOENT ? 0 : -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* Whether dirfd/name is a regular file mq can read (symlinks are not). */
+static int
+readable_file(int dirfd, const char *name, struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	return faccessat(dirfd, name, R_OK, AT_EACCESS |
+	    AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Check the messages of one directory of a state; where names it. */
+static int
+check_files(struct fsck *f, int state, int dirfd, const char *where,
+    const char *group)
+{
+	struct mq_name m;
+	struct stat st;
+	char **v;
+	size_t n, i;
+	int r = 0, ok;
+
+	if (list_names(dirfd, ".", &v, &n, LN_ALL) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++) {
+		if ((ok = readable_file(dirfd, v[i], &st)) == -1) {
+			if (errno != ENOENT)
+				r = -1;
+			continue;	/* moved on meanwhile: not ours */
+		}
+		if (ok && mq_name_parse(v[i], &m) == 0 &&
+		    name_fits(&m, state == -1 ? MQ_READY : state) &&
+		    (group == NULL || strcmp(m.group, group) == 0)) {
+			if (state == -1)
+				continue;	/* waiting in its group */
+			if (push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
+			    (m.group[0] != '\0' && state != MQ_DEAD &&
+			    push(&f->groups, &f->ngroups, &f->capgroups,
+			    m.group) == -1))
+				r = -1;
+			continue;
+		}
+		r = quarantine(f, dirfd, where, v[i]);
+	}
+	free_names(v, n);
+	return r;
+}
+
+static int
+bucket_name_ok(int state, const char *s)
+{
+	int prio;
+	unsigned long long seq;
+	size_t i;
+
+	if (state == MQ_READY)
+		return parse_bucket(s, &prio, &seq) == 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return i == 10;
+}
+
+static int empty_buckets(struct fsck *, int state);
+
+/* ready/ or delayed/: buckets (directories) holding messages. */
+static int
+check_buckets(struct fsck *f, int state)
+{
+	struct mq_queue *q = f->q;
+	struct stat st;
+	char **v, where[64];
+	size_t n, i;
+	int fd, r = 0;
+
+	if (list_names(q->sfd[state], ".", &v, &n, LN_SORT | LN_ALL) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++) {
+		if (fstatat(q->sfd[state], v[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (!S_ISDIR(st.st_mode) || !bucket_name_ok(state, v[i])) {
+			r = quarantine(f, q->sfd[state], mq_state_name(state),
+			    v[i]);
+			continue;
+		}
+		if ((fd = openat(q->sfd[state], v[i], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+			continue;
+		snprintf(where, sizeof(where), "%s_%s", mq_state_name(state),
+		    v[i]);
+		r = check_files(f, state, fd, where, NULL);
+		close(fd);
+	}
+	free_names(v, n);
+	if (r == 0)
+		r = empty_buckets(f, state);
+	return r;
+}
+
+/* Empty buckets, except the tail of a priority, which producers fill. */
+static int
+empty_buckets(struct fsck *f, int state)
+{
+	struct mq_queue *q = f->q;
+	unsigned long long seq, tail;
+	char **v, **w;
+	size_t n, nw, i;
+	int prio, fd, r = 0;
+
+	if (list_names(q->sfd[state], ".", &v, &n, LN_DIRS) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++) {
+		if (state == MQ_READY && (parse_bucket(v[i], &prio, &seq) ==
+		    -1 || (tail_seq(q, prio, &tail) == 0 && tail == seq)))
+			continue;
+		if ((fd = openat(q->sfd[state], v[i], O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+			continue;
+		if (list_names(fd, ".", &w, &nw, LN_ALL) == 0) {
+			if (nw == 0) {
+				f->r->buckets++;
+				if (!f->dry)
+					r = drop_bucket(q, state, v[i]);
+			}
+			free_names(w, nw);
+		}
+		close(fd);
+	}
+	free_names(v, n);
+	return r;
+}
+
+/* tmp/: what a killed producer left, once older than the bound. */
+static int
+check_tmp(struct fsck *f, int64_t age_ms)
+{
+	struct mq_queue *q = f->q;
+	struct stat st;
+	char **v;
+	size_t n, i;
+	int r = 0;
+
+	if (list_names(q->tmpfd, ".", &v, &n, LN_ALL) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++) {
+		if (fstatat(q->tmpfd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if ((int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000 > f->now - age_ms)
+			continue;	/* maybe still being written */
+		if (!S_ISREG(st.st_mode)) {
+			r = quarantine(f, q->tmpfd, "tmp", v[i]);
+			continue;
+		}
+		f->r->tmp++;
+		if (!f->dry && unlinkat(q->tmpfd, v[i], 0) == -1 &&
+		    errno != ENOENT)
+			r = -1;
+	}
+	free_names(v, n);
+	if (f->r->tmp > 0 && !f->dry && r == 0)
+		r = mark_dirty(q, "tmp");
+	return r;
+}
+
+/* Leases that have run out, for the count; the upkeep returns them. */
+static int
+count_expired(struct fsck *f)
+{
+	struct mq_name m;
+	struct stat st;
+	char **v;
+	size_t n, i;
+
+	if (list_names(f->q->sfd[MQ_INFLIGHT], ".", &v, &n, LN_FILES) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (mq_name_parse(v[i], &m) == 0 &&
+		    name_fits(&m, MQ_INFLIGHT) &&
+		    fstatat(f->q->sfd[MQ_INFLIGHT], v[i], &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000 <= f->now)
+			f->r->leases++;
+	free_names(v, n);
+	return 0;
+}
+
+static void
+forget(struct fsck *f)
+{
+	free_names(f->ids, f->nids);
+	free_names(f->groups, f->ngroups);
+	f->ids = f->groups = NULL;
+	f->nids = f->ngroups = f->capids = f->capgroups = 0;
+}
+
+/*
+ * Scan every state (and the groups' waiting rooms) under the queue lock
+ * held exclusive, so that no message moves while we look: what we do not
+ * see is not there.
+ */
+static int
+scan(struct fsck *f)
+{
+	struct mq_queue *q = f->q;
+	int state, r = 0, gfd, fd;
+	char **g, where[64];
+	size_t ng, i;
+
+	forget(f);
+	if (q->lockerr == 0 && lock_ex(q, LK_QUEUE) == -1)
+		return -1;
+	for (state = 0; state < MQ_NSTATES && r == 0; state++) {
+		if (q->sfd[state] == -1)
+			continue;
+		if (state == MQ_READY || state == MQ_DELAYED)
+			r = check_buckets(f, state);
+		else
+			r = check_files(f, state, q->sfd[state],
+			    mq_state_name(state), NULL);
+	}
+	gfd = openat(q->dfd, "groups", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (r == 0 && gfd != -1 && list_names(gfd, ".", &g, &ng, LN_ALL) ==
+	    0) {
+		for (i = 0; i < ng && r == 0; i++) {
+			fd = openat(gfd, g[i], O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC | O_NOFOLLOW);
+			if (fd == -1 || strlen(g[i]) != MQ_KEY_HEX) {
+				if (fd != -1)
+					close(fd);
+				r = quarantine(f, gfd, "groups", g[i]);
+				continue;
+			}
+			snprintf(where, sizeof(where), "groups_%s", g[i]);
+			r = check_files(f, -1, fd, where, g[i]);
+			close(fd);
+		}
+		free_names(g, ng);
+	}
+	if (gfd != -1)
+		close(gfd);
+	if (q->lockerr == 0)
+		unlock(q, LK_QUEUE);
+	qsort(f->ids, f->nids, sizeof(*f->ids), cmpstr);
+	qsort(f->groups, f->ngroups, sizeof(*f->groups), cmpstr);
+	return r;
+}
+
+/*
+ * Busy groups with no message out.  Each candidate is looked at again
+ * under its group lock (nothing of the group goes out without it) after a
+ * fresh scan, and only then released.
+ */
+static int
+stuck_groups(struct fsck *f)
+{
+	struct mq_queue *q = f->q;
+	char **g;
+	size_t ng, i;
+	int gfd, r = 0;
+
+	if ((gfd = openat(q->dfd, "groups", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1) {
+		close(gfd);
+		return -1;
+	}
+	for (i = 0; i < ng && r == 0; i++) {
+		if (has(f->groups, f->ngroups, g[i]))
+			continue;
+		if (f->dry) {
+			f->r->groups++;
+			continue;
+		}
+		if (group_lock(q, g[i], F_WRLCK) == -1 || scan(f) == -1) {
+			r = -1;
+		} else if (!has(f->groups, f->ngroups, g[i])) {
+			f->r->groups++;
+			r = group_next(q, g[i]);
+		}
+		group_lock(q, g[i], F_UNLCK);
+	}
+	free_names(g, ng);
+	close(gfd);
+	return r;
+}
+
+int
+mq_fsck(struct mq_queue *q, int dry, int64_t tmp_age_ms, struct mq_fsck *r)
+{
+	struct fsck f;
+	int64_t since;
+	int rv = -1;
+
+	memset(r, 0, sizeof(*r));
+	memset(&f, 0, sizeof(f));
+	f.q = q;
+	f.r = r;
+	f.dry = dry;
+	f.qfd = -1;
+	f.now = mq_now_ms();
+	/* a read-only spool can be checked, not repaired */
+	if (!dry && q->lockerr != 0) {
+		errno = q->lockerr;
+		return -1;
+	}
+	if (count_expired(&f) == -1 || check_tmp(&f, tmp_age_ms) == -1)
+		goto out;
+	/* leases and due messages first, so the scan sees them settled */
+	if (!f.dry && mq_maintain(q) == -1)
+		goto out;
+	since = mq_now_ms();
+	if (scan(&f) == -1 || key_orphans(q, f.dry, f.ids, f.nids, since,
+	    &r->keys) == -1 || stuck_groups(&f) == -1)
+		goto out;
+	rv = f.dry ? 0 : mq_sync_dirs(q);
+out:
+	forget(&f);
+	if (f.qfd != -1)
+		close(f.qfd);
+	return rv;
+}
