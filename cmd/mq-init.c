@@ -15,23 +15,39 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-d dir] queue ...\n", getprogname());
+	fprintf(stderr, "usage: %s [-d dir] [-g group] [-m mode] queue ...\n",
+	    getprogname());
 	exit(MQ_EX_USAGE);
 }
 
 int
 main(int argc, char *argv[])
 {
-	char spool[PATH_MAX];
-	const char *dir = NULL;
+	char spool[PATH_MAX], *end;
+	struct mq_queue *q;
+	const char *dir = NULL, *group = NULL;
+	gid_t gid;
+	long mode = -1;
 	int ch, i;
 
-	while ((ch = getopt(argc, argv, "Vd:h")) != -1) {
+	while ((ch = getopt(argc, argv, "Vd:g:hm:")) != -1) {
 		switch (ch) {
 		case 'V':
 			version();
 		case 'd':
 			dir = optarg;
+			break;
+		case 'g':
+			if (mq_parse_group(optarg, &gid) == -1)
+				errx(MQ_EX_USAGE, "%s: no such group", optarg);
+			group = optarg;
+			break;
+		case 'm':
+			errno = 0;
+			mode = strtol(optarg, &end, 8);
+			if (*optarg < '0' || *optarg > '7' || *end != '\0' ||
+			    errno != 0 || mode > 0777)
+				errx(MQ_EX_USAGE, "%s: bad octal mode", optarg);
 			break;
 		default:
 			usage();
@@ -45,7 +61,15 @@ main(int argc, char *argv[])
 	for (i = 0; i < argc; i++)
 		if (!mq_queue_name_ok(argv[i]))
 			errx(MQ_EX_USAGE, "%s: bad queue name", argv[i]);
-	for (i = 0; i < argc; i++)
-		mq_queue_close(open_queue(spool, argv[i], MQ_CREATE));
+	/* a group shares the messages: read and write for it by default */
+	if (group != NULL && mode == -1)
+		mode = 0660;
+	for (i = 0; i < argc; i++) {
+		q = open_queue(spool, argv[i], MQ_CREATE);
+		if (mode != -1 && mq_queue_share(q, (int)mode, group) == -1)
+			errx(mq_exit_status(errno), "%s: cannot share: %s",
+			    argv[i], mq_strerror(errno));
+		mq_queue_close(q);
+	}
 	return 0;
 }

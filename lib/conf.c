@@ -28,6 +28,25 @@ struct loadctx {
 	int			 line;
 };
 
+/* A group name, or a number; EINVAL when it is neither. */
+int
+mq_parse_group(const char *s, gid_t *gid)
+{
+	struct group *gr;
+	const char *e = NULL;
+
+	if ((gr = getgrnam(s)) != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	*gid = (gid_t)strtonum(s, 0, 0x7fffffff, &e);
+	if (e != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 void
 mq_conf_defaults(struct mq_conf *c)
 {
@@ -128,7 +147,6 @@ handler(void *user, const char *section, const char *k, const char *v)
 {
 	struct loadctx *x = user;
 	struct mq_conf *c = &x->conf;
-	struct group *gr;
 	int64_t n;
 	char *end;
 	long m;
@@ -190,16 +208,8 @@ handler(void *user, const char *section, const char *k, const char *v)
 		return 1;
 	}
 	if (strcmp(k, "group") == 0) {
-		const char *e = NULL;
-
-		if ((gr = getgrnam(v)) != NULL)
-			c->gid = gr->gr_gid;
-		else {
-			c->gid = (gid_t)strtonum(v, 0, 0x7fffffff, &e);
-			if (e != NULL)
-				return fail(x, line, "%s: no such group: %s",
-				    k, v);
-		}
+		if (mq_parse_group(v, &c->gid) == -1)
+			return fail(x, line, "%s: no such group: %s", k, v);
 		return 1;
 	}
 	return fail(x, line, "unknown key: %s%s", k, "");

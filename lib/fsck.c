@@ -141,8 +141,10 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 				r = -1;
 			continue;	/* moved on meanwhile: not ours */
 		}
+		/* a size in the name that the file does not have: cut short */
 		if (ok && mq_name_parse(v[i], &m) == 0 &&
 		    name_fits(&m, state == -1 ? MQ_READY : state) &&
+		    (m.size < 0 || m.size == st.st_size) &&
 		    (group == NULL || strcmp(m.group, group) == 0)) {
 			if (state == -1)
 				continue;	/* waiting in its group */

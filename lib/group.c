@@ -74,7 +74,8 @@ group_put(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 	}
 	if (mkdirat(gfd, m->group, 0777) == 0) {
 		/* busy from now on, and durably so before its message is out */
-		if (q->conf.sync != MQ_SYNC_NONE && fsync(gfd) == -1)
+		if (own_dirat(&q->conf, gfd, m->group) == -1 ||
+		    (q->conf.sync != MQ_SYNC_NONE && fsync(gfd) == -1))
 			r = -1;
 		else
 			r = publish(q, fromfd, from, m);

@@ -291,7 +291,10 @@ recover_tail(struct mq_queue *q, int prio, unsigned long long *seq,
 int
 make_dir(struct mq_queue *q, int dirfd, const char *name)
 {
-	if (mkdirat(dirfd, name, 0777) == -1 && errno != EEXIST)
+	if (mkdirat(dirfd, name, 0777) == 0) {
+		if (own_dirat(&q->conf, dirfd, name) == -1)
+			return -1;
+	} else if (errno != EEXIST)
 		return -1;
 	if (q->conf.sync != MQ_SYNC_NONE && fsync(dirfd) == -1)
 		return -1;
@@ -331,8 +334,9 @@ take(struct mq_queue *q, int prio, size_t want, int own)
 		errno = EOVERFLOW;
 		r = -1;
 	} else if (own) {
-		if (mkdirat(q->sfd[MQ_READY], bucket, 0777) == -1 &&
-		    errno != EEXIST)
+		if (mkdirat(q->sfd[MQ_READY], bucket, 0777) == 0)
+			r = own_dirat(&q->conf, q->sfd[MQ_READY], bucket);
+		else if (errno != EEXIST)
 			r = -1;
 	} else if (count == 0)
 		r = make_dir(q, q->sfd[MQ_READY], bucket);

@@ -112,6 +112,7 @@ int64_t	 mq_id_time(const char *id);
 
 /* conf.c */
 void	 mq_conf_defaults(struct mq_conf *);
+int	 mq_parse_group(const char *, gid_t *);
 int	 mq_conf_load(struct mq_conf *, int dirfd, const char *path,
 	    int must_exist, struct mq_conferr *);
 
@@ -124,6 +125,7 @@ int	 mq_sync_dirs(struct mq_queue *);
 void	 mq_queue_close(struct mq_queue *);
 const struct mq_conf *mq_queue_conf(const struct mq_queue *);
 int	 mq_list_queues(const char *spool, char ***names, size_t *n);
+int	 mq_queue_share(struct mq_queue *, int mode, const char *group);
 
 /* put.c: producing */
 struct mq_putopts {

@@ -153,7 +153,7 @@ rmtree1(int dirfd, const char *name)
 }
 
 static int
-create_queue(int spoolfd, const char *name)
+create_queue(int spoolfd, const char *name, const struct mq_conf *c)
 {
 	char tmp[32], rnd[9];
 	size_t i;
@@ -167,14 +167,21 @@ create_queue(int spoolfd, const char *name)
 	if (mkdirat(spoolfd, tmp, 0777) == -1)
 		return -1;
 	if ((fd = openat(spoolfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1)
+	    O_NOFOLLOW)) == -1 || own_fd(c, fd, 1) == -1)
 		goto fail;
 	for (i = 0; i < NSUBDIRS; i++)
-		if (mkdirat(fd, subdirs[i], 0777) == -1)
+		if (mkdirat(fd, subdirs[i], 0777) == -1 ||
+		    own_dirat(c, fd, subdirs[i]) == -1)
 			goto fail;
 	if ((lockfd = openat(fd, "lock", O_RDWR | O_CREAT | O_EXCL |
 	    O_CLOEXEC | O_NOFOLLOW, 0666)) == -1)
 		goto fail;
+	if (own_fd(c, lockfd, 0) == -1) {
+		saved = errno;
+		close(lockfd);
+		errno = saved;
+		goto fail;
+	}
 	close(lockfd);
 	if (fsync(fd) == -1)
 		goto fail;
@@ -226,6 +233,12 @@ mq_queue_open(const char *spool, const char *name, int flags,
 		goto fail;
 	}
 
+	/* the global file first: a queue made here takes its mode and group */
+	mq_conf_defaults(&q->conf);
+	conf = getenv("MQ_CONF");
+	if (mq_conf_load(&q->conf, AT_FDCWD, conf != NULL && *conf != '\0' ?
+	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', ce) == -1)
+		goto fail;
 	spoolfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (spoolfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
 		if (mkpath(spool) == -1)
@@ -240,7 +253,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	q->dfd = openat(spoolfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    O_NOFOLLOW);
 	if (q->dfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
-		if (create_queue(spoolfd, name) == -1)
+		if (create_queue(spoolfd, name, &q->conf) == -1)
 			goto fail;
 		q->dfd = openat(spoolfd, name, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC | O_NOFOLLOW);
@@ -281,11 +294,6 @@ mq_queue_open(const char *spool, const char *name, int flags,
 		goto fail;
 	}
 
-	mq_conf_defaults(&q->conf);
-	conf = getenv("MQ_CONF");
-	if (mq_conf_load(&q->conf, AT_FDCWD, conf != NULL && *conf != '\0' ?
-	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', ce) == -1)
-		goto fail;
 	if (mq_conf_load(&q->conf, q->dfd, "mq.conf", 0, ce) == -1) {
 		if ((size_t)snprintf(ce->file, sizeof(ce->file), "%s/mq.conf",
 		    q->path) >= sizeof(ce->file))
@@ -354,7 +362,10 @@ held_dir(struct mq_queue *q)
 	if (q->sfd[MQ_HELD] != -1)
 		return 0;
 	/* EEXIST: another process made it first, which is as good */
-	if (mkdirat(q->dfd, "held", 0777) == -1 && errno != EEXIST)
+	if (mkdirat(q->dfd, "held", 0777) == 0) {
+		if (own_dirat(&q->conf, q->dfd, "held") == -1)
+			return -1;
+	} else if (errno != EEXIST)
 		return -1;
 	fd = openat(q->dfd, "held", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    O_NOFOLLOW);
@@ -370,16 +381,60 @@ held_dir(struct mq_queue *q)
 
 /*
  * Give a file the spool's mode and group.  The mode is exact, whatever the
- * umask: the spool's owner decides.
+ * umask: the spool's owner decides.  The group goes first: a change of
+ * group may clear mode bits.
  */
 int
 own_file(struct mq_queue *q, int fd)
 {
-	if (q->conf.mode >= 0 && fchmod(fd, (mode_t)q->conf.mode) == -1)
+	return own_fd(&q->conf, fd, 0);
+}
+
+int
+own_fd(const struct mq_conf *c, int fd, int dir)
+{
+	struct stat st;
+	mode_t m;
+
+	if (c->gid != (gid_t)-1 && fchown(fd, (uid_t)-1, c->gid) == -1)
 		return -1;
-	if (q->conf.gid != (gid_t)-1 && fchown(fd, (uid_t)-1, q->conf.gid) == -1)
+	if (c->mode < 0 && (!dir || c->gid == (gid_t)-1))
+		return 0;
+	if (c->mode >= 0)
+		m = (mode_t)c->mode;
+	else if (fstat(fd, &st) == -1)
 		return -1;
-	return 0;
+	else
+		m = st.st_mode & 07777;
+	/*
+	 * A directory can be searched by whoever can read its files, and
+	 * with a group it is setgid, so that whatever anyone makes in it,
+	 * foreign producers' files too, belongs to the group.
+	 */
+	if (dir) {
+		m |= (m & 0444) >> 2;
+		if (c->gid != (gid_t)-1)
+			m |= S_ISGID;
+	}
+	return fchmod(fd, m);
+}
+
+/* own_fd for dirfd/name, a directory just made. */
+int
+own_dirat(const struct mq_conf *c, int dirfd, const char *name)
+{
+	int fd, r, saved;
+
+	if (c->mode < 0 && c->gid == (gid_t)-1)
+		return 0;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return -1;
+	r = own_fd(c, fd, 1);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
 }
 
 /* Remember a directory to fsync before the command reports success. */
@@ -455,4 +510,106 @@ mq_list_queues(const char *spool, char ***names, size_t *n)
 	*n = j;
 	*names = all;
 	return 0;
+}
+
+/* Give everything below dirfd the spool's mode and group; depth-bounded. */
+static int
+own_tree(const struct mq_conf *c, int dirfd, int depth)
+{
+	struct stat st;
+	char **v;
+	size_t n, i;
+	int fd, r = 0;
+
+	if (list_names(dirfd, ".", &v, &n, LN_ALL) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++) {
+		if (fstatat(dirfd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+			continue;	/* gone, or not ours to change */
+		fd = openat(dirfd, v[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+		    O_NONBLOCK | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+		if (fd == -1)
+			continue;
+		r = own_fd(c, fd, S_ISDIR(st.st_mode));
+		if (r == 0 && S_ISDIR(st.st_mode) && depth > 0)
+			r = own_tree(c, fd, depth - 1);
+		close(fd);
+	}
+	free_names(v, n);
+	return r;
+}
+
+/*
+ * Share a queue with a group (mq-init -g): its mq.conf gets the mode and
+ * the group, so that every file and directory made from now on has them,
+ * and what exists gets them now.  Other lines of mq.conf stay.
+ */
+int
+mq_queue_share(struct mq_queue *q, int mode, const char *group)
+{
+	struct mq_conf c = q->conf;
+	char line[1024], tmp[32], *k;
+	FILE *in, *out;
+	int fd, r = 0, saved;
+
+	c.mode = mode;
+	if (group != NULL && mq_parse_group(group, &c.gid) == -1)
+		return -1;
+	snprintf(tmp, sizeof(tmp), ".conf.%08x", arc4random());
+	if ((fd = openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
+		return -1;
+	if ((out = fdopen(fd, "w")) == NULL) {
+		saved = errno;
+		close(fd);
+		unlinkat(q->tmpfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	/* keep every other line of the old file */
+	if ((fd = openat(q->dfd, "mq.conf", O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) != -1 && (in = fdopen(fd, "r")) != NULL) {
+		while (fgets(line, sizeof(line), in) != NULL) {
+			for (k = line; *k == ' ' || *k == '\t'; k++)
+				;
+			if ((strncmp(k, "mode", 4) == 0 &&
+			    strchr(" \t=", k[4]) != NULL) ||
+			    (strncmp(k, "group", 5) == 0 &&
+			    strchr(" \t=", k[5]) != NULL))
+				continue;
+			fputs(line, out);
+		}
+		fclose(in);
+	}
+	fprintf(out, "mode = 0%o\n", (unsigned)mode);
+	if (group != NULL)
+		fprintf(out, "group = %s\n", group);
+	if (fflush(out) == EOF || own_fd(&c, fileno(out), 0) == -1 ||
+	    fchmod(fileno(out), 0644) == -1 || fsync(fileno(out)) == -1)
+		r = -1;
+	if (fclose(out) == EOF)
+		r = -1;
+	if (r == 0)
+		r = renameat(q->tmpfd, tmp, q->dfd, "mq.conf");
+	if (r == -1) {
+		saved = errno;
+		unlinkat(q->tmpfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	q->conf.mode = c.mode;
+	q->conf.gid = c.gid;
+	if (own_fd(&c, q->dfd, 1) == -1 || own_tree(&c, q->dfd, 2) == -1)
+		return -1;
+	/* mq.conf is read by all, written by its owner */
+	if ((fd = openat(q->dfd, "mq.conf", O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) != -1) {
+		if (fchmod(fd, 0644) == -1)
+			r = -1;
+		close(fd);
+	}
+	if (r == 0)
+		r = fsync(q->dfd);
+	return r;
 }
