@@ -60,6 +60,7 @@ _mq()
         mq-stat) argopts=dwc flags=jP ;;
         mq-release) argopts=da ;;
         mq-fsck) argopts=dT flags=n ;;
+        mq-init) argopts=dgm ;;
     esac
 
     # Scan the words before the cursor (getopt style: -ab, -dDIR, -d DIR, --).
@@ -101,6 +102,7 @@ _mq()
             mapfile -t COMPREPLY < <(compgen -d -- "$cur")
             ;;
         p) _mq_add 0 1 2 3 4 5 6 7 8 9 ;;
+        g) mapfile -t COMPREPLY < <(compgen -g -- "$cur") ;;
         s) _mq_add ready delayed inflight dead held ;;
         a) _mq_queues ;;
         ?) ;; # a duration, time, count or key: nothing to offer

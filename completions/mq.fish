@@ -4,7 +4,7 @@
 function __mq_argopts
     switch (commandline -opc)[1]
         case '*mq-put'
-            echo dkpDAT
+            echo dgkpDAT
         case '*mq-get'
             echo dnLt
         case '*mq-work'
@@ -17,6 +17,12 @@ function __mq_argopts
             echo ds
         case '*mq-release'
             echo da
+        case '*mq-stat'
+            echo dwc
+        case '*mq-init'
+            echo dgm
+        case '*mq-fsck'
+            echo dT
         case '*'
             echo d
     end
@@ -147,6 +153,8 @@ for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work
     complete -c $t -n '__mq_nargs 0' -f -a '(__mq_queues)' -d Queue
 end
 complete -c mq-stat -a '(__mq_queues)' -d Queue
+complete -c mq-init -s g -x -a '(__fish_complete_groups)' -d 'Share with a group'
+complete -c mq-init -s m -x -d 'Octal mode of message files'
 complete -c mq-fsck -s n -d 'Check only, change nothing'
 complete -c mq-fsck -s T -x -d 'Remove temporary files older than'
 for t in mq-init mq-pause mq-resume mq-fsck
