@@ -294,9 +294,7 @@ count_expired(struct fsck *f)
 		if (mq_name_parse(v[i], &m) == 0 &&
 		    name_fits(&m, MQ_INFLIGHT) &&
 		    fstatat(f->q->sfd[MQ_INFLIGHT], v[i], &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (int64_t)st.st_mtim.tv_sec * 1000 +
-		    st.st_mtim.tv_nsec / 1000000 <= f->now)
+		    AT_SYMLINK_NOFOLLOW) == 0 && lease_end(&st, &m) <= f->now)
 			f->r->leases++;
 	free_names(v, n);
 	return 0;

@@ -10,9 +10,10 @@
  *   name carrying a fresh claim token, so two consumers racing for one
  *   message cannot both win, and a handle from an earlier claim never
  *   names the current one.
- * - The lease deadline is the in-flight file's mtime.  It is set while the
- *   lease lock is held shared; the reclaimer holds it exclusive, so it never
- *   sees a claim between its rename and its deadline.
+ * - The lease deadline is the in-flight file's mtime plus the lease in its
+ *   name (,l).  The mtime is set, to now, while the lease lock is held
+ *   shared; the reclaimer holds it exclusive, so it never sees a claim
+ *   between its rename and its mtime.
  * - Claiming reads one bucket (plus the list of buckets), whatever the
  *   backlog.
  */
@@ -99,8 +100,7 @@ reclaim(struct mq_queue *q, int64_t now_ms)
 		    fstatat(fd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if ((int64_t)st.st_mtim.tv_sec * 1000 +
-		    st.st_mtim.tv_nsec / 1000000 > now_ms)
+		if (lease_end(&st, &m) > now_ms)
 			continue;
 		if (q->conf.max_attempts > 0 &&
 		    m.attempts >= q->conf.max_attempts)
@@ -210,11 +210,10 @@ new_token(char *tok)
 static int
 claim_run(struct mq_queue *q, int64_t lease_ms)
 {
-	struct timespec ts[2];
 	struct mq_name m;
 	const char *from;
 	size_t k;
-	int64_t now, dl;
+	int64_t now;
 	int r = 0;
 
 	k = q->ahead > 1 ? q->ahead : 1;
@@ -226,12 +225,7 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		unlock(q, LK_LEASE);
 		return -1;
 	}
-	/* the lease starts now, not before we waited for the reclaimer */
-	now = mq_now_ms();
-	dl = now + lease_ms;
-	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
-	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-	now /= 1000;
+	now = mq_now_ms() / 1000;
 	q->nrun = q->irun = 0;
 	while (q->nrun < k && q->inames < q->nnames) {
 		from = q->names[q->inames];
@@ -246,6 +240,7 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 			break;
 		q->inames++;
 		m.attempts++;
+		m.lease = lease_ms;
 		new_token(m.token);
 		if (mq_name_format(&m, q->run[q->nrun],
 		    sizeof(q->run[q->nrun])) == -1) {
@@ -259,7 +254,13 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 			r = -1;
 			break;
 		}
-		if (utimensat(q->sfd[MQ_INFLIGHT], q->run[q->nrun], ts,
+		/*
+		 * The lease starts now: the deadline is the file's mtime
+		 * plus the lease in its name.  Setting the mtime to now
+		 * needs only write permission, not ownership, so members
+		 * of a spool's group can claim each other's messages.
+		 */
+		if (utimensat(q->sfd[MQ_INFLIGHT], q->run[q->nrun], NULL,
 		    AT_SYMLINK_NOFOLLOW) == -1) {
 			/* no deadline: the next reclaim returns it to ready */
 			r = -1;

@@ -92,6 +92,7 @@ group_put(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 	}
 	/* named as it will be published: no token, no dead reason */
 	m->token[0] = '\0';
+	m->lease = 0;
 	m->reason[0] = '\0';
 	if ((r = mq_name_format(m, name, sizeof(name))) == 0 &&
 	    (r = lock_sh(q, LK_QUEUE)) == 0) {

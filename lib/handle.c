@@ -391,12 +391,20 @@ mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 
 	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
+	if (lease_ms <= 0)
+		lease_ms = t.m.lease > 0 ? t.m.lease : t.q->conf.lease_ms;
 	if (lock_sh(t.q, LK_LEASE) == -1)
 		return -1;
-	dl = mq_now_ms() + (lease_ms > 0 ? lease_ms : t.q->conf.lease_ms);
-	ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
-	ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-	r = utimensat(t.fd, t.name, ts, AT_SYMLINK_NOFOLLOW);
+	if (lease_ms == t.m.lease) {
+		/* the claim's own lease, from now: write permission will do */
+		r = utimensat(t.fd, t.name, NULL, AT_SYMLINK_NOFOLLOW);
+	} else {
+		/* another length: an mtime that ends it then (owner only) */
+		dl = mq_now_ms() + lease_ms - t.m.lease;
+		ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
+		ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
+		r = utimensat(t.fd, t.name, ts, AT_SYMLINK_NOFOLLOW);
+	}
 	unlock(t.q, LK_LEASE);
 	if (r == -1 && errno == ENOENT)
 		errno = ESTALE;

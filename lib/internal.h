@@ -4,6 +4,8 @@
 #ifndef MQ_INTERNAL_H
 #define MQ_INTERNAL_H
 
+#include <sys/stat.h>
+
 #include <limits.h>
 
 #include "mq.h"
@@ -107,6 +109,7 @@ int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
 	    int flags);
 void	 free_names(char **, size_t);
 int64_t	 ceil_s(int64_t ms);
+int64_t	 lease_end(const struct stat *, const struct mq_name *);
 int	 name_fits(const struct mq_name *, int state);
 
 /* key.c: the key store of idempotent producers */

@@ -438,6 +438,7 @@ publish(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 	int state, r;
 
 	m->token[0] = '\0';
+	m->lease = 0;
 	m->reason[0] = '\0';
 	if (m->notbefore != 0 && m->notbefore > now) {
 		state = MQ_DELAYED;
@@ -471,6 +472,7 @@ into_flat(struct mq_queue *q, int fromfd, const char *from, int state,
 	int r;
 
 	m->token[0] = '\0';
+	m->lease = 0;
 	if (mq_name_format(m, name, MQ_NAME_MAX + 1) == -1)
 		return -1;
 	if (lock_sh(q, LK_QUEUE) == -1)

@@ -87,6 +87,7 @@ struct mq_name {
 	int64_t	 notbefore;		/* epoch s, 0: none */
 	char	 key[MQ_KEY_HEX + 1];	/* hash of the producer's key, or "" */
 	char	 group[MQ_KEY_HEX + 1];	/* hash of the ordered group, or "" */
+	int64_t	 lease;			/* ms, in flight only; 0: none */
 	char	 reason[17];		/* dead only */
 	char	 token[17];		/* in flight only */
 };

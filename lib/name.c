@@ -151,7 +151,7 @@ ishexc(int c)
 int
 mq_name_parse(const char *s, struct mq_name *m)
 {
-	static const char order[] = "pasxnkgrt";
+	static const char order[] = "pasxnkgrlt";
 	const char *p, *o = order;
 	int64_t v;
 
@@ -209,6 +209,11 @@ mq_name_parse(const char *s, struct mq_name *m)
 			    islowerc) == -1)
 				goto bad;
 			break;
+		case 'l':
+			if (fieldnum(&p, INT64_C(999999999999), &m->lease) ==
+			    -1 || m->lease == 0)
+				goto bad;
+			break;
 		case 't':
 			if (fieldword(&p, m->token, sizeof(m->token),
 			    isalnumc) == -1 || strlen(m->token) < 6)
@@ -243,6 +248,8 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 		n += snprintf(buf + n, len - n, ",g%s", m->group);
 	if (n >= 0 && (size_t)n < len && m->reason[0] != '\0')
 		n += snprintf(buf + n, len - n, ",r%s", m->reason);
+	if (n >= 0 && (size_t)n < len && m->lease > 0)
+		n += snprintf(buf + n, len - n, ",l%lld", (long long)m->lease);
 	if (n >= 0 && (size_t)n < len && m->token[0] != '\0')
 		n += snprintf(buf + n, len - n, ",t%s", m->token);
 	if (n < 0 || (size_t)n >= len) {
@@ -263,9 +270,23 @@ name_fits(const struct mq_name *m, int state)
 {
 	if ((m->token[0] != '\0') != (state == MQ_INFLIGHT))
 		return 0;
+	if (m->lease != 0 && state != MQ_INFLIGHT)
+		return 0;
 	if (m->reason[0] != '\0' && state != MQ_DEAD)
 		return 0;
 	if (state == MQ_DELAYED && m->notbefore == 0)
 		return 0;
 	return 1;
+}
+
+/*
+ * When the lease of an in-flight file ends, in epoch ms: its mtime (set
+ * when claimed or touched) plus the lease in its name.  A name without a
+ * lease, as older versions wrote, has its deadline as its mtime.
+ */
+int64_t
+lease_end(const struct stat *st, const struct mq_name *m)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000 +
+	    st->st_mtim.tv_nsec / 1000000 + m->lease;
 }

@@ -184,8 +184,7 @@ next_event(struct mq_queue *q, int64_t now)
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;
 			/* the reclaimer compares in milliseconds */
-			t = (int64_t)st.st_mtim.tv_sec * 1000 +
-			    st.st_mtim.tv_nsec / 1000000 + 1;
+			t = lease_end(&st, &m) + 1;
 			if (next == -1 || t < next)
 				next = t;
 		}

@@ -181,7 +181,7 @@ bodies() {
 	mq-put -g G q <<<x >/dev/null
 	[[ "$(only q ready)" =~ ,g[0-9a-f]{32}$ ]]
 	h=$(mq-get q)
-	[[ "$h" =~ ,g[0-9a-f]{32},t ]]
+	[[ "$h" =~ ,g[0-9a-f]{32},l[0-9]+,t ]]
 	mq-nack -D 0 "$h"
 	mq-nack "$(mq-get q)"
 	[[ "$(only q dead)" =~ ,g[0-9a-f]{32},rattempts$ ]]

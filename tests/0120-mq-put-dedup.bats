@@ -215,11 +215,11 @@ reclaimed() {
 	k=,k$(hash K)
 	[[ "$(only q ready)" == *",a0,s2$k" ]]
 	h=$(mq-get q)
-	[[ "$h" == *",a1,s2$k,t"* ]]
+	[[ "$h" == *",a1,s2$k,l"* ]]
 	mq-nack -D 0 "$h"
 	[[ "$(only q ready)" == *",a1,s2$k" ]]
 	h=$(mq-get -L 100ms q)
-	[[ "$h" == *",a2,s2$k,t"* ]]
+	[[ "$h" == *",a2,s2$k,l"* ]]
 	wait_for 10 reclaimed
 	[[ "$(only q ready)" == *",a2,s2$k" ]]
 	mq-nack "$(mq-get q)"

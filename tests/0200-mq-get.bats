@@ -13,7 +13,7 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 	h=$output
 	[[ "$h" == /* ]]
 	[ "$(dirname "$h")" = "$S/q/inflight" ]
-	[[ "$(basename "$h")" =~ ^$id,p4,a1,s6,t[0-9A-Za-z]{6,16}$ ]]
+	[[ "$(basename "$h")" =~ ^$id,p4,a1,s6,l[0-9]+,t[0-9A-Za-z]{6,16}$ ]]
 	[ -f "$h" ]
 	[ "$(cat "$h")" = hello ]
 	# moved, not copied
@@ -215,7 +215,7 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 	[ "$(cat "${lines[0]}")" = six ]
 	[ "$(cat "${lines[1]}")" = three ]
 	[ "$(cat "${lines[2]}")" = seven ]
-	[[ "$(basename "${lines[1]}")" == "$id2,p4,a1,s5,t"* ]]
+	[[ "$(basename "${lines[1]}")" == "$id2,p4,a1,s5,l"* ]]
 }
 
 @test "get: a ready name without the s field is delivered (it is optional)" {
@@ -224,7 +224,7 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 	printf 'body' >"$S/q/ready/4.0000000001/1700000000.000001.AAAAAAAA,p4,a0"
 	run mq-get q
 	[ "$status" -eq 0 ]
-	[[ "$(basename "$output")" =~ ^1700000000\.000001\.AAAAAAAA,p4,a1,t[0-9A-Za-z]{6,16}$ ]]
+	[[ "$(basename "$output")" =~ ^1700000000\.000001\.AAAAAAAA,p4,a1,l[0-9]+,t[0-9A-Za-z]{6,16}$ ]]
 }
 
 @test "get: entries not matching the grammar are never delivered, never deleted" {
@@ -305,7 +305,7 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 	[ "$(count "$S/q/delayed")" -eq 1 ]
 	wait_for 6 try_get q
 	[ "$(cat "$h")" = later ]
-	[[ "$(basename "$h")" =~ ^$id,p4,a1,s6,t[0-9A-Za-z]{6,16}$ ]]
+	[[ "$(basename "$h")" =~ ^$id,p4,a1,s6,l[0-9]+,t[0-9A-Za-z]{6,16}$ ]]
 	[ "$(count "$S/q/delayed")" -eq 0 ]
 }
 
@@ -399,7 +399,7 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 	id=$(mq-put -T 1h q <<<x)
 	run mq-get q
 	[ "$status" -eq 0 ]
-	[[ "$(basename "$output")" =~ ^$id,p4,a1,s2,x[0-9]{10},t[0-9A-Za-z]+$ ]]
+	[[ "$(basename "$output")" =~ ^$id,p4,a1,s2,x[0-9]{10},l[0-9]+,t[0-9A-Za-z]+$ ]]
 }
 
 @test "get: ttl from the config expires messages" {
@@ -433,9 +433,9 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 @test "get: -L 1: the next mq-get after expiry reclaims it, attempts a1 -> a2, new token" {
 	id=$(mq-put q <<<again)
 	h1=$(mq-get -L 1 q)
-	[[ "$(basename "$h1")" == "$id,p4,a1,s6,t"* ]]
+	[[ "$(basename "$h1")" == "$id,p4,a1,s6,l"* ]]
 	wait_for 5 try_get -L 30 q
-	[[ "$(basename "$h")" =~ ^$id,p4,a2,s6,t[0-9A-Za-z]{6,16}$ ]]
+	[[ "$(basename "$h")" =~ ^$id,p4,a2,s6,l[0-9]+,t[0-9A-Za-z]{6,16}$ ]]
 	[ "$h" != "$h1" ]
 	[ ! -e "$h1" ]
 	[ "$(cat "$h")" = again ]
@@ -481,7 +481,7 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 	touch -d @1000000000 "$f"
 	run mq-get q
 	[ "$status" -eq 0 ]
-	[[ "$(basename "$output")" == 1700000000.000001.AAAAAAAA,p4,a8,s1,t* ]]
+	[[ "$(basename "$output")" == 1700000000.000001.AAAAAAAA,p4,a8,s1,l* ]]
 	[ "$(count "$S/q/dead")" -eq 0 ]
 }
 

@@ -117,7 +117,7 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 
 @test "ack: lease expired but not yet reclaimed: the ack still succeeds" {
 	h=$(mq-put q <<<x >/dev/null && mq-get -L 1 q)
-	d=$(stat -c %Y "$h")
+	d=$(deadline "$h")
 	expired() {
 		[ "$(date +%s)" -gt "$d" ]
 	}

@@ -38,7 +38,7 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	mq-nack -D 0 "$(mq-get q)"
 	run mq-get q
 	[ "$status" -eq 0 ]
-	[[ "$(basename "$output")" =~ ^$id,p4,a2,s6,t[0-9A-Za-z]{6,16}$ ]]
+	[[ "$(basename "$output")" =~ ^$id,p4,a2,s6,l[0-9]+,t[0-9A-Za-z]{6,16}$ ]]
 	[ "$(cat "$output")" = retry ]
 }
 
@@ -65,7 +65,7 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	w=$(basename "$(dirname "$f")")
 	[ "$w" = "$(printf '%010d' $((n - n % 60)))" ]
 	wait_for 5 try_get q
-	[[ "$(basename "$h")" == "$id,p4,a2,s2,t"* ]]
+	[[ "$(basename "$h")" == "$id,p4,a2,s2,l"* ]]
 }
 
 @test "nack: without configuration the backoff is 1s" {
@@ -118,7 +118,7 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	run mq-get q
 	[ "$status" -eq 1 ]
 	wait_for 6 try_get q
-	[[ "$(basename "$h")" == "$id,p4,a2,s2,t"* ]]
+	[[ "$(basename "$h")" == "$id,p4,a2,s2,l"* ]]
 }
 
 @test "nack: -D overrides the configured backoff" {

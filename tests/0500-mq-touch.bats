@@ -44,31 +44,43 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	[ "$d" -ge $((now + 4)) ] && [ "$d" -le $((now + 7)) ]
 }
 
-@test "touch: without -L the lease comes from the config (not from mq-get -L)" {
+@test "touch: without -L the claim's own lease starts again (not the config's)" {
 	conf lease=2m
 	h=$(claim q -L 1h)
+	[[ "$h" == *,l3600000,t* ]]
 	now=$(date +%s)
 	mq-touch "$h"
 	d=$(deadline "$h")
-	[ "$d" -ge $((now + 119)) ] && [ "$d" -le $((now + 122)) ]
+	[ "$d" -ge $((now + 3599)) ] && [ "$d" -le $((now + 3602)) ]
 }
 
-@test "touch: default lease is 30s" {
-	h=$(claim q -L 1h)
+@test "touch: default lease is 30s (the claim's, from the default config)" {
+	h=$(claim q)
+	[[ "$h" == *,l30000,t* ]]
 	now=$(date +%s)
 	mq-touch "$h"
 	d=$(deadline "$h")
 	[ "$d" -ge $((now + 29)) ] && [ "$d" -le $((now + 32)) ]
 }
 
-@test "touch: the queue's mq.conf lease overrides the global one" {
+@test "touch: a claim made before the queue's mq.conf changed keeps its lease" {
 	conf lease=2m
 	h=$(claim q)
 	echo 'lease = 1h' >"$S/q/mq.conf"
 	now=$(date +%s)
 	mq-touch "$h"
 	d=$(deadline "$h")
-	[ "$d" -ge $((now + 3599)) ] && [ "$d" -le $((now + 3602)) ]
+	[ "$d" -ge $((now + 119)) ] && [ "$d" -le $((now + 122)) ]
+}
+
+@test "touch: the name keeps the claim's lease; -L of another length moves the mtime instead" {
+	h=$(claim q -L 1m)
+	now=$(date +%s)
+	mq-touch -L 10m "$h"
+	[ -e "$h" ]
+	d=$(deadline "$h")
+	[ "$d" -ge $((now + 599)) ] && [ "$d" -le $((now + 602)) ]
+	[ "$(stat -c %Y "$h")" -ge $((now + 539)) ]
 }
 
 @test "touch: the name does not change (no new token, no new attempt)" {

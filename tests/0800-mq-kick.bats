@@ -45,7 +45,7 @@ kick_conf() {
 	[ "$status" -eq 0 ]
 	[ "$(for h in "${lines[@]}"; do cat "$h"; done | tr '\n' ' ')" = "one two three " ]
 	for h in "${lines[@]}"; do
-		[[ "$h" == *,a1,s*,t* ]]
+		[[ "$h" == *,a1,s*,l*,t* ]]
 	done
 }
 

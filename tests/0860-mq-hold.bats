@@ -29,10 +29,10 @@ ready_of() {
 @test "hold: every field but the claim token is kept" {
 	id=$(mq-put -p 7 -T 1h q <<<'urgent')
 	h=$(mq-get -L 1h q)
-	[[ "$h" == "$S/q/inflight/$id,p7,a1,s7,x"*",t"* ]]
+	[[ "$h" == "$S/q/inflight/$id,p7,a1,s7,x"*",l"*",t"* ]]
 	held=$(mq-hold "$h")
 	n=${h##*/}
-	[ "$held" = "$S/q/held/${n%,t*}" ]
+	[ "$held" = "$S/q/held/${n%,l*}" ]
 	[ "$(only q held)" = "$held" ]
 	# a delayed one keeps its due time
 	id=$(mq-put -D 1h q <<<'later')

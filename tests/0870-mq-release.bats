@@ -42,7 +42,7 @@ order() {
 	f=$(only q ready)
 	[[ "$f" == "$S/q/ready/7."*"/${held##*/}" ]]
 	h=$(mq-get q)
-	[[ "$h" == "$S/q/inflight/$id,p7,a2,s7,x"*",t"* ]]
+	[[ "$h" == "$S/q/inflight/$id,p7,a2,s7,x"*",l"*",t"* ]]
 }
 
 @test "release: a not-before time still to come sends it back to delayed/" {

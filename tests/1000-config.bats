@@ -81,7 +81,7 @@ ok_put() {
 	mq-put q <<<'b' >/dev/null
 	[ "$(find "$S/q/ready" -mindepth 1 -type d | wc -l)" -eq 2 ]
 	h=$(mq-get q)
-	dl=$(stat -c %Y "$h")
+	dl=$(deadline "$h")
 	[ "$dl" -ge $((now + 7200 - 5)) ] && [ "$dl" -le $((now + 7200 + 5)) ]
 }
 
@@ -256,7 +256,7 @@ ok_put() {
 	[ "$(count "$S/lax/ready")" -eq 1 ]
 	# the other keys still come from the global file
 	h=$(mq-get lax)
-	dl=$(stat -c %Y "$h")
+	dl=$(deadline "$h")
 	[ "$dl" -gt $(($(date +%s) + 3500)) ]
 }
 

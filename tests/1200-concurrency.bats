@@ -88,7 +88,7 @@ check_all() {
 	# one delivery each: attempts 1, all handles distinct
 	cat "$W"/handles.* >"$W/allh"
 	[ "$(wc -l <"$W/allh")" -eq "$total" ]
-	[ -z "$(grep -v ',a1,s[0-9]*,t[0-9A-Za-z]*$' "$W/allh")" ]
+	[ -z "$(grep -v ',a1,s[0-9]*,l[0-9]*,t[0-9A-Za-z]*$' "$W/allh")" ]
 	[ -z "$(sort "$W/allh" | uniq -d)" ]
 	# nothing left
 	run mq-stat -j q

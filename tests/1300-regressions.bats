@@ -78,7 +78,7 @@ load test_helper
 	chmod 755 "$BATS_TEST_TMPDIR"
 	mkdir -m 777 "$BATS_TEST_TMPDIR/sp"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups \
-	    env MQ_CONF="$MQ_CONF" "$MQ_BIN/mq-put" -d "$BATS_TEST_TMPDIR/sp" q "$BATS_TEST_TMPDIR/secret"
+	    env MQ_CONF=/dev/null "$MQ_BIN/mq-put" -d "$BATS_TEST_TMPDIR/sp" q "$BATS_TEST_TMPDIR/secret"
 	[ "$status" -eq 77 ]
 	[[ "$output" == *"Permission denied"* ]]
 }

@@ -62,9 +62,12 @@ now_ge() {
 	[ "$(date +%s)" -ge "$1" ]
 }
 
-# the lease deadline of a handle, in whole seconds
+# the lease deadline of a handle, in whole seconds: its mtime plus the
+# lease (ms) in its name
 deadline() {
-	stat -c %Y "$1"
+	local l
+	l=$(field l "$1")
+	echo $((($(stat -c %.3Y "$1" | tr -d .) + ${l:-0}) / 1000))
 }
 
 # ro_spool - a read-only view of the spool at $RO (a bind mount), or skip
