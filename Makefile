@@ -38,7 +38,8 @@ BINS = $(addprefix $(O)/bin/,$(TOOLS))
 MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
 
 .DELETE_ON_ERROR:
-.PHONY: all bench check demo install uninstall clean lint deps-build deps-test
+.PHONY: all bench check demo install uninstall clean lint deps-build deps-test \
+	valgrind
 
 all: deps-build $(BINS)
 
@@ -62,6 +63,14 @@ deps-test:
 
 check: deps-test all
 	MQ_BIN=$(CURDIR)/$(O)/bin sh tests/run
+
+# the tools run under valgrind for a subset of the suite (one that does not
+# starve them of descriptors on purpose)
+VALGRIND_TESTS = 0600-mq-ls.bats 0800-mq-kick.bats 0850-mq-purge.bats \
+	0870-mq-release.bats
+valgrind: deps-test all
+	sh mk/valgrind.sh $(CURDIR)/$(O)/bin $(CURDIR)/$(O)/valgrind
+	MQ_BIN=$(CURDIR)/$(O)/valgrind sh tests/run $(VALGRIND_TESTS)
 
 bench: all
 	QUICK=$(QUICK) bench/run

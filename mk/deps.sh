@@ -28,6 +28,7 @@ if [ "${1:-build}" = test ]; then
 	need 'command -v mandoc' mandoc
 	need 'command -v python3' python3
 	need 'command -v faketime' faketime
+	need 'command -v valgrind' valgrind
 fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

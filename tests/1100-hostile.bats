@@ -49,7 +49,9 @@ bad_names() {
 	for n in "${BAD[@]}"; do
 		for cmd in "mq-put --" "mq-get --" "mq-ls --" "mq-ls -s ready --" \
 		    "mq-stat --" "mq-stat -j --" "mq-kick --" \
-		    "mq-purge -s ready --" "mq-purge -s dead --" "mq-init --"; do
+		    "mq-purge -s ready --" "mq-purge -s dead --" "mq-init --" \
+		    "mq-pause --" "mq-resume --" "mq-fsck --" "mq-fsck -n --" \
+		    "mq-release -a" "mq-work -e --"; do
 			run $cmd "$n" </dev/null
 			if [ "$status" -ne 64 ]; then
 				echo "$cmd '$n': status $status, expected 64"
@@ -57,7 +59,7 @@ bad_names() {
 			fi
 		done
 		# a bad name among good ones
-		for cmd in "mq-stat" "mq-init"; do
+		for cmd in "mq-stat" "mq-init" "mq-pause" "mq-fsck"; do
 			run $cmd q -- "$n"
 			[ "$status" -eq 64 ] || {
 				echo "$cmd q '$n': status $status"
