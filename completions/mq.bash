@@ -59,6 +59,7 @@ _mq()
         mq-ls | mq-purge) argopts=ds ;;
         mq-stat) argopts=dwc flags=jP ;;
         mq-release) argopts=da ;;
+        mq-sub) flags=r ;;
     esac
 
     # Scan the words before the cursor (getopt style: -ab, -dDIR, -d DIR, --).
@@ -119,7 +120,7 @@ _mq()
                             "$spool"/*/inflight/*
                         ;;
                     mq-release:*) _mq_paths "$spool"/*/held/* ;;
-                    mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | *:0) _mq_queues ;;
+                    mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-sub:* | *:0) _mq_queues ;;
                     mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
                     mq-work:*)
                         compopt -o filenames 2>/dev/null
@@ -139,4 +140,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-sub

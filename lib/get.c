@@ -12,7 +12,9 @@
  *   names the current one.
  * - The lease deadline is the in-flight file's mtime.  It is set while the
  *   lease lock is held shared; the reclaimer holds it exclusive, so it never
- *   sees a claim between its rename and its deadline.
+ *   sees a claim between its rename and its deadline.  A fanned-out copy
+ *   shares its mtime with other queues: its deadline is only ever raised
+ *   (set_deadline).
  * - Claiming reads one bucket (plus the list of buckets), whatever the
  *   backlog.
  */
@@ -258,8 +260,8 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 			r = -1;
 			break;
 		}
-		if (utimensat(q->sfd[MQ_INFLIGHT], q->run[q->nrun], ts,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
+		if (set_deadline(q->sfd[MQ_INFLIGHT], q->run[q->nrun], &m,
+		    ts) == -1) {
 			/* no deadline: the next reclaim returns it to ready */
 			r = -1;
 			break;

@@ -14,6 +14,7 @@
 #define LK_QUEUE	512
 #define LK_LEASE	513
 #define LK_PROMOTE	514
+#define LK_SUBS		515	/* subs/ of a topic: see fanout.c */
 #define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
 #define LK_NKEYS	1024
 
@@ -76,6 +77,7 @@ int	 mark_dirty(struct mq_queue *, const char *rel);
 int	 held_dir(struct mq_queue *);
 int	 own_file(struct mq_queue *, int fd);
 int	 make_dir(struct mq_queue *, int dirfd, const char *name);
+int	 open_dir(struct mq_queue *, int dirfd, const char *name, int create);
 int	 publish(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
@@ -110,5 +112,20 @@ int	 key_record(struct mq_queue *, const char *hash, const char *id);
 int	 remove_message(struct mq_queue *, int dirfd, const char *name,
 	    const struct mq_name *);
 void	 key_sweep(struct mq_queue *, const char *hash);
+
+/* fanout.c: topics and their subscribers */
+struct stat;
+struct timespec;
+struct fanout;
+struct fanout *fanout_new(struct mq_queue *topic, int64_t ttl_ms);
+int	 fanout_begin(struct fanout *);
+int	 fanout_put(struct fanout *, struct mq_name *, size_t n,
+	    const char *hash, size_t *nok);
+void	 fanout_end(struct fanout *);
+const char *fanout_failure(const struct fanout *, size_t i, int *err);
+void	 fanout_free(struct fanout *);
+int	 linked_ok(const struct mq_name *, const struct stat *);
+int	 set_deadline(int dirfd, const char *name, const struct mq_name *,
+	    const struct timespec ts[2]);
 
 #endif

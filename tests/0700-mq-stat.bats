@@ -399,11 +399,11 @@ for s in seen:
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^QUEUE ' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^$' <<<"$output")" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD OLDEST BYTES IN/s OUT/s" ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES IN/s OUT/s" ]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
 	# later tables have rates: nothing happened
-	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
-	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
 	# not a terminal: no escape sequences
 	[[ "$output" != *$'\033'* ]]
 	[ -z "$stderr" ]
@@ -428,7 +428,7 @@ watch_tables() {
 
 # rates - "IN OUT" of queue q in each table of $W
 rates() {
-	awk '$1 == "q" { print $8, $9 }' "$W"
+	awk '$1 == "q" { print $9, $10 }' "$W"
 }
 
 @test "stat: -w rates: messages put between tables are in, none out" {
