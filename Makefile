@@ -32,7 +32,7 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 
 TOOLS = mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick \
-	mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck
+	mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub
 LIBOBJ = $(patsubst lib/%.c,$(O)/lib/%.o,$(wildcard lib/*.c))
 BINS = $(addprefix $(O)/bin/,$(TOOLS))
 MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))

@@ -37,6 +37,30 @@ flush_ids(struct mq_putter *p)
 }
 
 /*
+ * Report why a put failed in queue, the one put to or, for a topic (via),
+ * one of its subscribers.  Returns the exit status.
+ */
+static int
+failed(const char *spool, const char *queue, const char *via,
+    const char *key, int e)
+{
+	char path[64];
+
+	if (e == MQ_EKEYFILE) {
+		mq_key_path(key, path, sizeof(path));
+		warnx("%s/%s/%s: corrupt key file: remove it to put with this "
+		    "key", spool, queue, path);
+		return MQ_EX_DATAERR;
+	}
+	if (via != NULL)
+		warnx("%s: subscriber %s: cannot put message: %s", via, queue,
+		    mq_strerror(e));
+	else
+		warnx("%s: cannot put message: %s", queue, mq_strerror(e));
+	return mq_exit_status(e);
+}
+
+/*
  * One message per record of stdin.  Before blocking for more input, the
  * messages read so far are committed: a slow writer (tail -f | mq-put -l)
  * sees each message go out promptly, a fast one gets large group commits.
@@ -115,9 +139,9 @@ main(int argc, char *argv[])
 	struct mq_putter *p;
 	struct mq_queue *q;
 	char spool[PATH_MAX];
-	const char *dir = NULL, *e;
+	const char *dir = NULL, *e, *sub;
 	int64_t ms, t;
-	int ch, sep = -1, fd, i, r = 0, saved, when = 0;
+	int ch, sep = -1, fd, i, r = 0, saved, when = 0, status = 0, st, e2;
 
 	while ((ch = getopt(argc, argv, "0A:D:T:d:g:hk:lp:V")) != -1) {
 		switch (ch) {
@@ -211,18 +235,15 @@ main(int argc, char *argv[])
 		saved = errno;
 	}
 	flush_ids(p);
+	/* a topic: each subscriber that failed, the others have the message */
+	for (i = 0; r == -1 && (sub = mq_put_failure(p, i, &e2)) != NULL; i++)
+		if ((st = failed(spool, sub, argv[0], o.key, e2)) > status)
+			status = st;
+	if (r == -1 && i == 0)
+		status = failed(spool, argv[0], NULL, o.key, saved);
 	mq_put_end(p);
-	errno = saved;
-	if (r == -1 && errno == MQ_EKEYFILE) {
-		char path[64];
-
-		mq_key_path(o.key, path, sizeof(path));
-		errx(MQ_EX_DATAERR, "%s/%s/%s: corrupt key file: remove it to "
-		    "put with this key", spool, argv[0], path);
-	}
-	if (r == -1)
-		errx(mq_exit_status(errno), "%s: cannot put message: %s",
-		    argv[0], mq_strerror(errno));
+	if (status != 0)
+		exit(status);
 	mq_queue_close(q);
 	close_stdout();
 	return 0;

@@ -61,6 +61,7 @@ _mq()
         mq-release) argopts=da ;;
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
+        mq-sub) flags=r ;;
     esac
 
     # Scan the words before the cursor (getopt style: -ab, -dDIR, -d DIR, --).
@@ -122,7 +123,7 @@ _mq()
                             "$spool"/*/inflight/*
                         ;;
                     mq-release:*) _mq_paths "$spool"/*/held/* ;;
-                    mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | *:0) _mq_queues ;;
+                    mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | mq-sub:* | *:0) _mq_queues ;;
                     mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
                     mq-work:*)
                         compopt -o filenames 2>/dev/null
@@ -142,4 +143,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub

@@ -110,7 +110,7 @@ function __mq_held
     printf '%s\n' $files
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
@@ -147,6 +147,7 @@ complete -c mq-stat -s P -d 'Prometheus text format'
 complete -c mq-stat -s w -x -d 'Refresh every interval, with rates'
 complete -c mq-stat -s c -x -d 'Number of refreshes'
 complete -c mq-release -s a -x -a '(__mq_queues)' -d 'Release every held message of a queue'
+complete -c mq-sub -s r -d 'Unsubscribe the queues'
 
 # Operands; mq-put completes files after the queue.
 for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work
@@ -160,6 +161,8 @@ complete -c mq-fsck -s T -x -d 'Remove temporary files older than'
 for t in mq-init mq-pause mq-resume mq-fsck
     complete -c $t -a '(__mq_queues)' -d Queue
 end
+complete -c mq-sub -n '__mq_nargs 0' -a '(__mq_queues)' -d Topic
+complete -c mq-sub -n 'not __mq_nargs 0' -a '(__mq_queues)' -d Subscriber
 complete -c mq-work -n '__mq_nargs 1' -a '(__fish_complete_command)' -d Command
 complete -c mq-work -n 'not __mq_nargs 0; and not __mq_nargs 1' -F
 for t in mq-ack mq-nack mq-touch

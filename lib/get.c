@@ -13,7 +13,8 @@
  * - The lease deadline is the in-flight file's mtime plus the lease in its
  *   name (,l).  The mtime is set, to now, while the lease lock is held
  *   shared; the reclaimer holds it exclusive, so it never sees a claim
- *   between its rename and its mtime.
+ *   between its rename and its mtime.  A fanned-out copy shares its
+ *   mtime with other queues: it is only ever raised (set_deadline).
  * - Claiming reads one bucket (plus the list of buckets), whatever the
  *   backlog.
  */
@@ -260,8 +261,8 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		 * needs only write permission, not ownership, so members
 		 * of a spool's group can claim each other's messages.
 		 */
-		if (utimensat(q->sfd[MQ_INFLIGHT], q->run[q->nrun], NULL,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
+		if (set_deadline(q->sfd[MQ_INFLIGHT], q->run[q->nrun], &m,
+		    NULL) == -1) {
 			/* no deadline: the next reclaim returns it to ready */
 			r = -1;
 			break;

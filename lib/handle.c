@@ -6,7 +6,8 @@
  * SPOOL/QUEUE/STATE (SPOOL/QUEUE/STATE/BUCKET for ready and delayed
  * messages) of this session's spool, its last component is a valid message
  * name for that state, and the entry is a regular file with one link (never
- * a symlink, nor a hard link to something elsewhere).  Everything after that
+ * a symlink, nor a hard link to something elsewhere), or a read-only one
+ * whose name says it is a fan-out copy (fanout.c).  Everything after that
  * goes through the queue's directory descriptors, so nothing outside the
  * spool is ever touched.
  *
@@ -15,7 +16,8 @@
  *   fails with ESTALE and changes nothing: a new claim has a new token, so
  *   its name differs from every older handle.
  * - A touch holds the lease lock shared, so the reclaimer never returns a
- *   message to ready on a deadline it has just seen being extended.
+ *   message to ready on a deadline it has just seen being extended.  It
+ *   never lowers the deadline of a fan-out copy (set_deadline).
  * - An ack of a message with a key starts the key's dedup window (key.c).
  */
 #include <sys/types.h>
@@ -259,7 +261,7 @@ resolve(struct mq_session *s, const char *path, unsigned states,
 		goto fail;
 	}
 	/* a hard link planted in the spool would let us act on its twin */
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+	if (!S_ISREG(st.st_mode) || !linked_ok(&t->m, &st)) {
 		errno = MQ_EHANDLE;
 		goto fail;
 	}
@@ -397,13 +399,13 @@ mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 		return -1;
 	if (lease_ms == t.m.lease) {
 		/* the claim's own lease, from now: write permission will do */
-		r = utimensat(t.fd, t.name, NULL, AT_SYMLINK_NOFOLLOW);
+		r = set_deadline(t.fd, t.name, &t.m, NULL);
 	} else {
 		/* another length: an mtime that ends it then (owner only) */
 		dl = mq_now_ms() + lease_ms - t.m.lease;
 		ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
 		ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-		r = utimensat(t.fd, t.name, ts, AT_SYMLINK_NOFOLLOW);
+		r = set_deadline(t.fd, t.name, &t.m, ts);
 	}
 	unlock(t.q, LK_LEASE);
 	if (r == -1 && errno == ENOENT)

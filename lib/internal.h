@@ -16,6 +16,7 @@
 #define LK_QUEUE	512
 #define LK_LEASE	513
 #define LK_PROMOTE	514
+#define LK_SUBS		515	/* subs/ of a topic: see fanout.c */
 #define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
 #define LK_NKEYS	1024
 #define LK_GROUPS	2048	/* group locks: bytes 2048 to 2048+LK_NGROUPS-1 */
@@ -85,6 +86,7 @@ int	 own_file(struct mq_queue *, int fd);
 int	 own_fd(const struct mq_conf *, int fd, int dir);
 int	 own_dirat(const struct mq_conf *, int dirfd, const char *name);
 int	 make_dir(struct mq_queue *, int dirfd, const char *name);
+int	 open_dir(struct mq_queue *, int dirfd, const char *name, int create);
 int	 publish(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
@@ -134,5 +136,19 @@ int	 group_defer(struct mq_queue *, const char *hash);
 int	 group_flush(struct mq_queue *);
 int	 group_count(struct mq_queue *, long long *count, long long *bytes);
 int	 group_purge(struct mq_queue *, long long *purged);
+/* fanout.c: topics and their subscribers */
+struct stat;
+struct timespec;
+struct fanout;
+struct fanout *fanout_new(struct mq_queue *topic, int64_t ttl_ms);
+int	 fanout_begin(struct fanout *);
+int	 fanout_put(struct fanout *, struct mq_name *, size_t n,
+	    const char *hash, size_t *nok);
+void	 fanout_end(struct fanout *);
+const char *fanout_failure(const struct fanout *, size_t i, int *err);
+void	 fanout_free(struct fanout *);
+int	 linked_ok(const struct mq_name *, const struct stat *);
+int	 set_deadline(int dirfd, const char *name, const struct mq_name *,
+	    const struct timespec ts[2]);
 
 #endif

@@ -107,23 +107,11 @@ static int
 key_dir(struct mq_queue *q, const char *hash, int create)
 {
 	char xx[3] = { hash[0], hash[1], '\0' };
-	int fd;
 
-	while (q->keysfd == -1) {
-		q->keysfd = openat(q->dfd, "keys", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW);
-		if (q->keysfd == -1 && (errno != ENOENT || !create ||
-		    make_dir(q, q->dfd, "keys") == -1))
-			return -1;
-	}
-	for (;;) {
-		fd = openat(q->keysfd, xx, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-		    O_NOFOLLOW);
-		if (fd != -1 || errno != ENOENT || !create)
-			return fd;
-		if (make_dir(q, q->keysfd, xx) == -1)
-			return -1;
-	}
+	if (q->keysfd == -1 &&
+	    (q->keysfd = open_dir(q, q->dfd, "keys", create)) == -1)
+		return -1;
+	return open_dir(q, q->keysfd, xx, create);
 }
 
 /*

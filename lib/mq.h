@@ -19,7 +19,7 @@
 
 #define MQ_QUEUE_MAX	64	/* longest queue name */
 #define MQ_ID_LEN	26	/* SSSSSSSSSS.UUUUUU.RRRRRRRR */
-/* longest message file name mq writes: now 26+3+11+17+12+12+34+18 = 133 */
+/* longest message file name mq writes: now 26+3+11+17+12+12+34+2+18 = 135 */
 #define MQ_NAME_MAX	160
 #define MQ_PRIORITY_MIN	0
 #define MQ_PRIORITY_MAX	9
@@ -88,6 +88,7 @@ struct mq_name {
 	char	 key[MQ_KEY_HEX + 1];	/* hash of the producer's key, or "" */
 	char	 group[MQ_KEY_HEX + 1];	/* hash of the ordered group, or "" */
 	int64_t	 lease;			/* ms, in flight only; 0: none */
+	int	 fanout;		/* ",f": may share its inode (mq-sub) */
 	char	 reason[17];		/* dead only */
 	char	 token[17];		/* in flight only */
 };
@@ -149,6 +150,17 @@ size_t	 mq_put_ready(struct mq_putter *, const char ***ids);
 int	 mq_put_commit(struct mq_putter *);
 int	 mq_put_pending(const struct mq_putter *);
 int	 mq_put_end(struct mq_putter *);
+/*
+ * After a put to a topic failed: the i-th subscriber (from 0) it failed
+ * in, and why; NULL past the last, and at once when it failed as a whole.
+ */
+const char *mq_put_failure(const struct mq_putter *, size_t i, int *err);
+
+/* fanout.c: topics, queues whose puts go to their subscribers (mq(7)) */
+int	 mq_subscribe(struct mq_queue *topic, struct mq_queue *queue);
+int	 mq_unsubscribe(struct mq_queue *topic, const char *queue);
+/* names is malloc'd, and each of its names */
+int	 mq_subscribers(struct mq_queue *topic, char ***names, size_t *n);
 
 /* key.c: the key file of a key, relative to the queue: keys/XX/HASH */
 void	 mq_key_path(const char *key, char *, size_t);
@@ -219,6 +231,8 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_ENOQUEUE	4098	/* errno: no such queue */
 #define MQ_EMOVED	4099	/* errno: message left that state meanwhile */
 #define MQ_EKEYFILE	4100	/* errno: a known key's file holds no id */
+#define MQ_EISTOPIC	4101	/* errno: a topic cannot subscribe */
+#define MQ_EISSUB	4102	/* errno: a subscriber cannot be a topic */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
 typedef int (*mq_argfn)(const char *, void *);

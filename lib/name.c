@@ -7,6 +7,8 @@
  * strict: a name it accepts is one mq could have written, which is what keeps
  * a planted or mangled file from being delivered, and what makes
  * format(parse(x)) == x for canonical names.
+ *
+ * The fan-out flag ",f" (fanout.c) is the one field without a value.
  */
 #include <sys/types.h>
 
@@ -151,7 +153,7 @@ ishexc(int c)
 int
 mq_name_parse(const char *s, struct mq_name *m)
 {
-	static const char order[] = "pasxnkgrlt";
+	static const char order[] = "pasxnkgfrlt";
 	const char *p, *o = order;
 	int64_t v;
 
@@ -204,6 +206,12 @@ mq_name_parse(const char *s, struct mq_name *m)
 			    ishexc) == -1 || strlen(m->group) != MQ_KEY_HEX)
 				goto bad;
 			break;
+		case 'f':
+			/* a flag: no value */
+			if (*p != ',' && *p != '\0')
+				goto bad;
+			m->fanout = 1;
+			break;
 		case 'r':
 			if (fieldword(&p, m->reason, sizeof(m->reason),
 			    islowerc) == -1)
@@ -246,6 +254,8 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 		n += snprintf(buf + n, len - n, ",k%s", m->key);
 	if (n >= 0 && (size_t)n < len && m->group[0] != '\0')
 		n += snprintf(buf + n, len - n, ",g%s", m->group);
+	if (n >= 0 && (size_t)n < len && m->fanout)
+		n += snprintf(buf + n, len - n, ",f");
 	if (n >= 0 && (size_t)n < len && m->reason[0] != '\0')
 		n += snprintf(buf + n, len - n, ",r%s", m->reason);
 	if (n >= 0 && (size_t)n < len && m->lease > 0)

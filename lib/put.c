@@ -14,6 +14,9 @@
  * - A put with a key publishes only if the key is not known, deciding and
  *   recording under the key's lock (see key.c); a duplicate hands back the
  *   id of the message put with the key, and leaves nothing behind.
+ * - A queue with subscribers is a topic: what is put to it goes to them
+ *   instead (fanout.c), decided under its subscription lock, which every
+ *   commit holds, before any key lock.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -39,7 +42,10 @@ struct mq_putter {
 	char			(*ids)[MQ_ID_LEN + 1];
 	const char		**out;
 	size_t			 nout, cap;
+	struct fanout		*fan;		/* the subscribers, if a topic */
 };
+
+static int	commit(struct mq_putter *);
 
 struct mq_putter *
 mq_put_begin(struct mq_queue *q, const struct mq_putopts *o)
@@ -48,12 +54,17 @@ mq_put_begin(struct mq_queue *q, const struct mq_putopts *o)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
+	if ((p->fan = fanout_new(q, o->ttl_ms)) == NULL) {
+		free(p);
+		return NULL;
+	}
 	p->q = q;
 	p->o = *o;
 	if (p->o.ttl_ms < 0)
 		p->o.ttl_ms = q->conf.ttl_ms;
 	if (o->key != NULL) {
 		if (o->key[0] == '\0' || strlen(o->key) > MQ_KEY_MAX) {
+			fanout_free(p->fan);
 			free(p);
 			errno = EINVAL;
 			return NULL;
@@ -127,6 +138,38 @@ emit(struct mq_putter *p, const char *id)
 	p->nout++;
 }
 
+/* Give up what is pending: its bodies go. */
+static int
+drop(struct mq_putter *p)
+{
+	size_t i;
+	int saved = errno;
+
+	for (i = 0; i < p->npend; i++)
+		unlinkat(p->q->tmpfd, p->pend[i].id, 0);
+	p->npend = 0;
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Hand what is pending to the topic's subscribers; report the ids that
+ * every one of them has.  Call between fanout_begin and fanout_end.
+ */
+static int
+fan_commit(struct mq_putter *p)
+{
+	size_t i, nok;
+	int r;
+
+	r = fanout_put(p->fan, p->pend, p->npend,
+	    p->o.key != NULL ? p->hash : NULL, &nok);
+	for (i = 0; i < nok; i++)
+		emit(p, p->pend[i].id);
+	p->npend = 0;
+	return r;
+}
+
 /*
  * Publish a written message unless its key is known, and record the key.
  * The body was read first, without the lock: a slow writer must not hold
@@ -141,11 +184,18 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 	char orig[MQ_ID_LEN + 1];
 	int locked, r, saved;
 
+	/* a topic's subscribers each decide by their own keys */
+	if ((r = fanout_begin(p->fan)) != 0) {
+		p->pend[p->npend++] = *m;
+		r = r > 0 ? fan_commit(p) : drop(p);
+		fanout_end(p->fan);
+		return r;
+	}
 	locked = key_lock(q, m->key, F_WRLCK) == 0;
 	if ((r = locked ? key_lookup(q, m->key, orig) : -1) == 0) {
 		p->pend[p->npend++] = *m;
 		/* commit now, even in batch mode: the key waits for it */
-		if ((r = mq_put_commit(p)) == 0)
+		if ((r = commit(p)) == 0)
 			r = key_record(q, m->key, m->id);
 	} else {
 		/* known, or we cannot tell: the body goes */
@@ -158,6 +208,7 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 	saved = errno;
 	if (locked)
 		key_lock(q, m->key, F_UNLCK);
+	fanout_end(p->fan);
 	if (r == 0)
 		key_sweep(q, m->key);
 	errno = saved;
@@ -264,11 +315,35 @@ mq_put_pending(const struct mq_putter *p)
 }
 
 /*
- * Publish what is pending.  On failure the messages not yet published are
- * removed, so that the caller can report exactly the ids it printed.
+ * Publish what is pending, or fan it out when the queue is a topic.  On
+ * failure the messages not yet published are removed, so that the caller
+ * can report exactly the ids it printed.
  */
 int
 mq_put_commit(struct mq_putter *p)
+{
+	int r;
+
+	if (p->npend == 0)
+		return 0;
+	if ((r = fanout_begin(p->fan)) == 0)
+		r = commit(p);
+	else if (r > 0)
+		r = fan_commit(p);
+	else
+		r = drop(p);
+	fanout_end(p->fan);
+	return r < 0 ? -1 : 0;
+}
+
+const char *
+mq_put_failure(const struct mq_putter *p, size_t i, int *err)
+{
+	return fanout_failure(p->fan, i, err);
+}
+
+static int
+commit(struct mq_putter *p)
 {
 	struct mq_queue *q = p->q;
 	size_t i;
@@ -348,6 +423,7 @@ mq_put_end(struct mq_putter *p)
 	free(p->pend);
 	free(p->ids);
 	free(p->out);
+	fanout_free(p->fan);
 	free(p);
 	return r;
 }

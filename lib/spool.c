@@ -380,6 +380,25 @@ held_dir(struct mq_queue *q)
 }
 
 /*
+ * Open a directory of a queue, made first (durably, see make_dir) when it
+ * is missing and create is set; without create, a missing one is ENOENT.
+ */
+int
+open_dir(struct mq_queue *q, int dirfd, const char *name, int create)
+{
+	int fd;
+
+	for (;;) {
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+		    O_NOFOLLOW);
+		if (fd != -1 || errno != ENOENT || !create)
+			return fd;
+		if (make_dir(q, dirfd, name) == -1)
+			return -1;
+	}
+}
+
+/*
  * Give a file the spool's mode and group.  The mode is exact, whatever the
  * umask: the spool's owner decides.  The group goes first: a change of
  * group may clear mode bits.

@@ -22,6 +22,9 @@ mq_exit_status(int err)
 		return MQ_EX_NONE;
 	case MQ_ECONFIG:
 		return MQ_EX_CONFIG;
+	case MQ_EISTOPIC:
+	case MQ_EISSUB:
+		return MQ_EX_USAGE;
 	case MQ_EHANDLE:
 	case MQ_EKEYFILE:
 	case EFBIG:
@@ -68,6 +71,10 @@ mq_strerror(int err)
 		return "message moved meanwhile: claimed, held, released or deleted";
 	case MQ_EKEYFILE:
 		return "corrupt key file";
+	case MQ_EISTOPIC:
+		return "the queue is a topic: fan-out goes one level deep";
+	case MQ_EISSUB:
+		return "the topic is a subscriber: fan-out goes one level deep";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

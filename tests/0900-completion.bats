@@ -130,6 +130,13 @@ expect() {
     expect 'mq-release '
 }
 
+@test "bash: mq-sub completes a topic, then subscriber queues; -r" {
+    expect 'mq-sub ' orders other zz
+    expect 'mq-sub orders ' orders other zz
+    expect 'mq-sub -r orders o' orders other
+    expect 'mq-sub -' -r -d -h -V
+}
+
 @test "bash: -d DIR on the line is honoured" {
     make_queue "$BATS_TEST_TMPDIR/alt" alpha
     touch "$BATS_TEST_TMPDIR/alt/alpha/dead/1.2.abcdefgh,rexpired"
@@ -171,7 +178,7 @@ expect() {
     command -v zsh >/dev/null || skip "zsh is not installed"
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
-    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck" ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub" ]
 }
 
 @test "fish: mq.fish parses and completes queues and handles" {
@@ -181,6 +188,13 @@ expect() {
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-get o"; complete -C "mq-ack "' "$COMPLETIONS/mq.fish"
     [ "$status" -eq 0 ] && [ -z "$stderr" ]
     [ "$output" = "$(printf 'orders\tQueue\nother\tQueue\n%s\tHandle\n%s\tHandle' "$H1" "$H2")" ]
+}
+
+@test "fish: mq-sub completes a topic, then subscriber queues" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-sub o"; complete -C "mq-sub -r orders z"' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$output" = "$(printf 'orders\tTopic\nother\tTopic\nzz\tSubscriber')" ]
 }
 
 @test "fish: mq-hold and mq-release complete their messages, -a a queue" {

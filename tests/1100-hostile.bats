@@ -239,6 +239,27 @@ bad_names() {
 	[ "$(count "$S/q/ready")" -eq 0 ]
 }
 
+@test "hostile: a hard link planted with a fan-out name (,f) to a writable file is refused (65)" {
+	# only read-only files may be fan-out copies with more than one link
+	outside
+	mq-init q
+	link=$S/q/inflight/$ID,p4,a1,s14,f,tABCDEFGH
+	ln "$OUT" "$link"
+	ready=$S/q/ready/4.0000000001/1732437600.000124.x7QkT3bZ,p4,a0,s14,f
+	mkdir -p "${ready%/*}"
+	ln "$OUT" "$ready"
+	before=$(snap)
+	for tool in mq-touch mq-nack mq-ack mq-hold; do
+		run $tool "$link"
+		echo "$tool: $status"
+		[ "$status" -eq 65 ]
+	done
+	run mq-hold "$ready"
+	[ "$status" -eq 65 ]
+	[ "$(snap)" = "$before" ]
+	intact "$OUT"
+}
+
 @test "hostile: a directory or FIFO in inflight/ is refused (65), survives" {
 	mq-init q
 	d=$S/q/inflight/$ID,p4,a1,tABCDEFGH

@@ -1,0 +1,458 @@
+#!/usr/bin/env bats
+# mq-sub and fan-out: one put to a topic reaches every subscriber.
+load test_helper
+bats_require_minimum_version 1.5.0
+
+# the helper's teardown, kept: ours unmounts what a test mounted first
+eval "$(declare -f teardown | sed '1s/^teardown/helper_teardown/')"
+teardown() {
+	if [ -n "${FAR:-}" ] && mountpoint -q "$FAR" 2>/dev/null; then
+		umount "$FAR"
+	fi
+	helper_teardown
+}
+
+# body FILE - a body that is not text: NUL, high bytes, no final newline
+body() {
+	printf 'order 42 paid\0\377\001\nline two' >"$1"
+}
+
+# ids QUEUE STATE - the ids of the messages of a state, in order
+ids() {
+	files "$1" "$2" | sed 's,.*/,,; s/,.*//'
+}
+
+@test "sub: fan-out to three subscribers, each acked on its own" {
+	body "$BATS_TEST_TMPDIR/msg"
+	mq-sub orders billing shipping search
+	id=$(mq-put orders <"$BATS_TEST_TMPDIR/msg")
+	[[ $id =~ ^[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}$ ]]
+	# the topic keeps nothing, not even in tmp/
+	[ "$(msgs orders)" -eq 0 ]
+	[ "$(count "$S/orders/tmp")" -eq 0 ]
+	for q in billing shipping search; do
+		[ "$(ids $q ready)" = "$id" ]
+	done
+	hb=$(mq-get billing)
+	hs=$(mq-get shipping)
+	cmp "$BATS_TEST_TMPDIR/msg" "$hb"
+	mq-ack "$hb"
+	[ ! -e "$hb" ]
+	# shipping's and search's copies are intact, and work on their own
+	cmp "$BATS_TEST_TMPDIR/msg" "$hs"
+	cmp "$BATS_TEST_TMPDIR/msg" "$(only search ready)"
+	mq-nack -D 0 "$hs"
+	hs=$(mq-get shipping)
+	cmp "$BATS_TEST_TMPDIR/msg" "$hs"
+	mq-ack "$hs"
+	h=$(mq-get search)
+	cmp "$BATS_TEST_TMPDIR/msg" "$h"
+	mq-ack "$h"
+	for q in billing shipping search; do
+		[ "$(msgs $q)" -eq 0 ]
+	done
+}
+
+@test "sub: one inode on disk, read-only, ,f in every name; links fall with acks" {
+	mq-sub orders billing shipping search
+	id=$(echo 'order 43' | mq-put orders)
+	b=$(only billing ready) s=$(only shipping ready) r=$(only search ready)
+	[ "${b##*/}" = "$id,p4,a0,s9,f" ]
+	[ "$(stat -c %i "$b")" = "$(stat -c %i "$s")" ]
+	[ "$(stat -c %i "$b")" = "$(stat -c %i "$r")" ]
+	[ "$(stat -c %h "$b")" -eq 3 ]
+	# no write permission for anyone (0666 & ~umask, less the write bits)
+	[ "$(stat -c %A "$b")" = "-r--r--r--" ]
+	h=$(mq-get billing)
+	[[ $h == */billing/inflight/$id,p4,a1,s9,f,l*,t* ]]
+	mq-ack "$h"
+	[ "$(stat -c %h "$s")" -eq 2 ]
+	mq-purge -s ready shipping
+	[ "$(stat -c %h "$r")" -eq 1 ]
+	[ "$(cat "$r")" = 'order 43' ]
+}
+
+@test "sub: the same id in every subscriber for a batch put (-l), in order" {
+	for sync in full batch none; do
+		conf "sync=$sync"
+		mq-sub "t$sync" a$sync b$sync
+		run --separate-stderr mq-put -l "t$sync" < <(seq 5)
+		[ "$status" -eq 0 ]
+		[ "${#lines[@]}" -eq 5 ]
+		[ "$(ids a$sync ready)" = "$output" ]
+		[ "$(ids b$sync ready)" = "$output" ]
+		[ "$(each_body $(files b$sync ready))" = "$(seq 5)" ]
+		[ "$(msgs "t$sync")" -eq 0 ]
+	done
+	# -0, and one message per file operand
+	mq-sub t a b
+	printf 'x\0y\0' | mq-put -0 t >/dev/null
+	echo z >"$BATS_TEST_TMPDIR/z"
+	mq-put t "$BATS_TEST_TMPDIR/z" "$BATS_TEST_TMPDIR/z" >/dev/null
+	[ "$(each_body $(files a ready))" = "$(printf '%s\n' x y z z)" ]
+	[ "$(ids a ready)" = "$(ids b ready)" ]
+}
+
+@test "sub: twenty subscribers, opened again for each commit" {
+	subs=$(printf 's%02d ' $(seq 20))
+	mq-sub t $subs
+	run mq-put -l t < <(seq 3)
+	[ "$status" -eq 0 ] && [ "${#lines[@]}" -eq 3 ]
+	for q in $subs; do
+		[ "$(ids $q ready)" = "$output" ]
+	done
+	[ "$(stat -c %h "$(files s07 ready | head -1)")" -eq 20 ]
+}
+
+@test "sub: ,f is a flag in its place of the grammar; other spellings are not delivered" {
+	mq-init q
+	b=$S/q/ready/4.0000000001
+	mkdir -p "$b"
+	for n in fx f1 f,f f,k0123456789abcdef0123456789abcdef f,s1 f,a1; do
+		echo bad >"$b/1700000000.000001.AAAAAAAA,p4,$n"
+	done
+	echo good >"$b/1700000000.000002.AAAAAAAA,p4,a0,s5,k0123456789abcdef0123456789abcdef,f"
+	h=$(mq-get q)
+	[[ $h == */1700000000.000002.AAAAAAAA,p4,a1,s5,k0123456789abcdef0123456789abcdef,f,l*,t* ]]
+	run mq-get q
+	[ "$status" -eq 1 ]
+	[ "$(count "$b")" -eq 6 ]
+}
+
+@test "sub: a subscriber added later sees only messages put after mq-sub" {
+	mq-sub t early
+	old=$(echo old | mq-put t)
+	mq-sub t late
+	new=$(echo new | mq-put t)
+	[ "$(ids early ready)" = "$(printf '%s\n' "$old" "$new")" ]
+	[ "$(ids late ready)" = "$new" ]
+}
+
+@test "sub: mq-sub lists subscribers; -r unsubscribes and leaves the queue alone" {
+	mq-sub t c a b
+	[ -f "$S/t/subs/a" ] && [ ! -s "$S/t/subs/a" ]
+	run mq-sub t
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n' a b c)" ]
+	mq-sub t a # again: no error
+	echo one | mq-put t >/dev/null
+	mq-sub -r t b c
+	[ "$(mq-sub t)" = a ]
+	[ ! -e "$S/t/subs/b" ]
+	echo two | mq-put t >/dev/null
+	[ "$(msgs a)" -eq 2 ]
+	[ "$(msgs b)" -eq 1 ] && [ "$(msgs c)" -eq 1 ]
+	# the last one gone: an ordinary queue again
+	mq-sub -r t a
+	[ -z "$(mq-sub t)" ]
+	echo three | mq-put t >/dev/null
+	[ "$(cat "$(only t ready)")" = three ]
+	[ "$(msgs a)" -eq 2 ]
+}
+
+@test "sub: missing topic, not a subscriber, bad names" {
+	run --separate-stderr mq-sub nosuch
+	[ "$status" -eq 66 ]
+	[ "$stderr" = "mq-sub: nosuch: no such queue" ]
+	run mq-sub -r nosuch a
+	[ "$status" -eq 66 ]
+	[ ! -e "$S/nosuch" ]
+	mq-sub t a
+	run --separate-stderr mq-sub -r t b a
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "mq-sub: b: not a subscriber of t" ]
+	[ -z "$(mq-sub t)" ]
+	before=$(tree_state "$S")
+	for args in '../x a' 't a/b' 't ok .hidden' '-r t -x' 't -- -y' "t ''"; do
+		eval "run mq-sub $args"
+		echo "mq-sub $args: $status"
+		[ "$status" -eq 64 ]
+	done
+	run mq-sub -r t
+	[ "$status" -eq 64 ]
+	[ "$(tree_state "$S")" = "$before" ]
+}
+
+@test "sub: a topic cannot subscribe to itself or to a topic (64), nothing changes" {
+	run --separate-stderr mq-sub t t
+	[ "$status" -eq 64 ]
+	[ "$stderr" = "mq-sub: t: a topic cannot subscribe to itself" ]
+	[ ! -e "$S/t" ]
+	mq-sub t a
+	before=$(tree_state "$S")
+	# a subscriber cannot become a topic: no chain t -> a -> x
+	run --separate-stderr mq-sub a x
+	[ "$status" -eq 64 ]
+	[ "$stderr" = "mq-sub: x: cannot subscribe to a: the topic is a subscriber: fan-out goes one level deep" ]
+	# a topic cannot subscribe: no chain y -> t -> a
+	run --separate-stderr mq-sub y t
+	[ "$status" -eq 64 ]
+	[ "$stderr" = "mq-sub: t: cannot subscribe to y: the queue is a topic: fan-out goes one level deep" ]
+	[ ! -e "$S/a/subs" ] && [ ! -e "$S/y/subs/t" ]
+	# a queue may subscribe to two topics
+	mq-sub u a
+	echo 1 | mq-put t >/dev/null
+	echo 2 | mq-put u >/dev/null
+	[ "$(msgs a)" -eq 2 ]
+}
+
+@test "sub: -p, -D, -A, -T apply to every copy; a configured ttl is each subscriber's" {
+	mq-sub t a b
+	echo 'ttl = 1h' >"$S/a/mq.conf"
+	id=$(echo x | mq-put -p 7 t)
+	[[ $(only a ready) == */7.0000000001/$id,p7,a0,s2,x*,f ]]
+	[[ $(only b ready) == */7.0000000001/$id,p7,a0,s2,f ]]
+	mq-purge -s ready a && mq-purge -s ready b
+	id=$(echo x | mq-put -T 1d -D 1h t)
+	for q in a b; do
+		[[ $(only $q delayed) =~ /$id,p4,a0,s2,x[0-9]+,n[0-9]+,f$ ]]
+	done
+	id=$(echo x | mq-put -A 2001-01-01T00:00:00Z t)
+	[ "$(ids a ready)" = "$id" ] && [ "$(ids b ready)" = "$id" ]
+}
+
+@test "sub: -k: a retried fan-out fills in the subscriber that lacks it, same id" {
+	mq-sub orders billing shipping
+	id=$(echo paid | mq-put -k order-1 orders)
+	run mq-put -k order-1 orders <<<paid
+	[ "$status" -eq 0 ] && [ "$output" = "$id" ]
+	[ "$(msgs billing)" -eq 1 ] && [ "$(msgs shipping)" -eq 1 ]
+	# a subscriber added since lacks it: a retry puts it there alone
+	mq-sub orders search
+	run mq-put -k order-1 orders <<<paid
+	[ "$status" -eq 0 ] && [ "$output" = "$id" ]
+	[ "$(msgs billing)" -eq 1 ] && [ "$(msgs shipping)" -eq 1 ]
+	[ "$(ids search ready)" = "$id" ]
+	h=$(printf %s order-1 | sha256sum | cut -c1-32)
+	for q in billing shipping search; do
+		[ "$(cat "$S/$q/keys/${h:0:2}/$h")" = "$id" ]
+		[[ $(only $q ready) == */$id,p4,a0,s5,k$h,f ]]
+	done
+	# acked in one: still known there (dedup window), nothing new anywhere
+	mq-ack "$(mq-get billing)"
+	run mq-put -k order-1 orders <<<paid
+	[ "$output" = "$id" ]
+	[ "$(msgs billing)" -eq 0 ] && [ "$(msgs search)" -eq 1 ]
+	[ "$(count "$S/orders/tmp")" -eq 0 ]
+}
+
+@test "sub: a failing subscriber is named, the others keep it; a -k retry completes it" {
+	mq-sub orders billing shipping
+	echo 'max_size = 4' >"$S/shipping/mq.conf"
+	run --separate-stderr mq-put -k order-2 orders <<<'too big'
+	[ "$status" -eq 65 ]
+	[ -z "$output" ] # not in every subscriber: no id
+	[ "$stderr" = "mq-put: orders: subscriber shipping: cannot put message: message larger than max_size" ]
+	[ "$(msgs billing)" -eq 1 ] && [ "$(msgs shipping)" -eq 0 ]
+	[ "$(count "$S/shipping/tmp")" -eq 0 ] && [ "$(count "$S/orders/tmp")" -eq 0 ]
+	id=$(ids billing ready)
+	rm "$S/shipping/mq.conf"
+	run --separate-stderr mq-put -k order-2 orders <<<'too big'
+	[ "$status" -eq 0 ] && [ "$output" = "$id" ]
+	[ "$(msgs billing)" -eq 1 ]
+	[ "$(ids shipping ready)" = "$id" ]
+	# two failing subscribers: both named, the worst status wins
+	echo 'max_size = 1' >"$S/billing/mq.conf"
+	echo 'lease = bogus' >"$S/shipping/mq.conf"
+	run --separate-stderr mq-put orders <<<'x'
+	[ "$status" -eq 78 ]
+	[[ $stderr == *"subscriber billing: cannot put message: message larger than max_size"* ]]
+	[[ $stderr == *"subscriber shipping: cannot put message: bad configuration"* ]]
+}
+
+@test "sub: keyed puts racing to a topic put one message per subscriber" {
+	mq-sub t a b c
+	for i in $(seq 8); do
+		mq-put -k race t <<<"$i" >"$BATS_TEST_TMPDIR/out.$i" &
+	done
+	wait
+	[ "$(cat "$BATS_TEST_TMPDIR"/out.* | sort -u | wc -l)" -eq 1 ]
+	id=$(cat "$BATS_TEST_TMPDIR/out.1")
+	for q in a b c; do
+		[ "$(ids $q ready)" = "$id" ]
+	done
+}
+
+@test "sub: subscribers follow mq-sub and mq-sub -r while one mq-put -l runs" {
+	mq-sub t a b
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	mq-put -l t <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/ids" &
+	exec 7>"$BATS_TEST_TMPDIR/in"
+	echo one >&7
+	wait_for 10 test -s "$BATS_TEST_TMPDIR/ids"
+	mq-sub -r t b
+	mq-sub t c
+	echo two >&7
+	exec 7>&-
+	wait
+	[ "$(each_body $(files a ready))" = "$(printf 'one\ntwo')" ]
+	[ "$(each_body $(files b ready))" = one ]
+	[ "$(each_body $(files c ready))" = two ]
+}
+
+@test "sub: copies share one mtime: a subscriber's claim or touch lengthens another's lease, never shortens it" {
+	mq-sub t a b
+	echo x | mq-put t >/dev/null
+	ha=$(mq-get -L 1h a)
+	t0=$(date +%s)
+	hb=$(mq-get -L 1s b)
+	# each copy keeps its own lease, from the shared time
+	[ "$(deadline "$ha")" -ge $((t0 + 3590)) ]
+	[ "$(deadline "$hb")" -le $((t0 + 3)) ]
+	mq-touch -L 1s "$hb"
+	[ "$(deadline "$ha")" -ge $((t0 + 3590)) ]
+	# b's lease runs out: b's copy comes back in b; a's stays claimed
+	wait_for 10 try_get b
+	[[ "$h" == */b/inflight/*,a2,* ]]
+	run mq-get a
+	[ "$status" -eq 1 ]
+	[ -e "$ha" ]
+	# a longer lease asked in b moves the shared time later, for a too
+	mq-touch -L 2h "$h"
+	[ "$(deadline "$ha")" -ge $((t0 + 7190)) ]
+	# and a shorter one moves nothing
+	mq-touch -L 1s "$h"
+	[ "$(deadline "$ha")" -ge $((t0 + 7190)) ]
+}
+
+@test "sub: a copy's lease still ends: reclaimed once the latest deadline has passed" {
+	mq-sub t a b
+	echo x | mq-put t >/dev/null
+	ha=$(mq-get -L 1s a)
+	hb=$(mq-get -L 2s b)
+	mq-ack "$ha"
+	wait_for 10 try_get -L 1h b
+	[[ $h == */b/inflight/*,a2,s2,f,l*,t* ]]
+	[ "$(cat "$h")" = x ]
+}
+
+@test "sub: hold, release, nack, dead and kick keep ,f; mq-work runs on a copy" {
+	conf max_attempts=1
+	mq-sub t a b
+	id=$(echo x | mq-put t)
+	held=$(mq-hold "$(only a ready)")
+	[ "${held##*/}" = "$id,p4,a0,s2,f" ]
+	mq-release "$held"
+	h=$(mq-get a)
+	mq-nack -D 0 "$h"
+	[ "$(ids a dead)" = "$id" ]
+	[[ $(only a dead) == *,s2,f,rattempts ]]
+	mq-kick a
+	[[ $(only a ready) == */$id,p4,a0,s2,f ]]
+	run mq-work -e b -- sh -c 'test "$(cat)" = x && test "$MQ_ID" = '"$id"
+	[ "$status" -eq 0 ]
+	[ "$(msgs b)" -eq 0 ]
+	[ "$(stat -c %h "$(only a ready)")" -eq 1 ]
+}
+
+@test "sub: a hard link to a copy, without ,f, is still refused (65)" {
+	mq-sub t a b
+	echo x | mq-put t >/dev/null
+	h=$(mq-get a)
+	# a twin of a copy, under a name without the flag
+	twin=$S/a/inflight/1732437600.000123.x7QkT3bZ,p4,a1,s2,tABCDEFGH
+	ln "$h" "$twin"
+	before=$(tree_state "$S")
+	for tool in mq-touch mq-nack mq-ack mq-hold; do
+		run $tool "$twin"
+		echo "$tool: $status"
+		[ "$status" -eq 65 ]
+	done
+	[ "$(tree_state "$S")" = "$before" ]
+	rm "$twin"
+	# the real copy works
+	mq-ack "$h"
+}
+
+@test "sub: a subscriber on another file system gets a copy of its own" {
+	mq-sub t near far
+	FAR=$S/far
+	mount -t tmpfs tmpfs "$FAR" 2>/dev/null || skip "cannot mount a tmpfs here"
+	mkdir "$FAR"/{ready,delayed,inflight,dead,held,tmp}
+	: >"$FAR/lock"
+	body "$BATS_TEST_TMPDIR/msg"
+	id=$(mq-put t <"$BATS_TEST_TMPDIR/msg")
+	n=$(only near ready) f=$(only far ready)
+	# the link keeps ,f; the copy is an ordinary message, writable
+	[ "${n##*/}" = "$id,p4,a0,s25,f" ]
+	[ "${f##*/}" = "$id,p4,a0,s25" ]
+	[ "$(stat -c %h "$n")" -eq 1 ] && [ "$(stat -c %h "$f")" -eq 1 ]
+	[ "$(stat -c %A "$f")" = "-rw-r--r--" ]
+	cmp "$BATS_TEST_TMPDIR/msg" "$n"
+	cmp "$BATS_TEST_TMPDIR/msg" "$f"
+	[ "$(count "$S/t/tmp")" -eq 0 ] && [ "$(count "$FAR/tmp")" -eq 0 ]
+	h=$(mq-get far)
+	cmp "$BATS_TEST_TMPDIR/msg" "$h"
+	mq-ack "$h"
+}
+
+@test "sub: consumers waiting on subscribers are woken by a put to the topic" {
+	mq-sub t a b
+	mq-get -w -t 20s a >"$BATS_TEST_TMPDIR/ha" &
+	pa=$!
+	mq-get -w -t 20s b >"$BATS_TEST_TMPDIR/hb" &
+	pb=$!
+	sleep 0.3
+	id=$(echo x | mq-put t)
+	wait "$pa" && wait "$pb"
+	[[ $(cat "$BATS_TEST_TMPDIR/ha") == */a/inflight/$id,* ]]
+	[[ $(cat "$BATS_TEST_TMPDIR/hb") == */b/inflight/$id,* ]]
+}
+
+@test "sub: a subscriber whose queue was removed is made again" {
+	mq-sub t a b
+	rm -r "$S/b"
+	id=$(echo x | mq-put t)
+	[ "$(ids b ready)" = "$id" ]
+}
+
+@test "sub: a name in subs/ that is no queue name, or the topic, is ignored" {
+	mq-sub t a
+	touch "$S/t/subs/t" "$S/t/subs/.hidden" "$S/t/subs/-x"
+	mkdir "$S/t/subs/dir"
+	[ "$(mq-sub t)" = a ]
+	echo x | mq-put t >/dev/null
+	[ "$(msgs a)" -eq 1 ] && [ "$(msgs t)" -eq 0 ]
+	[ ! -e "$S/dir" ] && [ ! -e "$S/-x" ]
+}
+
+# holdlock QUEUE sh|ex - hold byte 515 of QUEUE's lock file, as a put (sh)
+# or mq-sub (ex) would, until $BATS_TEST_TMPDIR/release exists; python's
+# lockf locks conflict with the tools' open file description locks
+holdlock() {
+	python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_SH if sys.argv[2] == "sh" else fcntl.LOCK_EX, 1, 515)
+open(sys.argv[3] + "/held", "w").close()
+while not os.path.exists(sys.argv[3] + "/release"):
+    time.sleep(0.01)
+' "$S/$1/lock" "$2" "$BATS_TEST_TMPDIR" &
+	wait_for 10 test -e "$BATS_TEST_TMPDIR/held"
+}
+
+@test "sub: mq-sub waits for puts under way, puts wait for mq-sub (byte 515)" {
+	mq-sub t a b
+	# a put under way: mq-sub -r waits until it is over
+	holdlock t sh
+	mq-sub -r t b &
+	sub=$!
+	sleep 0.3
+	kill -0 "$sub"
+	[ -e "$S/t/subs/b" ]
+	: >"$BATS_TEST_TMPDIR/release"
+	wait "$sub"
+	[ ! -e "$S/t/subs/b" ]
+	wait
+	rm "$BATS_TEST_TMPDIR/release" "$BATS_TEST_TMPDIR/held"
+	# a subscription being changed: puts wait for it
+	holdlock t ex
+	echo x | mq-put t >/dev/null &
+	put=$!
+	sleep 0.3
+	kill -0 "$put"
+	[ "$(msgs a)" -eq 0 ]
+	: >"$BATS_TEST_TMPDIR/release"
+	wait "$put"
+	[ "$(msgs a)" -eq 1 ] && [ "$(msgs b)" -eq 0 ]
+}
