@@ -38,7 +38,8 @@ BINS = $(addprefix $(O)/bin/,$(TOOLS))
 MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
 
 .DELETE_ON_ERROR:
-.PHONY: all bench check demo install uninstall clean lint deps-build deps-test
+.PHONY: all bench check demo install uninstall clean lint torture deps-build \
+	deps-test
 
 all: deps-build $(BINS)
 
@@ -65,6 +66,11 @@ check: deps-test all
 
 bench: all
 	QUICK=$(QUICK) bench/run
+
+# crash torture and power-loss simulation; ROUNDS, CUTS and SEED override
+torture: deps-test all
+	MQ_BIN=$(CURDIR)/$(O)/bin ROUNDS=$(ROUNDS) CUTS=$(CUTS) SEED=$(SEED) \
+	    sh tests/torture/run
 
 lint:
 	mandoc -Tlint -Wwarning man/*
