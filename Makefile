@@ -38,8 +38,8 @@ BINS = $(addprefix $(O)/bin/,$(TOOLS))
 MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
 
 .DELETE_ON_ERROR:
-.PHONY: all bench check demo install uninstall clean lint deps-build deps-test \
-	valgrind
+.PHONY: all bench check demo install uninstall clean lint torture deps-build \
+	deps-test valgrind
 
 all: deps-build $(BINS)
 
@@ -74,6 +74,11 @@ valgrind: deps-test all
 
 bench: all
 	QUICK=$(QUICK) bench/run
+
+# crash torture and power-loss simulation; ROUNDS, CUTS and SEED override
+torture: deps-test all
+	MQ_BIN=$(CURDIR)/$(O)/bin ROUNDS=$(ROUNDS) CUTS=$(CUTS) SEED=$(SEED) \
+	    sh tests/torture/run
 
 lint:
 	mandoc -Tlint -Wwarning man/*

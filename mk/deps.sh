@@ -29,6 +29,12 @@ if [ "${1:-build}" = test ]; then
 	need 'command -v python3' python3
 	need 'command -v faketime' faketime
 	need 'command -v valgrind' valgrind
+	# the torture (tests/torture): pgrep, setsid; as root, for power
+	# loss, losetup and mkfs.ext4 (in /sbin, which users may not search)
+	need 'command -v pgrep' procps
+	need 'command -v setsid' util-linux
+	need 'command -v losetup || test -x /sbin/losetup' mount
+	need 'command -v mkfs.ext4 || test -x /sbin/mkfs.ext4' e2fsprogs
 fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
