@@ -28,6 +28,7 @@ PKG_LIBS := -Wl,-Bstatic $(shell pkg-config --static --libs $(PKGS) 2>/dev/null)
 else
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 endif
+PKG_DYNLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 
@@ -37,9 +38,21 @@ LIBOBJ = $(patsubst lib/%.c,$(O)/lib/%.o,$(wildcard lib/*.c))
 BINS = $(addprefix $(O)/bin/,$(TOOLS))
 MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
 
+# make fuzz: one libFuzzer target per parser (fuzz/fuzz-NAME.c), built by
+# clang with ASan and UBSan into build/fuzz, each run for FUZZ_TIME seconds.
+FUZZ_TIME ?= 30
+FUZZ_CC ?= clang
+FUZZ_O = build/fuzz
+FUZZERS = parse name conf handle records
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+	$(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIBOBJ = $(patsubst lib/%.c,$(FUZZ_O)/lib/%.o,$(wildcard lib/*.c))
+FUZZ_BINS = $(addprefix $(FUZZ_O)/fuzz-,$(FUZZERS))
+
 .DELETE_ON_ERROR:
 .PHONY: all bench check demo install uninstall clean lint torture deps-build \
-	deps-test valgrind
+	deps-test valgrind fuzz deps-fuzz
 
 all: deps-build $(BINS)
 
@@ -55,11 +68,27 @@ $(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmq.a $(PKG_LIBS)
 
+$(FUZZ_O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_O)/libmq.a: $(FUZZ_LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(FUZZ_LIBOBJ)
+
+$(FUZZ_O)/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz.h lib/mq.h lib/internal.h \
+    $(FUZZ_O)/libmq.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_O)/libmq.a \
+	    $(PKG_DYNLIBS)
+
 deps-build:
 	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh build
 
 deps-test:
 	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh test
+
+deps-fuzz:
+	@CC='$(FUZZ_CC)' SANITIZE=1 sh mk/deps.sh fuzz
 
 check: deps-test all
 	MQ_BIN=$(CURDIR)/$(O)/bin sh tests/run
@@ -71,6 +100,9 @@ VALGRIND_TESTS = 0600-mq-ls.bats 0800-mq-kick.bats 0850-mq-purge.bats \
 valgrind: deps-test all
 	sh mk/valgrind.sh $(CURDIR)/$(O)/bin $(CURDIR)/$(O)/valgrind
 	MQ_BIN=$(CURDIR)/$(O)/valgrind sh tests/run $(VALGRIND_TESTS)
+
+fuzz: deps-fuzz $(FUZZ_BINS)
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_O=$(FUZZ_O) sh fuzz/run $(FUZZERS)
 
 bench: all
 	QUICK=$(QUICK) bench/run

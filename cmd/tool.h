@@ -9,6 +9,10 @@
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#define LIBBSD_OPENBSD_VIS	/* libbsd's vis.h asks which strnvis; none */
+#include <vis.h>
 
 #include "mq.h"
 
@@ -71,11 +75,27 @@ struct handle_loop {
 	void			*arg;
 };
 
+/* A line of stdin with a NUL byte, shown whole, is refused as no handle. */
 static inline int
-handle1(const char *handle, void *arg)
+bad_line(const char *line, size_t len)
+{
+	char *v;
+
+	if ((v = reallocarray(NULL, len + 1, 4)) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+	strvisx(v, line, len, VIS_CSTYLE | VIS_OCTAL);
+	warnx("%s: %s", v, mq_strerror(MQ_EHANDLE));
+	free(v);
+	return mq_exit_status(MQ_EHANDLE);
+}
+
+static inline int
+handle1(const char *handle, size_t len, void *arg)
 {
 	struct handle_loop *l = arg;
 
+	if (strlen(handle) != len)
+		return bad_line(handle, len);
 	if (l->op(l->s, handle, l->arg) == 0)
 		return 0;
 	if (errno == MQ_ECONFIG)

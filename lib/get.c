@@ -240,7 +240,9 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		if (m.expiry != 0 && m.expiry <= now)
 			break;
 		q->inames++;
-		m.attempts++;
+		/* a name holds no more: count on would make it no name */
+		if (m.attempts < ATTEMPTS_MAX)
+			m.attempts++;
 		m.lease = lease_ms;
 		new_token(m.token);
 		if (mq_name_format(&m, q->run[q->nrun],

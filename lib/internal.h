@@ -28,6 +28,7 @@
 
 #define DELAY_WINDOW	60	/* seconds per delayed/ bucket */
 #define TOKEN_LEN	8
+#define ATTEMPTS_MAX	999999999	/* the most a name's ,a field holds */
 #define CLAIM_RUN	64	/* claims per hold of the locks */
 
 struct mq_queue {

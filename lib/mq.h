@@ -235,7 +235,11 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EISSUB	4102	/* errno: a subscriber cannot be a topic */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
-typedef int (*mq_argfn)(const char *, void *);
+/*
+ * fn gets each operand or line and its length in bytes: a line with a NUL
+ * byte is longer than the string, and so no handle or id (fn says so).
+ */
+typedef int (*mq_argfn)(const char *, size_t len, void *);
 int	 mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn, void *);
 
 #endif

@@ -178,7 +178,7 @@ mq_name_parse(const char *s, struct mq_name *m)
 			m->prio = (int)v;
 			break;
 		case 'a':
-			if (fieldnum(&p, 999999999, &v) == -1)
+			if (fieldnum(&p, ATTEMPTS_MAX, &v) == -1)
 				goto bad;
 			m->attempts = (int)v;
 			break;

@@ -88,35 +88,72 @@ mq_parse_duration(const char *s, int64_t *ms)
 	return 0;
 }
 
+/*
+ * The shape of YYYY-MM-DDTHH:MM[:SS][Z] (a space may stand for the T),
+ * checked before strptime, which would skip spaces, take one digit where
+ * two belong, or take no separator between date and time at all.
+ */
+static int
+iso_shape(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+	size_t i, len = strlen(s);
+
+	if (len > 16 && s[len - 1] == 'Z')
+		len--;
+	if (len != 16 && len != 19)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (pat[i] == 'd' ? s[i] < '0' || s[i] > '9' :
+		    pat[i] == 'T' ? s[i] != 'T' && s[i] != ' ' : s[i] != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
 int
 mq_parse_time(const char *s, int64_t *epoch)
 {
-	struct tm tm;
+	struct tm tm, want;
 	const char *end;
 	char *rest;
 	int64_t v;
 	time_t t;
 
-	if (*s == '@')
-		s++;
-	if (number(s, &end, INT64_C(9999999999), &v) == 0 && *end == '\0') {
+	/* "@" (as date(1) takes it) marks epoch seconds, nothing else */
+	if (number(s + (*s == '@'), &end, INT64_C(9999999999), &v) == 0 &&
+	    *end == '\0') {
 		*epoch = v;
 		return 0;
 	}
+	if (!iso_shape(s))
+		goto bad;
 	memset(&tm, 0, sizeof(tm));
-	rest = strptime(s, "%Y-%m-%dT%H:%M", &tm);
-	if (rest == NULL)
-		rest = strptime(s, "%Y-%m-%d %H:%M", &tm);
+	rest = strptime(s, s[10] == 'T' ? "%Y-%m-%dT%H:%M" : "%Y-%m-%d %H:%M",
+	    &tm);
 	if (rest == NULL)
 		goto bad;
 	if (*rest == ':' && (rest = strptime(rest, ":%S", &tm)) == NULL)
 		goto bad;
+	want = tm;
 	if (strcmp(rest, "Z") == 0) {
 		t = timegm(&tm);
+		if (gmtime_r(&t, &tm) == NULL)
+			goto bad;
 	} else if (*rest == '\0') {
 		tm.tm_isdst = -1;
 		t = mktime(&tm);
+		if (localtime_r(&t, &tm) == NULL)
+			goto bad;
 	} else
+		goto bad;
+	/*
+	 * 31 February, a leap second, or a local time skipped by a DST
+	 * change would come back as another time: refuse them.
+	 */
+	if (tm.tm_year != want.tm_year || tm.tm_mon != want.tm_mon ||
+	    tm.tm_mday != want.tm_mday || tm.tm_hour != want.tm_hour ||
+	    tm.tm_min != want.tm_min || tm.tm_sec != want.tm_sec)
 		goto bad;
 	/* times in names have 10 digits: the year 2286 is far enough */
 	if (t < 0 || (int64_t)t > INT64_C(9999999999))

@@ -83,8 +83,10 @@ mq_strerror(int err)
 }
 
 /*
- * Call fn for each operand or, when there are none, for each line of in.
- * Returns the highest status fn returned (74 if reading in failed).
+ * Call fn for each operand or, when there are none, for each non-empty
+ * line of in, with its length.  A line is never cut short: one with a NUL
+ * byte reaches fn whole, and fn alone can tell it from the string it
+ * sees.  Returns the highest status fn returned (74 if reading in failed).
  */
 int
 mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn fn, void *arg)
@@ -96,7 +98,7 @@ mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn fn, void *arg)
 
 	if (argc > 0) {
 		for (i = 0; i < argc; i++)
-			if ((r = fn(argv[i], arg)) > status)
+			if ((r = fn(argv[i], strlen(argv[i]), arg)) > status)
 				status = r;
 		return status;
 	}
@@ -105,7 +107,7 @@ mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn fn, void *arg)
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
-		if ((r = fn(line, arg)) > status)
+		if ((r = fn(line, (size_t)len, arg)) > status)
 			status = r;
 	}
 	if (ferror(in) && status < MQ_EX_IOERR)

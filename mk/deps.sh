@@ -1,6 +1,7 @@
 #!/bin/sh
-# deps.sh build|test - install what building (or testing) mq needs and is
-# missing, for the compiler in $CC and with sanitizers if $SANITIZE is 1:
+# deps.sh build|test|fuzz - install what building (testing, fuzzing) mq
+# needs and is missing, for the compiler in $CC and with sanitizers if
+# $SANITIZE is 1 (make fuzz: clang, ASan, UBSan and libFuzzer):
 # with apt-get when run as root on Debian; otherwise say what to install
 # and stop.
 set -eu
@@ -23,6 +24,10 @@ need 'command -v pkg-config' pkg-config
 need 'pkg-config --exists libbsd-overlay' libbsd-dev
 need 'pkg-config --exists inih' libinih-dev
 need 'pkg-config --exists libmd' libmd-dev
+# libFuzzer comes with the sanitizer runtimes
+[ "${1:-build}" = fuzz ] &&
+    need 'test -e "$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)"' \
+    libclang-rt-14-dev
 if [ "${1:-build}" = test ]; then
 	need 'command -v bats' bats
 	need 'command -v mandoc' mandoc

@@ -88,3 +88,51 @@ load test_helper
 	run mq-ack "/inflight/1795488607.232386.EK2Rnnus,p4,a1,s14,tz08xgzpo"
 	[ "$status" -eq 65 ]
 }
+
+# found by fuzz/fuzz-parse.c (corpus file fuzz/corpus/parse/regression-*)
+@test "regression: -A with a date that does not exist or a malformed time is refused, not rolled over" {
+	for a in 2026-02-31T00:00:00Z 2026-11-24T10:00:60Z 2026-11-24T10:0Z \
+	    ' 2026-11-24T10:00Z' 2026-1-2T03:04Z 2026-11-2410:00 \
+	    "$(printf '2026-11-24\n10:00')" 2026-11-24T10:00:00ZZ \
+	    @2026-11-24T10:00:00Z; do
+		run mq-put -A "$a" q <<<x
+		[ "$status" -eq 64 ] || { echo "time [$a]: $status"; false; }
+	done
+	[ ! -e "$S/q" ]
+	# a local time skipped by a change to summer time does not exist either
+	run env TZ=CET-1CEST,M3.5.0,M10.5.0/3 mq-put -A 2026-03-29T02:30 q <<<x
+	[ "$status" -eq 64 ]
+	run env TZ=CET-1CEST,M3.5.0,M10.5.0/3 mq-put -A 2026-03-29T03:30 q <<<x
+	[ "$status" -eq 0 ]
+	t=$(( $(date +%s) + 86400 ))
+	run mq-put -A "$(date -u -d "@$t" '+%Y-%m-%d %H:%M')Z" q <<<x
+	[ "$status" -eq 0 ]
+}
+
+# found by fuzz/fuzz-name.c (fuzz/corpus/name/regression-attempts-ceiling)
+@test "regression: a message at the attempts ceiling is delivered with a handle mq-ack takes" {
+	mq-init q
+	mkdir "$S/q/ready/4.0000000001"
+	echo x >"$S/q/ready/4.0000000001/1000000000.000000.AAAAAAAA,p4,a999999999,s2"
+	run mq-get q
+	[ "$status" -eq 0 ]
+	[ "$(field a "$output")" = 999999999 ]
+	run mq-ack "$output"
+	[ "$status" -eq 0 ]
+	[ "$(count "$S/q/inflight")" -eq 0 ]
+}
+
+# found by fuzz/fuzz-records.c (fuzz/corpus/records/regression-nul-in-line)
+@test "regression: a stdin line with a NUL byte is refused whole, not acted on up to the NUL" {
+	printf 'a\nb\n' | mq-put -l q >/dev/null
+	h1=$(mq-get q)
+	h2=$(mq-get q)
+	run mq-ack < <(printf '%s\0%s\n' "$h1" "$h2")
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"$h1\\0$h2: not a message of this spool"* ]]
+	[ "$(count "$S/q/inflight")" -eq 2 ]
+	run mq-touch < <(printf '%s\0\n' "$h1")
+	[ "$status" -eq 65 ]
+	printf '%s\n%s' "$h1" "$h2" | mq-ack
+	[ "$(count "$S/q/inflight")" -eq 0 ]
+}
