@@ -73,6 +73,7 @@ fits(const struct mq_name *m)
 		CHECK(name_fits(m, st) ==
 		    ((m->token[0] != '\0') == (st == MQ_INFLIGHT) &&
 		    (m->reason[0] == '\0' || st == MQ_DEAD) &&
+		    (m->lease == 0 || st == MQ_INFLIGHT) &&
 		    (st != MQ_DELAYED || m->notbefore != 0)));
 		if (!name_fits(m, st) || (st != MQ_READY &&
 		    st != MQ_DELAYED && st != MQ_HELD))
