@@ -91,7 +91,7 @@ deps-fuzz:
 	@CC='$(FUZZ_CC)' SANITIZE=1 sh mk/deps.sh fuzz
 
 check: deps-test all
-	MQ_BIN=$(CURDIR)/$(O)/bin sh tests/run
+	MQ_BIN=$(CURDIR)/$(O)/bin MQ_SANITIZE=$(SANITIZE) sh tests/run
 
 # the tools run under valgrind for a subset of the suite (one that does not
 # starve them of descriptors on purpose)

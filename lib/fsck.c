@@ -74,7 +74,7 @@ cmpstr(const void *a, const void *b)
 static int
 has(char **v, size_t n, const char *s)
 {
-	return bsearch(&s, v, n, sizeof(*v), cmpstr) != NULL;
+	return n > 0 && bsearch(&s, v, n, sizeof(*v), cmpstr) != NULL;
 }
 
 /*
@@ -357,8 +357,11 @@ scan(struct fsck *f)
 		close(gfd);
 	if (q->lockerr == 0)
 		unlock(q, LK_QUEUE);
-	qsort(f->ids, f->nids, sizeof(*f->ids), cmpstr);
-	qsort(f->groups, f->ngroups, sizeof(*f->groups), cmpstr);
+	/* (qsort and bsearch want an array, even an empty one) */
+	if (f->nids > 1)
+		qsort(f->ids, f->nids, sizeof(*f->ids), cmpstr);
+	if (f->ngroups > 1)
+		qsort(f->groups, f->ngroups, sizeof(*f->groups), cmpstr);
 	return r;
 }
 

@@ -400,8 +400,8 @@ key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
 			kfd = key_open(q, v[j], &known, id);
 			p = id;
 			if (kfd != -1 && known && id[0] != '\0' &&
-			    bsearch(&p, ids, nids, sizeof(*ids), cmpid) ==
-			    NULL) {
+			    (nids == 0 || bsearch(&p, ids, nids, sizeof(*ids),
+			    cmpid) == NULL)) {
 				(*n)++;
 				memset(&m, 0, sizeof(m));
 				strlcpy(m.id, id, sizeof(m.id));

@@ -7,12 +7,12 @@ bats_require_minimum_version 1.5.0
 load test_helper
 
 # faked OFFSET CMD... - run CMD with the clock moved by OFFSET (e.g. -1h)
+# (libfaketime's clock interception hangs ASan-instrumented tools at start:
+# those tests run in the plain build only)
 faked() {
 	local off=$1
 	shift
-	# ASan wants to be first; the preloaded faketime comes first instead
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-	    faketime -f "$off" "$@"
+	faketime -f "$off" "$@"
 }
 
 @test "faults: a claimed message removed behind mq's back: ack says lease lost (1), the rest go on" {
@@ -46,6 +46,7 @@ faked() {
 }
 
 @test "faults: a clock stepped back: messages put after it are delivered, none lost" {
+	[ "${MQ_SANITIZE:-}" != 1 ] || skip "libfaketime hangs ASan builds; run in the plain build"
 	seq 3 | mq-put -l q >/dev/null
 	seq 4 6 | faked -1h mq-put -l q >/dev/null
 	run faked -1h mq-get -n 10 q
@@ -56,6 +57,7 @@ faked() {
 }
 
 @test "faults: a clock stepped back does not expire or delay what it should not" {
+	[ "${MQ_SANITIZE:-}" != 1 ] || skip "libfaketime hangs ASan builds; run in the plain build"
 	mq-put -T 1h q <<<ttl >/dev/null
 	mq-put -D 1h q <<<later >/dev/null
 	run faked -2h mq-get -n 10 q
