@@ -273,6 +273,18 @@ main(int argc, char *argv[])
 	long long max = 0, started = 0;
 	int ch, drain = 0, empty = 0, status = 0, r, i;
 
+	/* first: a signal during start-up must stop the worker cleanly */
+	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		err(MQ_EX_TEMPFAIL, "pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
 	while ((ch = getopt_long(argc, argv, "+L:Vd:ehj:k:n:r:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -332,16 +344,6 @@ main(int argc, char *argv[])
 	    (jobs = calloc(maxjobs, sizeof(*jobs))) == NULL)
 		err(MQ_EX_TEMPFAIL, NULL);
 
-	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1)
-		err(MQ_EX_TEMPFAIL, "pipe");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = wake;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 
 	for (;;) {
 		while (read(selfpipe[0], &c, 1) == 1)

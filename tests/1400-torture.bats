@@ -7,8 +7,14 @@ load test_helper
 
 T=$BATS_TEST_DIRNAME/torture
 
-# LeakSanitizer stops the world with ptrace at exit, which hangs in the
-# torture's PID namespace: under the sanitizers, check memory, not leaks
+# The torture's rounds are timed for the plain build: under ASan a tool
+# starts ten times slower and LeakSanitizer's ptrace hangs in the PID
+# namespace, so the sanitizer pass leaves the SIGKILL rounds to the plain
+# one (the power cuts run in both).
+sanitized_skip() {
+	[ "${MQ_SANITIZE:-}" != 1 ] ||
+	    skip "crash rounds run in the plain build (timed for it)"
+}
 if [ "${MQ_SANITIZE:-}" = 1 ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 fi
@@ -25,6 +31,7 @@ figure() {
 }
 
 @test "torture: 10 rounds of SIGKILL lose nothing, corrupt nothing, every duplicate explained" {
+	sanitized_skip
 	run "$T/torture" -r 10 -d "$BATS_TEST_TMPDIR"
 	echo "$output"
 	[ "$status" -eq 0 ]
