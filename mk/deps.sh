@@ -40,10 +40,30 @@ if [ "${1:-build}" = test ]; then
 	need 'command -v setsid' util-linux
 	need 'command -v losetup || test -x /sbin/losetup' mount
 	need 'command -v mkfs.ext4 || test -x /sbin/mkfs.ext4' e2fsprogs
+	# the AMQP bridge (mq-forward, mq-recv; built only with librabbitmq):
+	# a private broker (mk/rabbitmq.sh), the checker tests/amqp-peek and
+	# amqp-declare-queue
+	need 'pkg-config --exists librabbitmq' librabbitmq-dev
+	need 'test -x /usr/lib/rabbitmq/bin/rabbitmq-server' rabbitmq-server
+	need 'command -v amqp-declare-queue' amqp-tools
 fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	echo "deps: installing$pkgs" >&2
+	# Installing a service must not start it (rabbitmq-server would
+	# listen on every interface): a policy-rc.d that says 101 ("action
+	# forbidden") while apt-get runs, unless there is one already, which
+	# is left as it is.
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ] && [ ! -L "$policy" ]; then
+		printf '#!/bin/sh\n# mq mk/deps.sh: start no service while installing\nexit 101\n' \
+		    >"$policy"
+		chmod 0755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM
+		trap 'exit 129' HUP
+	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >&2 ||
 	{ apt-get update -q >&2 &&
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >&2; }
