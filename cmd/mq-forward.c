@@ -431,7 +431,7 @@ main(int argc, char *argv[])
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt_long(argc, argv, "L:P:Vd:ej:t:v", longopts,
+	while ((ch = getopt_long(argc, argv, "L:P:Vd:ehj:t:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'L':

@@ -275,7 +275,7 @@ main(int argc, char *argv[])
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt_long(argc, argv, "P:Vd:en:p:t:v", longopts,
+	while ((ch = getopt_long(argc, argv, "P:Vd:ehn:p:t:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'P':

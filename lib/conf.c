@@ -238,9 +238,13 @@ handler(void *user, const char *section, const char *k, const char *v)
 	long m;
 	int line = x->line;
 
-	if (strcmp(section, "forward") == 0)
+	/* inih keeps the spaces of "[ recv ]"; the reader allowed them */
+	section += strspn(section, " \t");
+	if (strncmp(section, "forward", 7) == 0 &&
+	    section[7 + strspn(section + 7, " \t")] == '\0')
 		return bridge(x, line, &c->forward, 1, k, v);
-	if (strcmp(section, "recv") == 0)
+	if (strncmp(section, "recv", 4) == 0 &&
+	    section[4 + strspn(section + 4, " \t")] == '\0')
 		return bridge(x, line, &c->recv, 0, k, v);
 	if (section[0] != '\0')
 		return fail(x, line, "unknown section [%s]%s", section, "");
