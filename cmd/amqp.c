@@ -241,6 +241,10 @@ peer_connect(struct peer *p, int confirm)
 			    strerror(errno), "");
 		else
 			peer_fail_status(p, "cannot connect", r);
+		/* a certificate we do not trust will not change by itself */
+		if (r == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
+		    r == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED)
+			p->fault = PEER_REFUSED;
 		peer_close(p, 0);
 		return -1;
 	}
