@@ -34,6 +34,15 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 
 TOOLS = mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick \
 	mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub
+# the bridge to AMQP brokers (mq-forward, mq-recv) builds where librabbitmq
+# is; linked dynamically, with OpenSSL for amqps://
+AMQP := $(shell pkg-config --exists librabbitmq 2>/dev/null && echo yes)
+ifeq ($(AMQP),yes)
+BRIDGE = mq-forward mq-recv
+AMQP_CFLAGS := $(shell pkg-config --cflags librabbitmq)
+AMQP_LIBS := $(shell pkg-config --libs librabbitmq)
+endif
+TOOLS += $(BRIDGE)
 LIBOBJ = $(patsubst lib/%.c,$(O)/lib/%.o,$(wildcard lib/*.c))
 BINS = $(addprefix $(O)/bin/,$(TOOLS))
 MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
@@ -67,6 +76,13 @@ $(O)/libmq.a: $(LIBOBJ)
 $(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmq.a $(PKG_LIBS)
+
+# the bridge's tools share cmd/amqp.c (rules with more prerequisites first)
+$(addprefix $(O)/bin/,$(BRIDGE)): $(O)/bin/%: cmd/%.c cmd/amqp.c cmd/amqp.h \
+    cmd/tool.h lib/mq.h $(O)/libmq.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(AMQP_CFLAGS) $(LDFLAGS) -o $@ $< cmd/amqp.c \
+	    $(O)/libmq.a $(PKG_LIBS) $(AMQP_LIBS)
 
 $(FUZZ_O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
 	@mkdir -p $(@D)

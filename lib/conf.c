@@ -63,6 +63,9 @@ mq_conf_defaults(struct mq_conf *c)
 	c->gid = (gid_t)-1;
 	c->wait_poll = 0;
 	c->poll_interval_ms = 1000;
+	memset(&c->forward, 0, sizeof(c->forward));
+	memset(&c->recv, 0, sizeof(c->recv));
+	c->forward.verify = c->recv.verify = 1;
 }
 
 static int
@@ -103,6 +106,30 @@ integer(struct loadctx *x, int line, const char *k, const char *v,
 	return 1;
 }
 
+/* "[forward]" or "[recv]", spaces allowed around the name and after. */
+static int
+known_section(const char *s)
+{
+	static const char *const names[] = { "forward", "recv" };
+	size_t i, n;
+
+	for (s++; *s == ' ' || *s == '\t'; s++)
+		;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = strlen(names[i]);
+		if (strncmp(s, names[i], n) != 0)
+			continue;
+		for (s += n; *s == ' ' || *s == '\t'; s++)
+			;
+		if (*s++ != ']')
+			return 0;
+		for (; *s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'; s++)
+			;
+		return *s == '\0' || *s == '#' || *s == ';';
+	}
+	return 0;
+}
+
 /*
  * inih tells handlers no line number, stops lines at its buffer size and
  * at NUL bytes, and does not tell handlers about sections: read lines
@@ -135,11 +162,70 @@ reader(char *buf, int len, void *user)
 		;
 	if (nul)
 		fail(x, x->line, "%s%s", "NUL byte in line", "");
-	else if (buf[i] == '[')
-		fail(x, x->line, "%s%s", "sections are not allowed", "");
+	else if (buf[i] == '[' && !known_section(buf + i))
+		fail(x, x->line, "%s%s", "unknown section", "");
 	else if (lost && buf[i] != '#' && buf[i] != ';')
 		fail(x, x->line, "%s%s", "line too long", "");
 	return buf;
+}
+
+static int
+text(struct loadctx *x, int line, const char *k, const char *v, char *out,
+    size_t len)
+{
+	if (v[0] == '\0' || strlen(v) >= len)
+		return fail(x, line, "%s: %s", k, v[0] == '\0' ? "empty" :
+		    "too long");
+	strlcpy(out, v, len);
+	return 1;
+}
+
+/* A key of [forward] (fwd) or [recv]. */
+static int
+bridge(struct loadctx *x, int line, struct mq_bridge *b, int fwd,
+    const char *k, const char *v)
+{
+	if (strcmp(k, "url") == 0) {
+		if (strncmp(v, "amqp://", 7) != 0 &&
+		    strncmp(v, "amqps://", 8) != 0)
+			return fail(x, line, "%s: not an amqp:// or amqps:// "
+			    "url: %s", k, v);
+		return text(x, line, k, v, b->url, sizeof(b->url));
+	}
+	if (strcmp(k, "password_file") == 0)
+		return text(x, line, k, v, b->password_file,
+		    sizeof(b->password_file));
+	if (strcmp(k, "cacert") == 0)
+		return text(x, line, k, v, b->cacert, sizeof(b->cacert));
+	if (strcmp(k, "verify") == 0) {
+		if (strcmp(v, "yes") == 0)
+			b->verify = 1;
+		else if (strcmp(v, "no") == 0)
+			b->verify = 0;
+		else
+			return fail(x, line, "%s: must be yes or no: %s", k, v);
+		return 1;
+	}
+	if (fwd && strcmp(k, "exchange") == 0) {
+		/* "" is the default exchange: written as exchange = "" */
+		b->exchange_set = 1;
+		if (strcmp(v, "\"\"") == 0) {
+			b->exchange[0] = '\0';
+			return 1;
+		}
+		return text(x, line, k, v, b->exchange, sizeof(b->exchange));
+	}
+	if (fwd && strcmp(k, "routing_key") == 0)
+		return text(x, line, k, v, b->routing_key,
+		    sizeof(b->routing_key));
+	if (fwd && strcmp(k, "window") == 0)
+		return integer(x, line, k, v, 1, 65535, &b->window);
+	if (!fwd && strcmp(k, "queue") == 0)
+		return text(x, line, k, v, b->queue, sizeof(b->queue));
+	if (!fwd && strcmp(k, "prefetch") == 0)
+		return integer(x, line, k, v, 1, 65535, &b->prefetch);
+	return fail(x, line, "unknown key in [%s]: %s", fwd ? "forward" :
+	    "recv", k);
 }
 
 static int
@@ -152,6 +238,14 @@ handler(void *user, const char *section, const char *k, const char *v)
 	long m;
 	int line = x->line;
 
+	/* inih keeps the spaces of "[ recv ]"; the reader allowed them */
+	section += strspn(section, " \t");
+	if (strncmp(section, "forward", 7) == 0 &&
+	    section[7 + strspn(section + 7, " \t")] == '\0')
+		return bridge(x, line, &c->forward, 1, k, v);
+	if (strncmp(section, "recv", 4) == 0 &&
+	    section[4 + strspn(section + 4, " \t")] == '\0')
+		return bridge(x, line, &c->recv, 0, k, v);
 	if (section[0] != '\0')
 		return fail(x, line, "unknown section [%s]%s", section, "");
 	if (strcmp(k, "lease") == 0)

@@ -364,6 +364,29 @@ mq_nack(struct mq_session *s, const char *handle, int64_t delay_ms)
 	return r;
 }
 
+/*
+ * Back to ready at once, the claim's attempt undone: the message was never
+ * tried (mq-forward lost its broker before the confirm came), so it must
+ * not move a step closer to dead/.
+ */
+int
+mq_unclaim(struct mq_session *s, const char *handle)
+{
+	struct target t;
+	int r;
+
+	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
+		return -1;
+	if (t.m.attempts > 0)
+		t.m.attempts--;
+	t.m.notbefore = 0;
+	if ((r = publish(t.q, t.fd, t.name, &t.m)) == -1 && errno == ENOENT)
+		errno = ESTALE;
+	if (r == 0)
+		r = mark_dirty(t.q, t.rel);
+	return r;
+}
+
 /* Straight to dead/, whatever the attempts: the consumer says it never will. */
 int
 mq_reject(struct mq_session *s, const char *handle)

@@ -33,6 +33,7 @@
 #define MQ_EX_USAGE	64
 #define MQ_EX_DATAERR	65
 #define MQ_EX_NOINPUT	66
+#define MQ_EX_UNAVAILABLE 69	/* mq-forward, mq-recv: the broker */
 #define MQ_EX_CANTCREAT	73
 #define MQ_EX_IOERR	74
 #define MQ_EX_TEMPFAIL	75
@@ -54,6 +55,20 @@ enum mq_sync {
 	MQ_SYNC_FULL
 };
 
+/* mq.conf(5) [forward] and [recv]: a broker for mq-forward and mq-recv */
+struct mq_bridge {
+	char	 url[1024];		/* amqp[s]://[user[:pass]@]host... */
+	char	 password_file[1024];
+	char	 cacert[1024];		/* amqps: a PEM file of CAs */
+	int	 verify;		/* amqps: check peer and host name */
+	char	 exchange[256];		/* forward */
+	int	 exchange_set;		/* "" is the default exchange */
+	char	 routing_key[256];	/* forward */
+	char	 queue[256];		/* recv: the broker's queue */
+	int	 window;		/* forward: unconfirmed; 0: unset */
+	int	 prefetch;		/* recv: unacked; 0: unset */
+};
+
 struct mq_conf {
 	int64_t	 lease_ms;
 	int64_t	 backoff_ms;
@@ -68,6 +83,7 @@ struct mq_conf {
 	gid_t	 gid;			/* (gid_t)-1: unchanged */
 	int	 wait_poll;		/* wait = poll: never inotify */
 	int64_t	 poll_interval_ms;	/* when waiting cannot use inotify */
+	struct mq_bridge forward, recv;
 };
 
 /* Where a configuration error was found; line 0 means "the whole file". */
@@ -145,6 +161,8 @@ struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);
  */
 int	 mq_put_fd(struct mq_putter *, int fd);
 int	 mq_put_buf(struct mq_putter *, const void *, size_t);
+/* Options for the puts to come; what is pending keeps its own. */
+int	 mq_put_set(struct mq_putter *, const struct mq_putopts *);
 /* Ids of messages now durable (per the sync mode); call after each put. */
 size_t	 mq_put_ready(struct mq_putter *, const char ***ids);
 int	 mq_put_commit(struct mq_putter *);
@@ -188,6 +206,8 @@ struct mq_session *mq_session_new(const char *spool);
 int	 mq_ack(struct mq_session *, const char *handle);
 int	 mq_nack(struct mq_session *, const char *handle, int64_t delay_ms);
 int	 mq_reject(struct mq_session *, const char *handle);
+/* back to ready, the claim's attempt undone: it was never tried */
+int	 mq_unclaim(struct mq_session *, const char *handle);
 int	 mq_touch(struct mq_session *, const char *handle, int64_t lease_ms);
 int	 mq_kick(struct mq_session *, const char *queue, const char *path);
 /* held receives the message's new path, in held/ */

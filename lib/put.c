@@ -47,6 +47,38 @@ struct mq_putter {
 
 static int	commit(struct mq_putter *);
 
+/* Take the options of the puts to come: keys and groups go by their hash. */
+static int
+setopts(struct mq_putter *p, const struct mq_putopts *o)
+{
+	if ((o->key != NULL &&
+	    (o->key[0] == '\0' || strlen(o->key) > MQ_KEY_MAX)) ||
+	    (o->group != NULL &&
+	    (o->group[0] == '\0' || strlen(o->group) > MQ_KEY_MAX))) {
+		errno = EINVAL;
+		return -1;
+	}
+	p->o = *o;
+	if (p->o.ttl_ms < 0)
+		p->o.ttl_ms = p->q->conf.ttl_ms;
+	if (o->key != NULL) {
+		key_hash(o->key, p->hash);
+		p->o.key = p->hash;	/* the caller's string need not live on */
+	}
+	if (o->group != NULL) {
+		key_hash(o->group, p->ghash);
+		p->o.group = p->ghash;
+	}
+	return 0;
+}
+
+/* New options for the next puts (mq-recv: a key, priority, ttl each). */
+int
+mq_put_set(struct mq_putter *p, const struct mq_putopts *o)
+{
+	return setopts(p, o);
+}
+
 struct mq_putter *
 mq_put_begin(struct mq_queue *q, const struct mq_putopts *o)
 {
@@ -59,27 +91,10 @@ mq_put_begin(struct mq_queue *q, const struct mq_putopts *o)
 		return NULL;
 	}
 	p->q = q;
-	p->o = *o;
-	if (p->o.ttl_ms < 0)
-		p->o.ttl_ms = q->conf.ttl_ms;
-	if (o->key != NULL) {
-		if (o->key[0] == '\0' || strlen(o->key) > MQ_KEY_MAX) {
-			fanout_free(p->fan);
-			free(p);
-			errno = EINVAL;
-			return NULL;
-		}
-		key_hash(o->key, p->hash);
-		p->o.key = p->hash;	/* the caller's string need not live on */
-	}
-	if (o->group != NULL) {
-		if (o->group[0] == '\0' || strlen(o->group) > MQ_KEY_MAX) {
-			free(p);
-			errno = EINVAL;
-			return NULL;
-		}
-		key_hash(o->group, p->ghash);
-		p->o.group = p->ghash;
+	if (setopts(p, o) == -1) {
+		fanout_free(p->fan);
+		free(p);
+		return NULL;
 	}
 	p->cap = q->conf.sync == MQ_SYNC_BATCH ? GROUP_MAX : 1;
 	p->pend = calloc(p->cap, sizeof(*p->pend));

@@ -146,6 +146,56 @@ ok_put() {
 	conf_error "$MQ_CONF" 1 mq-put q
 }
 
+@test "config: [forward] and [recv] sections are accepted with their keys" {
+	cat >"$MQ_CONF" <<-'EOF'
+	lease = 1s
+	[forward]
+	url = amqp://mq@broker.example:5672/prod
+	exchange = orders
+	routing_key = paid
+	window = 128
+	password_file = /etc/mq/amqp.pass
+	cacert = /etc/ssl/certs/ca.pem
+	verify = no
+	[ recv ]   # spaces and a comment
+	url = amqps://mq@broker.example/prod
+	queue = orders.incoming
+	prefetch = 256
+	password_file = /etc/mq/amqp.pass
+	verify = yes
+	EOF
+	ok_put
+	printf '[forward]\nexchange = ""\n' >"$MQ_CONF"
+	ok_put
+}
+
+@test "config: bad keys and values in [forward] and [recv] name their line" {
+	local kv
+	for kv in 'url = http://x/' 'window = 0' 'window = 65536' 'verify = maybe' \
+	    'queue = q' 'prefetch = 5' 'lease = 1s' 'url =' 'exchange ='; do
+		printf '# a comment\n[forward]\n%s\n' "$kv" >"$MQ_CONF"
+		conf_error "$MQ_CONF" 3 mq-put q || {
+			echo "accepted in [forward]: $kv"
+			return 1
+		}
+	done
+	for kv in 'exchange = x' 'routing_key = k' 'window = 5' 'prefetch = 0' \
+	    'url = amqpx://h'; do
+		printf '[recv]\n%s\n' "$kv" >"$MQ_CONF"
+		conf_error "$MQ_CONF" 2 mq-put q || {
+			echo "accepted in [recv]: $kv"
+			return 1
+		}
+	done
+}
+
+@test "config: a section other than [forward] and [recv] names its line" {
+	printf '[forward]\nwindow = 5\n[forwards]\n' >"$MQ_CONF"
+	conf_error "$MQ_CONF" 3 mq-put q
+	printf '[forward] x\n' >"$MQ_CONF"
+	conf_error "$MQ_CONF" 1 mq-put q
+}
+
 @test "config: a line without = is an error" {
 	printf 'lease = 1s\n\n# ok\nsync none\n' >"$MQ_CONF"
 	conf_error "$MQ_CONF" 4 mq-put q

@@ -1,0 +1,286 @@
+/*
+ * amqp.c - connecting to the broker for mq-forward and mq-recv (amqp.h).
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "amqp.h"
+
+#define CONNECT_TIMEOUT	10	/* s: to open the socket */
+#define RPC_TIMEOUT	30	/* s: for any one reply of the broker */
+#define CLOSE_TIMEOUT	2	/* s: to say goodbye */
+#define HEARTBEAT	30	/* s */
+#define FRAME_MAX	131072
+
+static int
+fail(struct peer *p, int fault, const char *fmt, const char *a,
+    const char *b)
+{
+	p->fault = fault;
+	snprintf(p->why, sizeof(p->why), fmt, a, b);
+	return -1;
+}
+
+/* Does the url carry a password, user:pass@ before the host? */
+static int
+has_password(const char *url)
+{
+	const char *s = strstr(url, "://"), *end, *at, *colon;
+
+	if (s == NULL)
+		return 0;
+	s += 3;
+	end = s + strcspn(s, "/?#");
+	if ((at = memchr(s, '@', (size_t)(end - s))) == NULL)
+		return 0;
+	colon = memchr(s, ':', (size_t)(at - s));
+	return colon != NULL;
+}
+
+/* The first line of a file, without its newline. */
+static int
+read_password(struct peer *p, const char *file)
+{
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+		return fail(p, PEER_NOPASS, "password file %s: %s", file,
+		    strerror(errno));
+	while (len < sizeof(p->password) - 1 &&
+	    (n = read(fd, p->password + len,
+	    sizeof(p->password) - 1 - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return fail(p, PEER_NOPASS, "password file %s: %s",
+			    file, strerror(errno));
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	p->password[len] = '\0';
+	p->password[strcspn(p->password, "\r\n")] = '\0';
+	return 0;
+}
+
+int
+peer_init(struct peer *p, const char *url, int cmdline,
+    const struct mq_bridge *b, const char *passfile)
+{
+	struct amqp_connection_info ci;
+	char buf[sizeof(b->url)], vhost[sizeof(p->vhost) * 3];
+	const char *env, *s;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	if (url == NULL)
+		url = b->url[0] != '\0' ? b->url : NULL;
+	if (url == NULL)
+		return fail(p, PEER_BADARG, "no broker url%s%s", "", "");
+	if (strncmp(url, "amqp://", 7) != 0 && strncmp(url, "amqps://", 8) != 0)
+		return fail(p, PEER_BADARG, "%s: not an amqp:// or amqps:// "
+		    "url%s", url, "");
+	if (cmdline && has_password(url))
+		return fail(p, PEER_BADARG, "a password in a url on the "
+		    "command line shows in ps(1): use -P file or "
+		    "MQ_AMQP_PASSWORD%s%s", "", "");
+	if (strlcpy(buf, url, sizeof(buf)) >= sizeof(buf))
+		return fail(p, PEER_BADARG, "url too long%s%s", "", "");
+	amqp_default_connection_info(&ci);
+	if (amqp_parse_url(buf, &ci) != AMQP_STATUS_OK)
+		return fail(p, PEER_BADARG, "bad url%s%s", "", "");
+	if (strlcpy(p->host, ci.host, sizeof(p->host)) >= sizeof(p->host) ||
+	    strlcpy(p->user, ci.user, sizeof(p->user)) >= sizeof(p->user) ||
+	    strlcpy(p->vhost, ci.vhost, sizeof(p->vhost)) >= sizeof(p->vhost) ||
+	    strlcpy(p->password, ci.password, sizeof(p->password)) >=
+	    sizeof(p->password))
+		return fail(p, PEER_BADARG, "url too long%s%s", "", "");
+	p->port = ci.port;
+	p->tls = ci.ssl;
+	p->verify = b->verify;
+	strlcpy(p->cacert, b->cacert, sizeof(p->cacert));
+	/* the vhost as a url would spell it: "/" is %2f */
+	for (i = 0, s = p->vhost; *s != '\0' && i + 4 < sizeof(vhost); s++) {
+		if (*s == '/' || *s == '%' || *s == '@' || *s <= ' ')
+			i += (size_t)snprintf(vhost + i, 4, "%%%02x",
+			    (unsigned char)*s);
+		else
+			vhost[i++] = *s;
+	}
+	vhost[i] = '\0';
+	snprintf(p->shown, sizeof(p->shown), "%s://%s@%s:%d/%s",
+	    p->tls ? "amqps" : "amqp", p->user, p->host, p->port, vhost);
+	/* the most explicit source wins */
+	if (passfile != NULL)
+		return read_password(p, passfile);
+	if ((env = getenv("MQ_AMQP_PASSWORD")) != NULL) {
+		if (strlcpy(p->password, env, sizeof(p->password)) >=
+		    sizeof(p->password))
+			return fail(p, PEER_BADARG, "MQ_AMQP_PASSWORD: too "
+			    "long%s%s", "", "");
+		return 0;
+	}
+	if (b->password_file[0] != '\0')
+		return read_password(p, b->password_file);
+	return 0;
+}
+
+/* The reply code and text of a connection.close or channel.close. */
+static int
+closing(struct peer *p, const char *what, amqp_method_t *m)
+{
+	char reply[300];
+	int code;
+
+	if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_t *c = m->decoded;
+
+		code = c->reply_code;
+		peer_reply(reply, sizeof(reply), code, c->reply_text);
+	} else if (m->id == AMQP_CHANNEL_CLOSE_METHOD) {
+		amqp_channel_close_t *c = m->decoded;
+
+		code = c->reply_code;
+		peer_reply(reply, sizeof(reply), code, c->reply_text);
+	} else {
+		snprintf(reply, sizeof(reply), "unexpected method 0x%08x",
+		    (unsigned)m->id);
+		code = 0;
+	}
+	/*
+	 * 403 access refused, 404 not found, 406 precondition failed, 530
+	 * not allowed: it will say the same again.  Anything else (320: the
+	 * broker is shutting down) may pass.
+	 */
+	return fail(p, code == 403 || code == 404 || code == 406 ||
+	    code == 530 ? PEER_REFUSED : PEER_DOWN, "%s: %s", what, reply);
+}
+
+void
+peer_reply(char *buf, size_t len, int code, amqp_bytes_t text)
+{
+	int n = text.len > 256 ? 256 : (int)text.len;
+
+	snprintf(buf, len, "%d %.*s", code, n, (const char *)text.bytes);
+}
+
+int
+peer_fail_status(struct peer *p, const char *what, int status)
+{
+	return fail(p, PEER_DOWN, "%s: %s", what, amqp_error_string2(status));
+}
+
+int
+peer_fail(struct peer *p, const char *what, amqp_rpc_reply_t r)
+{
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return 0;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		return peer_fail_status(p, what, r.library_error);
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		return closing(p, what, &r.reply);
+	default:
+		return fail(p, PEER_DOWN, "%s: %s", what, "no reply");
+	}
+}
+
+int
+peer_closed(struct peer *p, const amqp_frame_t *f)
+{
+	amqp_method_t m = f->payload.method;
+
+	return closing(p, "closed by broker", &m);
+}
+
+int
+peer_connect(struct peer *p, int confirm)
+{
+	struct timeval tv = { CONNECT_TIMEOUT, 0 }, rpc = { RPC_TIMEOUT, 0 };
+	amqp_socket_t *s;
+	int r;
+
+	if ((p->conn = amqp_new_connection()) == NULL)
+		return fail(p, PEER_DOWN, "%s%s", strerror(ENOMEM), "");
+	s = p->tls ? amqp_ssl_socket_new(p->conn) : amqp_tcp_socket_new(p->conn);
+	if (s == NULL) {
+		peer_close(p, 0);
+		return fail(p, PEER_DOWN, "%s%s", p->tls ?
+		    "cannot set up TLS" : "cannot make a socket", "");
+	}
+	if (p->tls) {
+		amqp_ssl_socket_set_verify_peer(s, p->verify);
+		amqp_ssl_socket_set_verify_hostname(s, p->verify);
+		if (p->cacert[0] != '\0' &&
+		    amqp_ssl_socket_set_cacert(s, p->cacert) != AMQP_STATUS_OK) {
+			peer_close(p, 0);
+			return fail(p, PEER_REFUSED, "cacert %s: cannot load",
+			    p->cacert, "");
+		}
+	}
+	errno = 0;
+	if ((r = amqp_socket_open_noblock(s, p->host, p->port, &tv)) !=
+	    AMQP_STATUS_OK) {
+		/* "a socket error occurred" says less than errno does */
+		if (r == AMQP_STATUS_SOCKET_ERROR && errno != 0 &&
+		    errno != EINPROGRESS)
+			fail(p, PEER_DOWN, "cannot connect: %s",
+			    strerror(errno), "");
+		else
+			peer_fail_status(p, "cannot connect", r);
+		/* a certificate we do not trust will not change by itself */
+		if (r == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
+		    r == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED)
+			p->fault = PEER_REFUSED;
+		peer_close(p, 0);
+		return -1;
+	}
+	amqp_set_rpc_timeout(p->conn, &rpc);
+	if (peer_fail(p, "cannot log in", amqp_login(p->conn, p->vhost, 0,
+	    FRAME_MAX, HEARTBEAT, AMQP_SASL_METHOD_PLAIN, p->user,
+	    p->password)) == -1)
+		goto fail;
+	amqp_channel_open(p->conn, PEER_CHANNEL);
+	if (peer_fail(p, "cannot open a channel",
+	    amqp_get_rpc_reply(p->conn)) == -1)
+		goto fail;
+	if (confirm) {
+		amqp_confirm_select(p->conn, PEER_CHANNEL);
+		if (peer_fail(p, "cannot ask for confirms",
+		    amqp_get_rpc_reply(p->conn)) == -1)
+			goto fail;
+	}
+	return 0;
+fail:
+	peer_close(p, 0);
+	return -1;
+}
+
+void
+peer_close(struct peer *p, int graceful)
+{
+	struct timeval tv = { CLOSE_TIMEOUT, 0 };
+
+	if (p->conn == NULL)
+		return;
+	if (graceful) {
+		amqp_set_rpc_timeout(p->conn, &tv);
+		amqp_channel_close(p->conn, PEER_CHANNEL, AMQP_REPLY_SUCCESS);
+		amqp_connection_close(p->conn, AMQP_REPLY_SUCCESS);
+	}
+	amqp_destroy_connection(p->conn);
+	p->conn = NULL;
+}

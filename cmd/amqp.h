@@ -1,0 +1,70 @@
+/*
+ * amqp.h - the broker side of mq-forward and mq-recv: one AMQP 0-9-1
+ * connection with one channel, through librabbitmq.
+ *
+ * It knows urls, passwords, TLS and how to say what went wrong; it knows
+ * nothing of queues.  Errors go to a buffer, never to stderr, so each tool
+ * decides what to print and when.  The password never reaches that buffer:
+ * urls are shown as scheme://user@host:port/vhost.
+ */
+#ifndef MQ_AMQP_H
+#define MQ_AMQP_H
+
+#include <amqp.h>
+
+#include "mq.h"
+
+#define PEER_CHANNEL	1
+
+/* what a failure means for the caller */
+enum peer_fault {
+	PEER_DOWN = 1,		/* cannot reach it, or lost it: try again */
+	PEER_REFUSED,		/* it said no: login, vhost, exchange, queue */
+	PEER_BADARG,		/* a bad url or password source */
+	PEER_NOPASS		/* the password file cannot be read */
+};
+
+struct peer {
+	char	 shown[1400];	/* the url without its password */
+	char	 host[256];
+	char	 user[256];
+	char	 vhost[256];
+	char	 password[1024];
+	char	 cacert[1024];
+	int	 port;
+	int	 tls;
+	int	 verify;
+	amqp_connection_state_t conn;	/* NULL while disconnected */
+	int	 fault;		/* enum peer_fault of the last failure */
+	char	 why[5000];	/* and what it was: may name a file */
+};
+
+/*
+ * Set up p from url (NULL: the config's) and the password sources.
+ * cmdline: the url came from the command line, where a password would
+ * show in ps(1), so one is refused.  Returns 0, or -1 with p->why.
+ */
+int	 peer_init(struct peer *, const char *url, int cmdline,
+	    const struct mq_bridge *, const char *passfile);
+/* The exit status for a failed peer_init */
+static inline int
+peer_init_status(const struct peer *p, int cmdline)
+{
+	if (p->fault == PEER_NOPASS)
+		return MQ_EX_NOINPUT;
+	return cmdline ? MQ_EX_USAGE : MQ_EX_CONFIG;
+}
+
+/* Connect, log in, open the channel (in confirm mode if asked). */
+int	 peer_connect(struct peer *, int confirm);
+/* Drop the connection; graceful: say goodbye first (bounded wait). */
+void	 peer_close(struct peer *, int graceful);
+/* Record a failed call: why and what kind.  Returns -1. */
+int	 peer_fail(struct peer *, const char *what, amqp_rpc_reply_t);
+int	 peer_fail_status(struct peer *, const char *what, int status);
+/* Record the broker's closing of our channel or connection.  Returns -1. */
+int	 peer_closed(struct peer *, const amqp_frame_t *);
+/* "312 NO_ROUTE" and the like, from a reply code and text */
+void	 peer_reply(char *, size_t, int code, amqp_bytes_t text);
+
+#endif
