@@ -61,6 +61,7 @@ FUZZ_BINS = $(addprefix $(FUZZ_O)/fuzz-,$(FUZZERS))
 
 .DELETE_ON_ERROR:
 .PHONY: all bench check demo install uninstall clean lint torture deps-build \
+	test-bins \
 	deps-test valgrind fuzz deps-fuzz
 
 all: deps-build $(BINS)
@@ -84,6 +85,17 @@ $(addprefix $(O)/bin/,$(BRIDGE)): $(O)/bin/%: cmd/%.c cmd/amqp.c cmd/amqp.h \
 	$(CC) $(ALL_CFLAGS) $(AMQP_CFLAGS) $(LDFLAGS) -o $@ $< cmd/amqp.c \
 	    $(O)/libmq.a $(PKG_LIBS) $(AMQP_LIBS)
 
+# tests/amqp-peek: the bridge tests' own AMQP client, independent of
+# cmd/amqp.c and of libbsd's overlay, built with the tools when
+# librabbitmq is there
+TEST_BINS = $(if $(BRIDGE),$(O)/test/amqp-peek)
+$(O)/test/amqp-peek: tests/amqp-peek.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror $(AMQP_CFLAGS) \
+	    $(SANFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(AMQP_LIBS)
+
+test-bins: $(TEST_BINS)
+
 $(FUZZ_O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
@@ -106,8 +118,12 @@ deps-test:
 deps-fuzz:
 	@CC='$(FUZZ_CC)' SANITIZE=1 sh mk/deps.sh fuzz
 
-check: deps-test all
-	MQ_BIN=$(CURDIR)/$(O)/bin MQ_SANITIZE=$(SANITIZE) sh tests/run
+# a make of its own after deps-test, so that what deps-test just installed
+# (librabbitmq: the bridge, amqp-peek) is seen
+check: deps-test
+	$(MAKE) all test-bins
+	MQ_BIN=$(CURDIR)/$(O)/bin MQ_TEST_BIN=$(CURDIR)/$(O)/test \
+	    MQ_SANITIZE=$(SANITIZE) sh tests/run
 
 # the tools run under valgrind for a subset of the suite (one that does not
 # starve them of descriptors on purpose)
