@@ -1,0 +1,369 @@
+#!/usr/bin/env bats
+# mq-forward: a local queue into an AMQP broker, with publisher confirms.
+# One private broker for the file (mk/rabbitmq.sh); what arrived is checked
+# with tests/amqp-peek, which shares no code with the tool.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+load bridge_helper
+
+setup_file() {
+	bridge_setup_file
+	[ -z "$BRIDGE_SKIP" ] || return 0
+	# the crash test's queue, long before its kill: a durable queue
+	# declared just before a SIGKILL may not survive it
+	bq fcrash
+}
+
+teardown_file() {
+	bridge_teardown_file
+}
+
+@test "forward: 10,000 messages, none lost: ids, bodies and delivery mode intact" {
+	conf sync=batch
+	bq f10k
+	seq 10000 | sed 's/^/message /' | mq-put -l q >"$T/ids"
+	[ "$(wc -l <"$T/ids")" -eq 10000 ]
+	run mq-forward --drain -t 60 q "$URL" "" f10k
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(msgs q)" -eq 0 ]
+	peek f10k >"$T/peeked"
+	[ "$(wc -l <"$T/peeked")" -eq 10000 ]
+	# each id once, with its own body
+	paste "$T/ids" <(seq 10000 | sed 's/^/message /') | sort >"$T/want"
+	cut -f1,4 "$T/peeked" | sort >"$T/got"
+	diff "$T/want" "$T/got"
+	# persistent, and the default priority
+	[ "$(cut -f2 "$T/peeked" | sort -u)" = 2 ]
+	[ "$(cut -f3 "$T/peeked" | sort -u)" = 4 ]
+}
+
+@test "forward: properties: message-id, priority, timestamp, app_id, expiration" {
+	bq fprops
+	id1=$(echo one | mq-put -p 7 q)
+	id2=$(printf 'two\0\377\n' | mq-put -p 0 -T 1h q)
+	run mq-forward --drain q "$URL" "" fprops
+	[ "$status" -eq 0 ]
+	# id, delivery mode, priority, timestamp, expiration, app_id,
+	# redelivered, body
+	peek -x fprops >"$T/out"
+	cat "$T/out"
+	[ "$(wc -l <"$T/out")" -eq 2 ]
+	grep -qxF "$id1	2	7	${id1%%.*}	-	mq	0	one\\n" "$T/out"
+	IFS=$'\t' read -r mid dm pr ts exp app red body < <(grep "^$id2	" "$T/out")
+	[ "$mid" = "$id2" ]
+	[ "$dm" = 2 ]
+	[ "$pr" = 0 ]
+	[ "$ts" = "${id2%%.*}" ]
+	[ "$app" = mq ]
+	[ "$body" = 'two\x00\xff\n' ]
+	# the ttl left, in ms: about an hour (the expiry is a whole second)
+	[ "$exp" -gt 3500000 ]
+	[ "$exp" -le 3601000 ]
+}
+
+@test "forward: the routing key defaults to the local queue's name" {
+	bq fdefkey -e amq.direct -r orders-$BATS_TEST_NUMBER
+	id=$(echo x | mq-put "orders-$BATS_TEST_NUMBER")
+	run mq-forward --drain "orders-$BATS_TEST_NUMBER" "$URL" amq.direct
+	[ "$status" -eq 0 ]
+	[ "$(peek fdefkey | cut -f1)" = "$id" ]
+}
+
+@test "forward: -v tells each message forwarded" {
+	bq fverbose
+	id1=$(echo a | mq-put q)
+	id2=$(echo b | mq-put q)
+	run mq-forward -v --drain q "$URL" "" fverbose
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"mq-forward: $id1 forwarded"* ]]
+	[[ "$output" == *"mq-forward: $id2 forwarded"* ]]
+}
+
+@test "forward: the broker killed (SIGKILL) and restarted mid-way: every message reaches it, none stays here" {
+	conf sync=batch
+	N=20000
+	seq "$N" | sed 's/^/crash /' | mq-put -l q >"$T/ids"
+	mq-forward q "$URL" "" fcrash 2>"$T/err" 3>&- &
+	pid=$!
+	# some are confirmed (the local queue shrinks), then the kill
+	wait_for 60 local_count_lt q "$N"
+	sh "$RABBITMQ_SH" kill "$BROKER"
+	left=$(msgs q)
+	echo "left in the local queue at the kill: $left of $N"
+	# not all: else this test proves nothing (make N larger)
+	[ "$left" -gt 0 ]
+	sh "$RABBITMQ_SH" restart "$BROKER" 3>&-
+	# the forwarder reconnects by itself and finishes
+	wait_for 120 local_count_is q 0
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/err"
+	[ "$rc" -eq 0 ]
+	grep -q "amqp://guest@$AMQP_HOST:$AMQP_PORT.*connection lost" "$T/err"
+	peek fcrash >"$T/peeked"
+	n=$(wc -l <"$T/peeked")
+	echo "in the broker: $n (duplicates allowed)"
+	# every id at least once, each with its own body
+	paste "$T/ids" <(seq "$N" | sed 's/^/crash /') | sort >"$T/want"
+	cut -f1,4 "$T/peeked" | sort -u >"$T/got"
+	comm -23 "$T/want" "$T/got" >"$T/missing"
+	[ ! -s "$T/missing" ] || { head "$T/missing"; false; }
+	# and nothing else
+	[ "$(cut -f1 "$T/got" | sort -u | wc -l)" -eq "$N" ]
+}
+
+@test "forward: an unroutable message stays here with an attempt counted; exit 1 names NO_ROUTE, the id, exchange and key" {
+	id1=$(echo a | mq-put q)
+	id2=$(echo b | mq-put q)
+	run mq-forward --drain q "$URL" amq.direct "nowhere-$BATS_TEST_NUMBER"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	for id in "$id1" "$id2"; do
+		[[ "$output" == *"mq-forward: $id: returned by broker: 312 NO_ROUTE (exchange 'amq.direct', routing key 'nowhere-$BATS_TEST_NUMBER')"* ]]
+		# nacked locally: back with backoff, the attempt counted
+		f=$(find "$S/q" -type f -name "$id,*")
+		[ -n "$f" ]
+		[ "$(attempts "$f")" = 1 ]
+	done
+	[ "$(msgs q)" -eq 2 ]
+}
+
+@test "forward: a message the broker nacks stays here; exit 1, 'nacked by broker'" {
+	# a queue of at most one message that rejects publishes beyond that
+	bq fnack -m 1
+	for b in 1 2 3; do
+		echo "$b" | mq-put q >>"$T/ids"
+	done
+	run mq-forward --drain q "$URL" "" fnack
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(bcount fnack)" -eq 1 ]
+	[ "$(msgs q)" -eq 2 ]
+	n=0
+	while read -r id; do
+		if [[ "$output" == *"mq-forward: $id: nacked by broker"* ]]; then
+			n=$((n + 1))
+			f=$(find "$S/q" -type f -name "$id,*")
+			[ "$(attempts "$f")" = 1 ]
+		fi
+	done <"$T/ids"
+	[ "$n" -eq 2 ]
+}
+
+@test "forward: a non-existent exchange with --drain: exit 69 at once, messages intact" {
+	echo a | mq-put q >/dev/null
+	echo b | mq-put q >/dev/null
+	before=$(tree_state "$S/q/ready")
+	start=$SECONDS
+	run mq-forward --drain q "$URL" "no-such-exchange-$BATS_TEST_NUMBER" x
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[ $((SECONDS - start)) -lt 10 ]
+	[[ "$output" == *"404"* ]]
+	[[ "$output" == *"no-such-exchange-$BATS_TEST_NUMBER"* ]]
+	# nothing was claimed: the same files, no attempt counted
+	[ "$(tree_state "$S/q/ready")" = "$before" ]
+}
+
+@test "forward: broker down with --drain -t 2: exit 69, messages intact, the url named without its password" {
+	echo a | mq-put q >/dev/null
+	echo b | mq-put q >/dev/null
+	port=$(free_port)
+	start=$SECONDS
+	MQ_AMQP_PASSWORD=$PASSWORD run mq-forward --drain -t 2 q \
+	    "amqp://mqtest@127.0.0.1:$port/vh" "" x
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[ $((SECONDS - start)) -ge 2 ]
+	[ $((SECONDS - start)) -lt 15 ]
+	[[ "$output" == *"amqp://mqtest@127.0.0.1:$port/vh"* ]]
+	[[ "$output" != *"$PASSWORD"* ]]
+	# back in ready, no attempt counted
+	[ "$(files q ready | wc -l)" -eq 2 ]
+	for f in $(files q ready); do
+		[ "$(attempts "$f")" = 0 ]
+	done
+}
+
+@test "forward: a password in a command-line url is refused (64), and not printed" {
+	echo a | mq-put q >/dev/null
+	before=$(tree_state "$S/q")
+	run mq-forward --drain q "amqp://mqtest:$PASSWORD@$AMQP_HOST:$AMQP_PORT" "" x
+	echo "$output"
+	[ "$status" -eq 64 ]
+	[[ "$output" != *"$PASSWORD"* ]]
+	[ "$(tree_state "$S/q")" = "$before" ]
+}
+
+@test "forward: MQ_AMQP_PASSWORD gives the password; it is never printed" {
+	bq fenvpass
+	id=$(echo a | mq-put q)
+	MQ_AMQP_PASSWORD=$PASSWORD run mq-forward -v --drain q \
+	    "amqp://mqtest@$AMQP_HOST:$AMQP_PORT" "" fenvpass
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"$PASSWORD"* ]]
+	[ "$(peek fenvpass | cut -f1)" = "$id" ]
+}
+
+@test "forward: -P file gives the password (its first line); not in ps nor on stderr" {
+	bq fpassfile
+	printf '%s\nnot-this-line\n' "$PASSWORD" >"$T/pass"
+	chmod 600 "$T/pass"
+	id1=$(echo a | mq-put q)
+	# no --drain: it stays, to be looked at with ps
+	mq-forward -v -P "$T/pass" q "amqp://mqtest@$AMQP_HOST:$AMQP_PORT" "" \
+	    fpassfile 2>"$T/err" 3>&- &
+	pid=$!
+	wait_for 30 bcount_is fpassfile 1
+	args=$(ps_args "$pid")
+	echo "ps: $args"
+	[[ "$args" == *mq-forward* ]]
+	[[ "$args" != *"$PASSWORD"* ]]
+	! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$PASSWORD"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	cat "$T/err"
+	! grep -qF "$PASSWORD" "$T/err"
+	grep -q "$id1 forwarded" "$T/err"
+}
+
+@test "forward: a wrong password: exit 69 with --drain, a clear error, messages intact" {
+	echo a | mq-put q >/dev/null
+	before=$(tree_state "$S/q/ready")
+	MQ_AMQP_PASSWORD=not-the-password run mq-forward --drain -t 20 q \
+	    "amqp://mqtest@$AMQP_HOST:$AMQP_PORT" "" x
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"amqp://mqtest@$AMQP_HOST:$AMQP_PORT"* ]]
+	grep -Eiq 'log ?in|ACCESS_REFUSED|auth' <<<"$output"
+	[[ "$output" != *not-the-password* ]]
+	[ "$(tree_state "$S/q/ready")" = "$before" ]
+}
+
+@test "forward: a missing password file: an error naming it, messages intact" {
+	echo a | mq-put q >/dev/null
+	before=$(tree_state "$S/q")
+	run mq-forward --drain -P "$T/no-such-file" q "$URL" "" x
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$T/no-such-file"* ]]
+	[ "$(tree_state "$S/q")" = "$before" ]
+}
+
+@test "forward: usage errors exit 64 and touch nothing" {
+	echo a | mq-put q >/dev/null
+	before=$(tree_state "$S/q")
+	for args in "-j 0 q $URL '' x" "-j 65536 q $URL '' x" "-j many q $URL '' x" \
+	    "-t soon q $URL '' x" "q http://$AMQP_HOST:$AMQP_PORT '' x" \
+	    "q amqp://$AMQP_HOST:port '' x" "q $URL" "q $URL '' x y z" \
+	    "-Z q $URL '' x"; do
+		eval "set -- $args"
+		run mq-forward --drain "$@"
+		echo "mq-forward --drain $args: $status: $output"
+		[ "$status" -eq 64 ]
+	done
+	[ "$(tree_state "$S/q")" = "$before" ]
+}
+
+@test "forward: config [forward] gives url, exchange, routing_key, window" {
+	bq fconf -e amq.direct -r "conf-key-$BATS_TEST_NUMBER"
+	cat >"$MQ_CONF" <<-EOF
+		[forward]
+		url = $URL
+		exchange = amq.direct
+		routing_key = conf-key-$BATS_TEST_NUMBER
+		window = 2
+	EOF
+	id=$(echo a | mq-put q)
+	run mq-forward --drain q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(peek fconf | cut -f1)" = "$id" ]
+}
+
+@test "forward: the queue's mq.conf [forward] with password_file; the command line overrides it" {
+	bq fqconf
+	printf '%s\n' "$PASSWORD" >"$T/pass"
+	mq-init q
+	cat >"$S/q/mq.conf" <<-EOF
+		[forward]
+		url = amqp://mqtest@$AMQP_HOST:$AMQP_PORT
+		exchange = no-such-exchange
+		routing_key = fqconf
+		password_file = $T/pass
+	EOF
+	id=$(echo a | mq-put q)
+	# the config's exchange does not exist: refused
+	run mq-forward --drain q
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[[ "$output" == *no-such-exchange* ]]
+	# the operands win; the password still comes from the config
+	run mq-forward --drain q "amqp://mqtest@$AMQP_HOST:$AMQP_PORT" "" fqconf
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(peek fqconf | cut -f1)" = "$id" ]
+}
+
+@test "forward: no url anywhere: exit 64" {
+	echo a | mq-put q >/dev/null
+	run mq-forward --drain q
+	echo "$output"
+	[ "$status" -eq 64 ]
+	[[ "$output" == *url* ]]
+}
+
+@test "forward: without --drain it waits for new messages and forwards them; SIGTERM: exit 0" {
+	bq fwait
+	mq-init q
+	mq-forward q "$URL" "" fwait 2>"$T/err" 3>&- &
+	pid=$!
+	id1=$(echo one | mq-put q)
+	wait_for 30 bcount_is fwait 1
+	wait_for 10 local_count_is q 0
+	id2=$(echo two | mq-put q)
+	wait_for 30 bcount_is fwait 2
+	wait_for 10 local_count_is q 0
+	# still there, waiting
+	! gone "$pid"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/err"
+	[ "$rc" -eq 0 ]
+	peek fwait | cut -f1,4 >"$T/got"
+	printf '%s\tone\\n\n%s\ttwo\\n\n' "$id1" "$id2" | diff - "$T/got"
+}
+
+@test "forward: stopped with messages unconfirmed (broker frozen): exit 75, they are back in ready, no attempt counted" {
+	bq ffrozen
+	mq-init q
+	mq-forward q "$URL" "" ffrozen 2>"$T/err" 3>&- &
+	pid=$!
+	echo first | mq-put q >/dev/null
+	wait_for 30 bcount_is ffrozen 1
+	wait_for 10 local_count_is q 0
+	# the broker stops answering (it gets no confirm out)
+	kill -STOP "$(beam_pid)"
+	for b in 1 2 3; do
+		echo "$b" | mq-put q >>"$T/ids"
+	done
+	wait_for 30 state_count_is q inflight 3
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	kill -CONT "$(beam_pid)"
+	cat "$T/err"
+	[ "$rc" -eq 75 ]
+	[ "$(files q ready | wc -l)" -eq 3 ]
+	for f in $(files q ready); do
+		[ "$(attempts "$f")" = 0 ]
+	done
+	# the broker may have them too, once thawed: at least once
+}
