@@ -8,6 +8,8 @@ load test_helper
 load bridge_helper
 
 setup_file() {
+	# one broker for the file, and some tests kill or freeze it
+	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
 	bridge_setup_file
 	[ -z "$BRIDGE_SKIP" ] || return 0
 	# the crash test's queue, long before its kill: a durable queue
