@@ -291,7 +291,7 @@ zsh_listing() {
 zmodload zsh/zpty || exit 1
 zpty z zsh -f -i
 zpty -w z "PS1='' PS2='' PROMPT_EOL_MARK='' COLUMNS=200"
-zpty -w z "fpath=('$1' \$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null"
+zpty -w z "fpath=('$1' \$fpath); autoload -Uz compinit; compinit -u -D -d '$3/zcompdump'"
 zpty -w z "zstyle ':completion:*' format 'GROUP:%d'; zstyle ':completion:*:messages' format 'GROUP:%d'"
 zpty -w z "print RE''ADY"
 zpty -r z out '*READY*' || exit 1
@@ -303,7 +303,7 @@ zpty -r z rest '*END*' || exit 1
 print -r -- "${out//$'\r'/}${rest//$'\r'/}" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g'
 zpty -d z
 EOF
-    timeout 30 zsh "$BATS_TEST_TMPDIR/listing.zsh" "$COMPLETIONS" "$1"
+    timeout 30 zsh "$BATS_TEST_TMPDIR/listing.zsh" "$COMPLETIONS" "$1" "$BATS_TEST_TMPDIR"
 }
 
 @test "zsh: mq-forward and mq-recv complete options and the queue operand" {
