@@ -135,12 +135,15 @@ deliver(amqp_envelope_t *env)
 	if (pr->_flags & AMQP_BASIC_PRIORITY_FLAG)
 		o.prio = pr->priority > MQ_PRIORITY_MAX ? MQ_PRIORITY_MAX :
 		    pr->priority;
+	/* milliseconds in decimal, by the broker's rules */
 	if ((pr->_flags & AMQP_BASIC_EXPIRATION_FLAG) &&
-	    pr->expiration.len < sizeof(exp)) {
+	    pr->expiration.len > 0 && pr->expiration.len < sizeof(exp) - 2 &&
+	    memchr(pr->expiration.bytes, '\0', pr->expiration.len) == NULL) {
 		memcpy(exp, pr->expiration.bytes, pr->expiration.len);
-		exp[pr->expiration.len] = '\0';
-		/* milliseconds, by the broker's rules; 0 would be "none" */
-		if (mq_parse_duration(exp, &ms) == 0)
+		strlcpy(exp + pr->expiration.len, "ms", 3);
+		/* a ttl of 0 would mean none: 1 ms is as good as gone */
+		if (strspn(exp, "0123456789") == pr->expiration.len &&
+		    mq_parse_duration(exp, &ms) == 0)
 			o.ttl_ms = ms > 0 ? ms : 1;
 	}
 	mid[0] = '\0';

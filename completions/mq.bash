@@ -62,14 +62,25 @@ _mq()
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
         mq-sub) flags=r ;;
+        mq-forward) argopts=djLPt flags=ev ;;
+        mq-recv) argopts=dnpPt flags=ev ;;
     esac
 
     # Scan the words before the cursor (getopt style: -ab, -dDIR, -d DIR, --).
-    local i j w c want= dir= ddash=
+    # Bash splits words at colons (COMP_WORDBREAKS): an operand such as
+    # amqp://host:5672/vhost comes as amqp : //host : 5672/vhost, and is
+    # joined again here.
+    local i j w c want= dir= ddash= join= last=0
     local -a args=() # operands
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
-        if [[ -n $want ]]; then
+        if [[ $w == : && $last -eq i-1 && $last -gt 0 ]]; then
+            args[${#args[@]}-1]+=:
+            join=1 last=$i
+        elif [[ -n $join ]]; then
+            args[${#args[@]}-1]+=$w
+            join= last=$i
+        elif [[ -n $want ]]; then
             [[ $want == d ]] && dir=$w
             want=
         elif [[ -z $ddash && $w == -- ]]; then
@@ -87,6 +98,7 @@ _mq()
             done
         else
             args+=("$w")
+            last=$i
         fi
     done
 
@@ -102,7 +114,11 @@ _mq()
             compopt -o filenames 2>/dev/null
             mapfile -t COMPREPLY < <(compgen -d -- "$cur")
             ;;
-        p) _mq_add 0 1 2 3 4 5 6 7 8 9 ;;
+        p) [[ $cmd == mq-put ]] && _mq_add 0 1 2 3 4 5 6 7 8 9 ;;
+        P) # a password file
+            compopt -o filenames 2>/dev/null
+            mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+            ;;
         g) mapfile -t COMPREPLY < <(compgen -g -- "$cur") ;;
         s) _mq_add ready delayed inflight dead held ;;
         a) _mq_queues ;;
@@ -114,7 +130,7 @@ _mq()
                     _mq_add "-${opts:j:1}"
                 done
                 _mq_add -h -V
-                [[ $cmd == mq-work ]] && _mq_add --drain
+                [[ $cmd == mq-work || $cmd == mq-forward || $cmd == mq-recv ]] && _mq_add --drain
             else
                 case $cmd:${#args[@]} in
                     mq-ack:* | mq-nack:* | mq-touch:*) _mq_paths "$spool"/*/inflight/* ;;
@@ -125,6 +141,8 @@ _mq()
                     mq-release:*) _mq_paths "$spool"/*/held/* ;;
                     mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | mq-sub:* | *:0) _mq_queues ;;
                     mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
+                    mq-forward:*) ;; # url, exchange, routing key: nothing to offer
+                    mq-recv:2) [[ ${args[0]} == *://* ]] && _mq_queues ;; # after url amqp-queue
                     mq-work:*)
                         compopt -o filenames 2>/dev/null
                         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
@@ -143,4 +161,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-forward mq-recv

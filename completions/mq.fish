@@ -23,6 +23,10 @@ function __mq_argopts
             echo dgm
         case '*mq-fsck'
             echo dT
+        case '*mq-forward'
+            echo djLPt
+        case '*mq-recv'
+            echo dnpPt
         case '*'
             echo d
     end
@@ -110,7 +114,15 @@ function __mq_held
     printf '%s\n' $files
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub
+# mq-recv [url amqp-queue] queue: the local queue is the first operand, or
+# the third after a url.
+function __mq_recv_queue
+    set -l a (__mq_scan)
+    test (count $a) -eq 1; and return 0
+    test (count $a) -eq 3; and string match -q '*://*' -- $a[2]
+end
+
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-forward mq-recv
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
@@ -148,11 +160,23 @@ complete -c mq-stat -s w -x -d 'Refresh every interval, with rates'
 complete -c mq-stat -s c -x -d 'Number of refreshes'
 complete -c mq-release -s a -x -a '(__mq_queues)' -d 'Release every held message of a queue'
 complete -c mq-sub -s r -d 'Unsubscribe the queues'
+for t in mq-forward mq-recv
+    complete -c $t -s e -l drain -d 'Exit when there is nothing more to do'
+    complete -c $t -s P -r -F -d 'Read the broker password from a file'
+    complete -c $t -s t -x -d 'With --drain, give up on an unreachable broker after'
+end
+complete -c mq-forward -s v -d 'One line per forwarded message on stderr'
+complete -c mq-forward -s j -x -d 'Messages unconfirmed at once (1-65535)'
+complete -c mq-forward -s L -x -d Lease
+complete -c mq-recv -s v -d 'One line per message on stderr'
+complete -c mq-recv -s n -x -d 'Stop after this many messages'
+complete -c mq-recv -s p -x -d 'Messages unacknowledged at once (1-65535)'
 
 # Operands; mq-put completes files after the queue.
-for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work
+for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work mq-forward
     complete -c $t -n '__mq_nargs 0' -f -a '(__mq_queues)' -d Queue
 end
+complete -c mq-recv -n __mq_recv_queue -a '(__mq_queues)' -d Queue
 complete -c mq-stat -a '(__mq_queues)' -d Queue
 complete -c mq-init -s g -x -a '(__fish_complete_groups)' -d 'Share with a group'
 complete -c mq-init -s m -x -d 'Octal mode of message files'

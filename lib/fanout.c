@@ -458,7 +458,7 @@ keys_lookup(struct fanout *f, const char *hash, char id[MQ_ID_LEN + 1])
 	for (s = f->subs; s < f->subs + f->nsubs; s++) {
 		if (!s->keylocked)
 			continue;
-		if ((r = key_lookup(s->q, hash, known)) == -1)
+		if ((r = key_lookup(s->q, hash, known, NULL)) == -1)
 			s->err = errno;
 		else if (r == 1) {
 			s->known = 1;
@@ -478,7 +478,7 @@ keys_record(struct fanout *f, const char *hash, const char *id, size_t n)
 		if (!s->keylocked)
 			continue;
 		if (s->err == 0 && !s->known && s->durable == n &&
-		    key_record(s->q, hash, id) == -1)
+		    key_record(s->q, hash, id, NULL) == -1)
 			s->err = errno;
 		key_lock(s->q, hash, F_UNLCK);
 		s->keylocked = 0;

@@ -424,14 +424,16 @@ mq_fsck(struct mq_queue *q, int dry, int64_t tmp_age_ms, struct mq_fsck *r)
 		errno = q->lockerr;
 		return -1;
 	}
-	if (count_expired(&f) == -1 || check_tmp(&f, tmp_age_ms) == -1)
+	if (count_expired(&f) == -1)
 		goto out;
 	/* leases and due messages first, so the scan sees them settled */
 	if (!f.dry && mq_maintain(q) == -1)
 		goto out;
 	since = mq_now_ms();
+	/* keys before tmp/: a keyed put that died leaves a body to finish */
 	if (scan(&f) == -1 || key_orphans(q, f.dry, f.ids, f.nids, since,
-	    &r->keys) == -1 || stuck_groups(&f) == -1)
+	    &r->keys) == -1 || stuck_groups(&f) == -1 ||
+	    check_tmp(&f, tmp_age_ms) == -1)
 		goto out;
 	rv = f.dry ? 0 : mq_sync_dirs(q);
 out:

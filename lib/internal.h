@@ -122,8 +122,11 @@ int	 key_orphans(struct mq_queue *, int dry, char **ids, size_t nids,
 	    int64_t since_ms, long long *n);
 int	 key_lock(struct mq_queue *, const char *hash, int type);
 int	 key_lookup(struct mq_queue *, const char *hash,
-	    char id[MQ_ID_LEN + 1]);
-int	 key_record(struct mq_queue *, const char *hash, const char *id);
+	    char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1]);
+int	 key_record(struct mq_queue *, const char *hash, const char *id,
+	    const char *name);
+int	 key_forget(struct mq_queue *, const char *hash, const char *id);
+int	 key_finish(struct mq_queue *, const char *id, const char *name);
 int	 remove_message(struct mq_queue *, int dirfd, const char *name,
 	    const struct mq_name *);
 void	 key_sweep(struct mq_queue *, const char *hash);

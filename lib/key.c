@@ -4,13 +4,19 @@
  * A key is known while QUEUE/keys/XX/HASH exists with a modification time
  * in the future.  HASH is the first 128 bits of the key's SHA-256 in hex,
  * XX its first two digits; the file holds the id of the message put with
- * the key, and a newline.
+ * the key and a newline, then possibly the message's name and a newline
+ * (see below).
  *
  * Invariants:
- * - A key file is written only under its key lock, and only once its
- *   message is as durable as the sync mode promises: a crash can leave a
- *   message whose key was not recorded (a retry puts it again), never a key
- *   whose message was lost (a retry would be swallowed).
+ * - A key file is written only under its key lock.  A put records its key
+ *   before it publishes, once the body in tmp/ID is as durable as the sync
+ *   mode promises, and the record then holds a second line: the name the
+ *   message is being published under.  A put that dies between the two
+ *   leaves a key naming a body still in tmp/; whoever next holds the key
+ *   lock (the next put with the key, or mq-fsck) publishes it under that
+ *   name and so finishes the put.  So a retry after a crash finds its
+ *   message once: neither a duplicate nor a swallowed message.  A put that
+ *   fails (not dies) after recording removes the record again.
  * - While its message is in the spool, in any state, the dead one included,
  *   a key file's mtime is KEY_LIVE.  When the message is acked or purged,
  *   the mtime becomes now + dedup_window, before the message goes, and
@@ -122,15 +128,17 @@ key_dir(struct mq_queue *q, const char *hash, int create)
  */
 static int
 key_open(struct mq_queue *q, const char *hash, int *known,
-    char id[MQ_ID_LEN + 1])
+    char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1])
 {
-	char buf[MQ_ID_LEN + 2];
+	char buf[MQ_ID_LEN + MQ_NAME_MAX + 3], *nl;
 	struct mq_name m;
 	struct stat st;
 	ssize_t n;
 	int dfd, fd, saved;
 
 	id[0] = '\0';
+	if (name != NULL)
+		name[0] = '\0';
 	if ((dfd = key_dir(q, hash, 0)) == -1)
 		return -1;
 	/* nonblocking: a FIFO planted here must not hang the put */
@@ -150,11 +158,23 @@ key_open(struct mq_queue *q, const char *hash, int *known,
 	*known = mtime_ms(&st) > mq_now_ms();
 	if ((n = pread(fd, buf, sizeof(buf), 0)) == -1)
 		goto fail;
-	if (n == MQ_ID_LEN + 1 && buf[MQ_ID_LEN] == '\n') {
+	if (n >= MQ_ID_LEN + 1 && buf[MQ_ID_LEN] == '\n' &&
+	    n < (ssize_t)sizeof(buf)) {
 		buf[MQ_ID_LEN] = '\0';
+		buf[n] = '\0';
 		/* a bare id parses as a name without fields */
-		if (mq_name_parse(buf, &m) == 0)
+		if (mq_name_parse(buf, &m) == 0 && (n == MQ_ID_LEN + 1 ||
+		    ((nl = strchr(buf + MQ_ID_LEN + 1, '\n')) != NULL &&
+		    nl[1] == '\0')))
 			strlcpy(id, buf, MQ_ID_LEN + 1);
+		/* the name of a put in progress: of this id, or none */
+		if (id[0] != '\0' && n > MQ_ID_LEN + 1 && name != NULL) {
+			*strchr(buf + MQ_ID_LEN + 1, '\n') = '\0';
+			if (mq_name_parse(buf + MQ_ID_LEN + 1, &m) == 0 &&
+			    strcmp(m.id, id) == 0)
+				strlcpy(name, buf + MQ_ID_LEN + 1,
+				    MQ_NAME_MAX + 1);
+		}
 	}
 	return fd;
 fail:
@@ -169,11 +189,12 @@ fail:
  * error.  Call with the key lock held.
  */
 int
-key_lookup(struct mq_queue *q, const char *hash, char id[MQ_ID_LEN + 1])
+key_lookup(struct mq_queue *q, const char *hash, char id[MQ_ID_LEN + 1],
+    char name[MQ_NAME_MAX + 1])
 {
 	int fd, known;
 
-	if ((fd = key_open(q, hash, &known, id)) == -1)
+	if ((fd = key_open(q, hash, &known, id, name)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	close(fd);
 	if (known && id[0] == '\0') {
@@ -184,20 +205,27 @@ key_lookup(struct mq_queue *q, const char *hash, char id[MQ_ID_LEN + 1])
 }
 
 /*
- * Record that hash names message id, for as long as it is in the spool.
- * The file is written in tmp/ and renamed over a stale one; call with the
- * key lock held, once the message is durable.
+ * Record that hash names message id, for as long as it is in the spool;
+ * name, if not NULL, is the name it is about to be published under.  The
+ * file is written in tmp/ and renamed over a stale one; call with the key
+ * lock held, once the message (or its body in tmp/) is durable.
  */
 int
-key_record(struct mq_queue *q, const char *hash, const char *id)
+key_record(struct mq_queue *q, const char *hash, const char *id,
+    const char *name)
 {
 	struct timespec ts[2] = { { KEY_LIVE, 0 }, { KEY_LIVE, 0 } };
-	char tmp[MQ_KEY_HEX + 5], line[MQ_ID_LEN + 2];
+	char tmp[MQ_KEY_HEX + 5], line[MQ_ID_LEN + MQ_NAME_MAX + 3];
 	ssize_t n;
+	size_t len;
 	int dfd, fd, r = -1, saved;
 
 	snprintf(tmp, sizeof(tmp), "%s.key", hash);
-	snprintf(line, sizeof(line), "%s\n", id);
+	if (name != NULL)
+		snprintf(line, sizeof(line), "%s\n%s\n", id, name);
+	else
+		snprintf(line, sizeof(line), "%s\n", id);
+	len = strlen(line);
 	if ((dfd = key_dir(q, hash, 1)) == -1)
 		return -1;
 	/* one left by a put that died here is ours to overwrite: we hold the lock */
@@ -205,7 +233,7 @@ key_record(struct mq_queue *q, const char *hash, const char *id)
 	    O_NOFOLLOW, q->conf.mode >= 0 ? q->conf.mode : 0666);
 	if (fd == -1)
 		goto out;
-	if ((n = write(fd, line, MQ_ID_LEN + 1)) != MQ_ID_LEN + 1) {
+	if ((n = write(fd, line, len)) != (ssize_t)len) {
 		if (n >= 0)
 			errno = ENOSPC;	/* a short write to a file */
 		goto fail;
@@ -236,6 +264,56 @@ out:
 }
 
 /*
+ * Take back the record of a put that failed after making it: if the key
+ * file still names id, it goes.  Call with the key lock held.
+ */
+int
+key_forget(struct mq_queue *q, const char *hash, const char *id)
+{
+	char got[MQ_ID_LEN + 1];
+	int dfd, fd, known, r = 0, saved;
+
+	if ((fd = key_open(q, hash, &known, got, NULL)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	close(fd);
+	if (strcmp(got, id) != 0 || (dfd = key_dir(q, hash, 0)) == -1)
+		return 0;
+	if (unlinkat(dfd, hash, 0) == -1 && errno != ENOENT)
+		r = -1;
+	else if (q->conf.sync != MQ_SYNC_NONE)
+		r = fsync(dfd);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Finish the put of a key record with a name (see the invariants): if
+ * the body is still in tmp/, its put died before publishing it; publish it
+ * now.  Returns 1 if it did, 0 if there was nothing to do, -1 on error.
+ * Call with the key lock held.
+ */
+int
+key_finish(struct mq_queue *q, const char *id, const char *name)
+{
+	struct mq_name m;
+	struct stat st;
+
+	if (name[0] == '\0' || mq_name_parse(name, &m) == -1 ||
+	    strcmp(m.id, id) != 0)
+		return 0;
+	if (fstatat(q->tmpfd, id, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISREG(st.st_mode) || (m.size >= 0 && st.st_size != m.size))
+		return 0;	/* not that body: mq-fsck's business */
+	if ((m.group[0] != '\0' ? group_put(q, q->tmpfd, id, &m) :
+	    publish(q, q->tmpfd, id, &m)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return mark_dirty(q, "tmp") == -1 ? -1 : 1;
+}
+
+/*
  * Set the deadline of the key of message m, if its file still names m.
  * Returns 1 if it did, 0 if the file names another message or is missing
  * or unreadable (that is mq-fsck's business, not the consumer's), -1 on
@@ -248,7 +326,7 @@ key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
 	char id[MQ_ID_LEN + 1];
 	int fd, known, r = 0, saved;
 
-	if ((fd = key_open(q, m->key, &known, id)) == -1)
+	if ((fd = key_open(q, m->key, &known, id, NULL)) == -1)
 		return errno == ENOENT || errno == MQ_EKEYFILE ? 0 : -1;
 	if (strcmp(id, m->id) == 0) {
 		ts[0].tv_sec = ts[1].tv_sec = ms / 1000;
@@ -368,10 +446,10 @@ key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
 {
 	struct mq_name m;
 	struct stat st;
-	char **xx, **v, id[MQ_ID_LEN + 1];
+	char **xx, **v, id[MQ_ID_LEN + 1], name[MQ_NAME_MAX + 1];
 	const char *p;
 	size_t nxx, nv, i, j;
-	int fd, kfd, known, r = 0;
+	int fd, kfd, known, r = 0, k;
 
 	if (q->keysfd == -1 && (q->keysfd = openat(q->dfd, "keys",
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
@@ -397,12 +475,20 @@ key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
 				r = -1;
 				break;
 			}
-			kfd = key_open(q, v[j], &known, id);
+			kfd = key_open(q, v[j], &known, id, name);
 			p = id;
 			if (kfd != -1 && known && id[0] != '\0' &&
 			    (nids == 0 || bsearch(&p, ids, nids, sizeof(*ids),
 			    cmpid) == NULL)) {
 				(*n)++;
+				/* a put that died before publishing: finish it */
+				if (!dry && (k = key_finish(q, id, name)) != 0) {
+					if (k == -1)
+						r = -1;
+					close(kfd);
+					key_lock(q, v[j], F_UNLCK);
+					continue;
+				}
 				memset(&m, 0, sizeof(m));
 				strlcpy(m.id, id, sizeof(m.id));
 				strlcpy(m.key, v[j], sizeof(m.key));

@@ -186,6 +186,32 @@ fan_commit(struct mq_putter *p)
 }
 
 /*
+ * Make a written body in tmp/ durable, name and data, as the sync mode
+ * promises: before a key may name it, a crash must not take it away.
+ */
+static int
+tmp_durable(struct mq_queue *q, const char *id)
+{
+	int fd, r, saved;
+
+	if (q->conf.sync == MQ_SYNC_NONE)
+		return 0;
+	/* sync=full wrote it with an fsync; batch has not yet */
+	if (q->conf.sync == MQ_SYNC_BATCH) {
+		if ((fd = openat(q->tmpfd, id, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW)) == -1)
+			return -1;
+		r = fdatasync(fd);
+		saved = errno;
+		close(fd);
+		errno = saved;
+		if (r == -1)
+			return -1;
+	}
+	return fsync(q->tmpfd);
+}
+
+/*
  * Publish a written message unless its key is known, and record the key.
  * The body was read first, without the lock: a slow writer must not hold
  * up other producers of the key, and a duplicate's writer gets no SIGPIPE.
@@ -196,7 +222,8 @@ static int
 put_keyed(struct mq_putter *p, struct mq_name *m)
 {
 	struct mq_queue *q = p->q;
-	char orig[MQ_ID_LEN + 1];
+	char orig[MQ_ID_LEN + 1], origname[MQ_NAME_MAX + 1];
+	char name[MQ_NAME_MAX + 1];
 	int locked, r, saved;
 
 	/* a topic's subscribers each decide by their own keys */
@@ -207,11 +234,28 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 		return r;
 	}
 	locked = key_lock(q, m->key, F_WRLCK) == 0;
-	if ((r = locked ? key_lookup(q, m->key, orig) : -1) == 0) {
-		p->pend[p->npend++] = *m;
-		/* commit now, even in batch mode: the key waits for it */
-		if ((r = commit(p)) == 0)
-			r = key_record(q, m->key, m->id);
+	r = locked ? key_lookup(q, m->key, orig, origname) : -1;
+	/* known: if its put died before publishing, finish that put */
+	if (r == 1 && key_finish(q, orig, origname) == -1)
+		r = -1;
+	if (r == 0) {
+		/* the key names the body before it is published (key.c) */
+		if ((r = tmp_durable(q, m->id)) == 0 &&
+		    (r = mq_name_format(m, name, sizeof(name))) == 0)
+			r = key_record(q, m->key, m->id, name);
+		if (r == 0) {
+			p->pend[p->npend++] = *m;
+			/* commit now, even in batch mode: the key waits */
+			if ((r = commit(p)) == -1) {
+				saved = errno;
+				key_forget(q, m->key, m->id);
+				errno = saved;
+			}
+		} else {
+			saved = errno;
+			unlinkat(q->tmpfd, m->id, 0);
+			errno = saved;
+		}
 	} else {
 		/* known, or we cannot tell: the body goes */
 		saved = errno;

@@ -83,14 +83,14 @@ plant() {
 	[ "$(count "$S/q/ready")" -eq 3 ]
 }
 
-@test "dedup: name field ,kHASH and key file keys/XX/HASH holding the id, mtime 2100" {
+@test "dedup: name field ,kHASH and key file keys/XX/HASH holding the id and the name, mtime 2100" {
 	id=$(mq-put -k 'order 42' q <<<x)
 	h=$(hash 'order 42')
 	[ "$(only q ready)" = "$S/q/ready/4.0000000001/$id,p4,a0,s2,k$h" ]
 	kf=$(keyfile 'order 42')
 	[ "$kf" = "$S/q/keys/${h:0:2}/$h" ]
-	[ "$(cat "$kf")" = "$id" ]
-	[ "$(wc -c <"$kf")" -eq 27 ]
+	# the id, then the name it was published under (for a put that dies)
+	printf '%s\n%s\n' "$id" "$id,p4,a0,s2,k$h" | cmp - "$kf"
 	[ "$(stat -c %Y "$kf")" -eq "$LIVE" ]
 	# -k sorts after the other fields a put writes
 	id=$(mq-put -k x -p 7 -T 1h -D 1h q <<<x)
@@ -127,7 +127,7 @@ plant() {
 	mq-ack "$h"
 	known_then_new "$id" "$t0"
 	[ "$(cat "$(only q ready)")" = "" ]
-	[ "$(cat "$(keyfile K)")" = "$id2" ]
+	[ "$(head -n1 "$(keyfile K)")" = "$id2" ]
 	[ "$(stat -c %Y "$(keyfile K)")" -eq "$LIVE" ]
 }
 
@@ -258,14 +258,14 @@ reclaimed() {
 	[ ! -e "$S/q" ]
 	id=$(mq-put -k "${long:1}" q <<<x)
 	[ "$(mq-put -k "${long:1}" q <<<x)" = "$id" ]
-	[ "$(cat "$(keyfile "${long:1}")")" = "$id" ]
+	[ "$(head -n1 "$(keyfile "${long:1}")")" = "$id" ]
 }
 
 @test "dedup: keys are arbitrary strings: slashes, dots, newlines, UTF-8" {
 	for k in ../../etc/passwd 'a/b' . .. $'two\nlines' ' ' 'ключ' '-k'; do
 		id=$(mq-put -k "$k" q <<<x)
 		[ "$(mq-put -k "$k" q <<<x)" = "$id" ]
-		[ "$(cat "$(keyfile "$k")")" = "$id" ]
+		[ "$(head -n1 "$(keyfile "$k")")" = "$id" ]
 	done
 	[ "$(count "$S/q/ready")" -eq 8 ]
 	[ "$(find "$S" -name passwd | wc -l)" -eq 0 ]
@@ -276,7 +276,7 @@ reclaimed() {
 		conf sync=$mode
 		id=$(mq-put -k "$mode" q <<<x)
 		[ "$(mq-put -k "$mode" q <<<x)" = "$id" ]
-		[ "$(cat "$(keyfile "$mode")")" = "$id" ]
+		[ "$(head -n1 "$(keyfile "$mode")")" = "$id" ]
 	done
 	[ "$(count "$S/q/ready")" -eq 2 ]
 }
@@ -338,7 +338,7 @@ reclaimed() {
 	# the remedy
 	rm "$kf"
 	id=$(mq-put -k K q <<<x)
-	[ "$(cat "$kf")" = "$id" ]
+	[ "$(head -n1 "$kf")" = "$id" ]
 }
 
 @test "dedup: a known key whose file is a directory or symlink: 65" {
@@ -362,7 +362,7 @@ reclaimed() {
 	echo garbage >"$kf"
 	touch -d @1000000000 "$kf"
 	id=$(mq-put -k K q <<<x)
-	[ "$(cat "$kf")" = "$id" ]
+	[ "$(head -n1 "$kf")" = "$id" ]
 	[ "$(stat -c %Y "$kf")" -eq "$LIVE" ]
 	[[ "$(only q ready)" == */"$id",* ]]
 }
@@ -378,7 +378,7 @@ reclaimed() {
 	[[ "$h" == */"$id1",* ]]
 	mq-ack "$h"
 	[ "$(stat -c %Y "$(keyfile K)")" -eq "$LIVE" ]
-	[ "$(cat "$(keyfile K)")" = "$id2" ]
+	[ "$(head -n1 "$(keyfile K)")" = "$id2" ]
 }
 
 @test "dedup: an ack whose key file is missing or corrupt still acks" {
@@ -388,7 +388,7 @@ reclaimed() {
 	echo junk >"$(keyfile b)"
 	mq-get -n 2 q | mq-ack
 	[ -z "$(files q inflight)" ]
-	[ "$(cat "$(keyfile b)")" = junk ]
+	[ "$(head -n1 "$(keyfile b)")" = junk ]
 }
 
 @test "dedup: keys/ planted as a symlink is not followed" {
@@ -399,4 +399,52 @@ reclaimed() {
 	[ "$status" -ne 0 ]
 	[ -z "$(ls -A "$BATS_TEST_TMPDIR/elsewhere")" ]
 	[ -z "$(files q ready)" ]
+}
+
+# a keyed put killed between recording its key and publishing its message
+# leaves: the body in tmp/ID, the key file naming ID and its name
+died_put() {
+	local id=1795000000.000001.AAAAAAAA h
+	h=$(hash "$1")
+	mkdir -p "$S/q/keys/${h:0:2}"
+	printf 'body\n' >"$S/q/tmp/$id"
+	printf '%s\n%s\n' "$id" "$id,p4,a0,s5,k$h" >"$S/q/keys/${h:0:2}/$h"
+	touch -d @"$LIVE" "$S/q/keys/${h:0:2}/$h"
+	echo "$id"
+}
+
+@test "dedup: a put that died before publishing is finished by the next put with its key" {
+	mq-init q
+	id=$(died_put K)
+	run --separate-stderr mq-put -k K q <<<again
+	[ "$status" -eq 0 ]
+	[ "$output" = "$id" ]	# the first put's message, not a second one
+	[ "$(only q ready)" = "$S/q/ready/4.0000000001/$id,p4,a0,s5,k$(hash K)" ]
+	[ "$(cat "$(only q ready)")" = body ]
+	[ -z "$(ls "$S/q/tmp")" ]
+	# and only once
+	run mq-put -k K q <<<again
+	[ "$output" = "$id" ]
+	[ "$(count "$S/q/ready")" -eq 1 ]
+}
+
+@test "dedup: a put that died before publishing is finished by mq-fsck, not thrown away" {
+	mq-init q
+	id=$(died_put K)
+	touch -d '-2 hours' "$S/q/tmp/$id"
+	run mq-fsck -T 1s q
+	echo "$output"
+	[ "$(only q ready)" = "$S/q/ready/4.0000000001/$id,p4,a0,s5,k$(hash K)" ]
+	run mq-put -k K q <<<again
+	[ "$output" = "$id" ]
+	[ "$(count "$S/q/ready")" -eq 1 ]
+}
+
+@test "dedup: a key whose body is gone from tmp/ is a duplicate as before (the message was published)" {
+	mq-init q
+	id=$(died_put K)
+	rm "$S/q/tmp/$id"
+	run mq-put -k K q <<<again
+	[ "$output" = "$id" ]
+	[ "$(count "$S/q/ready")" -eq 0 ]
 }

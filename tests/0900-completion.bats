@@ -137,6 +137,61 @@ expect() {
     expect 'mq-sub -' -r -d -h -V
 }
 
+@test "bash: mq-forward and mq-recv are registered" {
+    run bash -c 'source "$1" && complete -p mq-forward mq-recv' _ "$COMPLETIONS/mq.bash"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'complete -F _mq mq-forward\ncomplete -F _mq mq-recv')" ]
+}
+
+@test "bash: mq-forward: options, the queue operand, a password file after -P" {
+    expect 'mq-forward -' -e -v -d -j -L -P -t -h -V --drain
+    expect 'mq-forward --d' --drain
+    expect 'mq-forward o' orders other
+    expect 'mq-forward -ev -j 128 -L 1m ' orders other zz
+    expect 'mq-forward -j ' # a window: nothing to offer
+    expect 'mq-forward -t ' # a timeout: nothing to offer
+    expect 'mq-forward orders '                                # the url
+    expect 'mq-forward orders amqp://mq@broker/prod '          # the exchange
+    expect 'mq-forward orders amqp://mq@broker/prod orders '   # the routing key
+    cd "$BATS_TEST_TMPDIR"
+    touch amqp.pass
+    expect 'mq-forward -P am' amqp.pass
+    expect 'mq-forward -vP am' amqp.pass
+    expect 'mq-forward -P amqp.pass o' orders other
+    expect "mq-forward -d $SPOOL -P amqp.pass z" zz
+}
+
+@test "bash: mq-recv: options, the queue operand first or after url and broker queue" {
+    expect 'mq-recv -' -e -v -d -n -p -P -t -h -V --drain
+    expect 'mq-recv -p ' # a prefetch, not a priority
+    expect 'mq-recv -n ' # a count
+    expect 'mq-recv o' orders other # the configured form: the queue alone
+    expect 'mq-recv orders '
+    expect 'mq-recv amqp://mq@broker/prod ' # the broker queue
+    expect 'mq-recv amqp://mq@broker/prod orders.incoming ' orders other zz
+    expect 'mq-recv -e -p 256 amqps://mq@broker/prod orders.incoming o' orders other
+    expect 'mq-recv amqp://mq@broker/prod orders.incoming orders '
+    expect 'mq-recv a b ' # the first operand is no url: there is no third
+    cd "$BATS_TEST_TMPDIR"
+    touch amqp.pass
+    expect 'mq-recv -P am' amqp.pass
+}
+
+@test "bash: a url split at its colons, as bash does, is one operand" {
+    # COMP_WORDBREAKS holds ":", so bash hands amqps://mq@broker:5671/prod
+    # over as five words.
+    run --separate-stderr bash -u -c '
+        source "$1"
+        COMP_WORDS=(mq-recv amqps : //mq@broker : 5671/prod orders.incoming o) COMP_CWORD=7
+        _mq; printf "%s\n" "${COMPREPLY[@]}"
+        COMP_WORDS=(mq-recv amqp : //broker o) COMP_CWORD=4
+        _mq; printf "%s\n" "${COMPREPLY[@]}" end
+        COMP_WORDS=(mq-forward orders amqp : //broker/prod o) COMP_CWORD=5
+        _mq; printf "%s\n" "${COMPREPLY[@]}" end' _ "$COMPLETIONS/mq.bash"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$output" = "$(printf 'orders\nother\nend\nend')" ]
+}
+
 @test "bash: -d DIR on the line is honoured" {
     make_queue "$BATS_TEST_TMPDIR/alt" alpha
     touch "$BATS_TEST_TMPDIR/alt/alpha/dead/1.2.abcdefgh,rexpired"
@@ -178,7 +233,7 @@ expect() {
     command -v zsh >/dev/null || skip "zsh is not installed"
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
-    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub" ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-forward mq-recv" ]
 }
 
 @test "fish: mq.fish parses and completes queues and handles" {
@@ -204,4 +259,74 @@ expect() {
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-release "; complete -C "mq-release -a o"; complete -C "mq-hold "' "$COMPLETIONS/mq.fish"
     [ "$status" -eq 0 ] && [ -z "$stderr" ]
     [ "$output" = "$(printf '%s\tHeld message\norders\tRelease every held message of a queue\nother\tRelease every held message of a queue\n%s\tHandle\n%s\tHandle' "$E1" "$H1" "$H2")" ]
+}
+
+@test "fish: mq-forward and mq-recv complete options, queues and password files" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    cd "$BATS_TEST_TMPDIR"
+    touch amqp.pass
+    run --separate-stderr fish -c 'source $argv[1]
+        complete -C "mq-forward -" | cut -f1 | sort | string join " "
+        complete -C "mq-recv -" | cut -f1 | sort | string join " "
+        complete -C "mq-forward o"
+        complete -C "mq-forward orders "
+        complete -C "mq-recv o"
+        complete -C "mq-recv amqp://mq@broker/prod "
+        complete -C "mq-recv amqp://mq@broker/prod orders.incoming o"
+        complete -C "mq-recv -P am"' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    queues=$(printf 'orders\tQueue\nother\tQueue')
+    want=$(printf '%s\n' \
+        "$(printf '%s\n' -d -e -h -j -L -P -t -V -v --drain | sort | paste -sd ' ')" \
+        "$(printf '%s\n' -d -e -h -n -p -P -t -V -v --drain | sort | paste -sd ' ')" \
+        "$queues" "$queues" "$queues" amqp.pass)
+    [ "$output" = "$want" ] || { printf 'got:\n%s\nwant:\n%s\n' "$output" "$want"; return 1; }
+}
+
+# zsh_listing LINE: what an interactive zsh lists when TAB is pressed at the
+# end of LINE, in a pseudo-terminal (zsh/zpty). The listing must have a
+# heading: LINE must be ambiguous, or expect an argument that has a message.
+zsh_listing() {
+    cat >"$BATS_TEST_TMPDIR/listing.zsh" <<'EOF'
+zmodload zsh/zpty || exit 1
+zpty z zsh -f -i
+zpty -w z "PS1='' PS2='' PROMPT_EOL_MARK='' COLUMNS=200"
+zpty -w z "fpath=('$1' \$fpath); autoload -Uz compinit; compinit -u -D -d '$3/zcompdump'"
+zpty -w z "zstyle ':completion:*' format 'GROUP:%d'; zstyle ':completion:*:messages' format 'GROUP:%d'"
+zpty -w z "print RE''ADY"
+zpty -r z out '*READY*' || exit 1
+# the TAB alone: zle takes a TAB with more input pending as pasted text
+zpty -wn z "$2"$'\t'
+zpty -r z out '*GROUP:*' || exit 1
+zpty -w z $'\C-u'"print E''ND"
+zpty -r z rest '*END*' || exit 1
+print -r -- "${out//$'\r'/}${rest//$'\r'/}" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g'
+zpty -d z
+EOF
+    timeout 30 zsh "$BATS_TEST_TMPDIR/listing.zsh" "$COMPLETIONS" "$1" "$BATS_TEST_TMPDIR"
+}
+
+@test "zsh: mq-forward and mq-recv complete options and the queue operand" {
+    command -v zsh >/dev/null || skip "zsh is not installed"
+    zsh -fc 'zmodload zsh/zpty' 2>/dev/null || skip "no zsh/zpty"
+    run zsh_listing 'mq-forward -'
+    [ "$status" -eq 0 ]
+    for o in -d -e --drain -h -j -L -P -t -V -v; do
+        [[ $output == *"$o "* ]] || { echo "mq-forward: no $o in: $output"; return 1; }
+    done
+    [[ $output != *"-n "* && $output != *"-p "* ]]
+    run zsh_listing 'mq-recv -'
+    [ "$status" -eq 0 ]
+    for o in -d -e --drain -h -n -p -P -t -V -v; do
+        [[ $output == *"$o "* ]] || { echo "mq-recv: no $o in: $output"; return 1; }
+    done
+    [[ $output != *"-j "* && $output != *"-L "* ]]
+    run zsh_listing 'mq-forward o'
+    [ "$status" -eq 0 ] && [[ $output == *"GROUP:queue"*orders*other* ]]
+    run zsh_listing 'mq-forward orders '
+    [ "$status" -eq 0 ] && [[ $output == *"GROUP:broker url"* ]]
+    run zsh_listing 'mq-recv amqp://mq@broker/prod orders.incoming o'
+    [ "$status" -eq 0 ] && [[ $output == *"GROUP:queue"*orders*other* ]]
+    run zsh_listing 'mq-recv -p '
+    [ "$status" -eq 0 ] && [[ $output == *"GROUP:prefetch"* ]]
 }
