@@ -46,6 +46,7 @@ if [ "${1:-build}" = test ]; then
 	need 'pkg-config --exists librabbitmq' librabbitmq-dev
 	need 'test -x /usr/lib/rabbitmq/bin/rabbitmq-server' rabbitmq-server
 	need 'command -v amqp-declare-queue' amqp-tools
+	need 'command -v ss || test -x /sbin/ss' iproute2
 fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

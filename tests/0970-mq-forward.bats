@@ -133,6 +133,17 @@ teardown_file() {
 	[ "$(msgs q)" -eq 2 ]
 }
 
+@test "forward: a message returned max_attempts times goes to dead/" {
+	conf max_attempts=1
+	id=$(echo a | mq-put q)
+	run mq-forward --drain q "$URL" amq.direct "nowhere-$BATS_TEST_NUMBER"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$id: returned by broker: 312 NO_ROUTE"* ]]
+	f=$(only q dead)
+	[[ "$(basename "$f")" == "$id,"*",rattempts" ]]
+}
+
 @test "forward: a message the broker nacks stays here; exit 1, 'nacked by broker'" {
 	# a queue of at most one message that rejects publishes beyond that
 	bq fnack -m 1
@@ -343,10 +354,18 @@ teardown_file() {
 	printf '%s\tone\\n\n%s\ttwo\\n\n' "$id1" "$id2" | diff - "$T/got"
 }
 
-@test "forward: stopped with messages unconfirmed (broker frozen): exit 75, they are back in ready, no attempt counted" {
+# renewed PATH-GLOB D0 - the in-flight file matching PATH-GLOB has a lease
+# deadline later than D0
+renewed() {
+	local f
+	f=$(compgen -G "$1") || return 1
+	[ "$(deadline "$f")" -gt "$2" ]
+}
+
+@test "forward: stopped with messages unconfirmed (broker frozen): leases renewed meanwhile; exit 75, back in ready, no attempt counted" {
 	bq ffrozen
 	mq-init q
-	mq-forward q "$URL" "" ffrozen 2>"$T/err" 3>&- &
+	mq-forward -L 2s q "$URL" "" ffrozen 2>"$T/err" 3>&- &
 	pid=$!
 	echo first | mq-put q >/dev/null
 	wait_for 30 bcount_is ffrozen 1
@@ -357,6 +376,17 @@ teardown_file() {
 		echo "$b" | mq-put q >>"$T/ids"
 	done
 	wait_for 30 state_count_is q inflight 3
+	# unconfirmed, so the lease (2 s) is renewed every third of it: the
+	# deadline moves on, and a consumer finds nothing once the first
+	# deadline has passed
+	f=$(files q inflight | head -n 1)
+	d0=$(deadline "$f")
+	glob="$S/q/inflight/$(basename "$f" | cut -d, -f1),*"
+	wait_for 10 renewed "$glob" "$d0"
+	wait_for 10 now_ge $((d0 + 1))
+	run mq-get q
+	[ "$status" -eq 1 ]
+	state_count_is q inflight 3
 	kill -TERM "$pid"
 	rc=0
 	wait "$pid" || rc=$?

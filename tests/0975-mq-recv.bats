@@ -105,8 +105,6 @@ by_key() {
 	[ "$(bcount rnoid)" -eq 0 ]
 }
 
-# FAILS against main 69863c4 (tool bug, reported): an expiration of
-# 60000 ms becomes a ttl of 60000 s (,x is now + 60000).
 @test "recv: a priority above 9 becomes 9; expiration (ms) becomes the ttl" {
 	bq rprio
 	mq-init q
