@@ -281,8 +281,11 @@ start)
 	# under a lock shared by every caller, so parallel starts do not
 	# pick the same ports.
 	lock=/tmp/mq-rabbitmq-ports.lock
-	if command -v flock >/dev/null 2>&1 && (: 9>>"$lock") 2>/dev/null; then
-		exec 9>>"$lock"
+	# opened for reading: flock(1) needs no more, and any user can open
+	# a file another made in /tmp that way (not so with O_CREAT)
+	[ -e "$lock" ] || (umask 0 && : >>"$lock") 2>/dev/null
+	if command -v flock >/dev/null 2>&1 && [ -r "$lock" ]; then
+		exec 9<"$lock"
 		flock -w 180 9 || die "timed out waiting for $lock (held by another start)"
 	else
 		echo "$me: cannot lock $lock: starting without it" >&2
