@@ -159,9 +159,9 @@ deliver(amqp_envelope_t *env)
 	if ((r = mq_put_buf(put, env->message.body.bytes,
 	    env->message.body.len)) == -1)
 		return -1;
-	/* a keyed put is durable now; the others are at the commit */
-	if (o.key != NULL)
-		tell(mid, r == 1);
+	/* a keyed put is durable now, as any with sync=full; the others are
+	 * at the commit */
+	tell(o.key != NULL ? mid : NULL, r == 1);
 	lasttag = env->delivery_tag;
 	batch++;
 	total++;

@@ -148,6 +148,11 @@ release(struct mq_putter *p, struct mq_name *m)
 static void
 emit(struct mq_putter *p, const char *id)
 {
+	/* a caller that never asks (mq_put_ready) gets the latest only */
+	if (p->nout == p->cap) {
+		memmove(p->ids, p->ids + 1, (p->cap - 1) * sizeof(*p->ids));
+		p->nout--;
+	}
 	strlcpy(p->ids[p->nout], id, sizeof(p->ids[0]));
 	p->out[p->nout] = p->ids[p->nout];
 	p->nout++;

@@ -91,9 +91,6 @@ by_key() {
 	[ "$(bcount rdup)" -eq 0 ]
 }
 
-# FAILS against main 69863c4 (tool bug, reported): two or more messages
-# without message-id in one batch crash mq-recv (SIGSEGV; ASan:
-# heap-buffer-overflow in emit, lib/put.c:152, from mq_put_commit).
 @test "recv: messages without message-id are each put" {
 	bq rnoid
 	mq-init q
