@@ -130,15 +130,10 @@ settle(uint64_t tag, int multiple, int ok)
 
 	if (tag < base || tag >= next)
 		return;
-	if (multiple) {
-		for (t = base; t <= tag; t++)
-			settled[t % window] = 1;
-		if (!ok)
-			nacked += (long long)(tag - base + 1);
-	} else {
-		settled[tag % window] = 1;
-		if (!ok)
+	for (t = multiple ? base : tag; t <= tag; t++) {
+		if (!settled[t % window] && !ok)
 			nacked++;
+		settled[t % window] = 1;
 	}
 	while (base < next && settled[base % window]) {
 		settled[base % window] = 0;
