@@ -76,9 +76,36 @@ complain(void)
 	strlcpy(said, peer.why, sizeof(said));
 }
 
-/* Print the ids the last put made durable, for -v. */
+/*
+ * For -v: the message-ids of the puts whose ids are not out yet (with
+ * sync=batch, a whole batch's), in put order, which is the order the ids
+ * come out in.
+ */
+static char **mids;
+static size_t nmids, capmids;
+
 static void
-tell(const char *mid, int dup)
+remember(const char *mid)
+{
+	if (!verbose)
+		return;
+	if (nmids == capmids) {
+		size_t cap = capmids == 0 ? 64 : capmids * 2;
+		char **m = reallocarray(mids, cap, sizeof(*mids));
+
+		if (m == NULL)
+			err(MQ_EX_TEMPFAIL, NULL);
+		mids = m;
+		capmids = cap;
+	}
+	if ((mids[nmids++] = strdup(mid != NULL ? mid : "(no message-id)")) ==
+	    NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+}
+
+/* Print the ids the puts so far made durable, for -v; dup: the last was. */
+static void
+tell(int dup)
 {
 	const char **ids;
 	size_t n, i;
@@ -86,14 +113,19 @@ tell(const char *mid, int dup)
 	n = mq_put_ready(put, &ids);
 	if (!verbose)
 		return;
-	for (i = 0; i < n; i++) {
-		if (dup)
+	for (i = 0; i < n && i < nmids; i++) {
+		if (dup && i == n - 1)
 			fprintf(stderr, "%s: %s: duplicate of %s\n",
-			    getprogname(), mid, ids[i]);
+			    getprogname(), mids[i], ids[i]);
 		else
 			fprintf(stderr, "%s: %s -> %s\n", getprogname(),
-			    mid != NULL ? mid : "(no message-id)", ids[i]);
+			    mids[i], ids[i]);
 	}
+	/* those told go; the rest wait for their ids */
+	for (i = 0; i < n && i < nmids; i++)
+		free(mids[i]);
+	memmove(mids, mids + i, (nmids - i) * sizeof(*mids));
+	nmids -= i;
 }
 
 /*
@@ -109,7 +141,7 @@ commit(void)
 		return 0;
 	if (mq_put_commit(put) == -1)
 		return -1;
-	tell(NULL, 0);
+	tell(0);
 	if ((r = amqp_basic_ack(peer.conn, PEER_CHANNEL, lasttag, 1)) !=
 	    AMQP_STATUS_OK) {
 		peer_fail_status(&peer, "connection lost", r);
@@ -159,9 +191,9 @@ deliver(amqp_envelope_t *env)
 	if ((r = mq_put_buf(put, env->message.body.bytes,
 	    env->message.body.len)) == -1)
 		return -1;
-	/* a keyed put is durable now, as any with sync=full; the others are
-	 * at the commit */
-	tell(o.key != NULL ? mid : NULL, r == 1);
+	/* durable now with sync=full, at the commit with sync=batch */
+	remember(o.key != NULL ? mid : NULL);
+	tell(r == 1);
 	lasttag = env->delivery_tag;
 	batch++;
 	total++;

@@ -478,7 +478,7 @@ keys_record(struct fanout *f, const char *hash, const char *id, size_t n)
 		if (!s->keylocked)
 			continue;
 		if (s->err == 0 && !s->known && s->durable == n &&
-		    key_record(s->q, hash, id, NULL) == -1)
+		    key_record(s->q, hash, id, NULL, 1) == -1)
 			s->err = errno;
 		key_lock(s->q, hash, F_UNLCK);
 		s->keylocked = 0;

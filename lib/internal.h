@@ -124,7 +124,9 @@ int	 key_lock(struct mq_queue *, const char *hash, int type);
 int	 key_lookup(struct mq_queue *, const char *hash,
 	    char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1]);
 int	 key_record(struct mq_queue *, const char *hash, const char *id,
-	    const char *name);
+	    const char *name, int dosync);
+int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
+	    int type);
 int	 key_forget(struct mq_queue *, const char *hash, const char *id);
 int	 key_finish(struct mq_queue *, const char *id, const char *name);
 int	 remove_message(struct mq_queue *, int dirfd, const char *name,

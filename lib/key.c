@@ -83,6 +83,48 @@ key_lock(struct mq_queue *q, const char *hash, int type)
 }
 
 static int
+cmpoff(const void *a, const void *b)
+{
+	off_t x = *(const off_t *)a, y = *(const off_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Lock (or unlock) the keys of n messages at once, for a group commit:
+ * their bytes in ascending order, so that two such commits cannot wait on
+ * each other; a byte two keys share is taken once.
+ */
+int
+key_lock_all(struct mq_queue *q, const struct mq_name *m, size_t n, int type)
+{
+	off_t *b;
+	size_t i, nb = 0;
+	int r = 0;
+
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (m[i].key[0] != '\0')
+			b[nb++] = hash_byte(LK_KEYS, LK_NKEYS, m[i].key);
+	qsort(b, nb, sizeof(*b), cmpoff);
+	for (i = 0; i < nb && r == 0; i++)
+		if (i == 0 || b[i] != b[i - 1])
+			r = lk(q, b[i], 1, type);
+	/* a failed lock: give back those taken (an unheld byte is no harm) */
+	if (r == -1 && type != F_UNLCK) {
+		int saved = errno;
+		size_t j;
+
+		for (j = 0; j + 1 < i; j++)
+			lk(q, b[j], 1, F_UNLCK);
+		errno = saved;
+	}
+	free(b);
+	return r;
+}
+
+static int
 cmpid(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -208,11 +250,12 @@ key_lookup(struct mq_queue *q, const char *hash, char id[MQ_ID_LEN + 1],
  * Record that hash names message id, for as long as it is in the spool;
  * name, if not NULL, is the name it is about to be published under.  The
  * file is written in tmp/ and renamed over a stale one; call with the key
- * lock held, once the message (or its body in tmp/) is durable.
+ * lock held, once the message (or its body in tmp/) is durable.  Without
+ * dosync the caller makes it durable (a group commit's syncfs).
  */
 int
 key_record(struct mq_queue *q, const char *hash, const char *id,
-    const char *name)
+    const char *name, int dosync)
 {
 	struct timespec ts[2] = { { KEY_LIVE, 0 }, { KEY_LIVE, 0 } };
 	char tmp[MQ_KEY_HEX + 5], line[MQ_ID_LEN + MQ_NAME_MAX + 3];
@@ -238,14 +281,16 @@ key_record(struct mq_queue *q, const char *hash, const char *id,
 			errno = ENOSPC;	/* a short write to a file */
 		goto fail;
 	}
+	if (q->conf.sync == MQ_SYNC_NONE)
+		dosync = 0;
 	if (own_file(q, fd) == -1 || futimens(fd, ts) == -1 ||
-	    (q->conf.sync != MQ_SYNC_NONE && fsync(fd) == -1))
+	    (dosync && fsync(fd) == -1))
 		goto fail;
 	r = close(fd);
 	fd = -1;
 	if (r == 0)
 		r = renameat(q->tmpfd, tmp, dfd, hash);
-	if (r == 0 && q->conf.sync != MQ_SYNC_NONE)
+	if (r == 0 && dosync)
 		r = fsync(dfd);
 	if (r == 0)
 		goto out;

@@ -43,9 +43,11 @@ struct mq_putter {
 	const char		**out;
 	size_t			 nout, cap;
 	struct fanout		*fan;		/* the subscribers, if a topic */
+	size_t			 nkeyed;	/* of pend, with a key */
 };
 
 static int	commit(struct mq_putter *);
+static int	keyed_commit(struct mq_putter *);
 
 /* Take the options of the puts to come: keys and groups go by their hash. */
 static int
@@ -179,14 +181,23 @@ drop(struct mq_putter *p)
 static int
 fan_commit(struct mq_putter *p)
 {
-	size_t i, nok;
-	int r;
+	size_t i, j, k, nok;
+	int r = 0;
 
-	r = fanout_put(p->fan, p->pend, p->npend,
-	    p->o.key != NULL ? p->hash : NULL, &nok);
-	for (i = 0; i < nok; i++)
-		emit(p, p->pend[i].id);
-	p->npend = 0;
+	/* in runs of one key (or none): a group commit can mix them */
+	for (i = 0; i < p->npend && r == 0; i = j) {
+		for (j = i + 1; j < p->npend &&
+		    strcmp(p->pend[j].key, p->pend[i].key) == 0; j++)
+			;
+		r = fanout_put(p->fan, p->pend + i, j - i,
+		    p->pend[i].key[0] != '\0' ? p->pend[i].key : NULL, &nok);
+		for (k = 0; k < nok; k++)
+			emit(p, p->pend[i + k].id);
+	}
+	/* after a failure: the runs not tried go too */
+	for (; i < p->npend; i++)
+		unlinkat(p->q->tmpfd, p->pend[i].id, 0);
+	p->npend = p->nkeyed = 0;
 	return r;
 }
 
@@ -247,7 +258,7 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 		/* the key names the body before it is published (key.c) */
 		if ((r = tmp_durable(q, m->id)) == 0 &&
 		    (r = mq_name_format(m, name, sizeof(name))) == 0)
-			r = key_record(q, m->key, m->id, name);
+			r = key_record(q, m->key, m->id, name, 1);
 		if (r == 0) {
 			p->pend[p->npend++] = *m;
 			/* commit now, even in batch mode: the key waits */
@@ -345,7 +356,10 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 		strlcpy(m.group, p->ghash, sizeof(m.group));
 	if (p->o.key != NULL) {
 		strlcpy(m.key, p->hash, sizeof(m.key));
-		return put_keyed(p, &m);
+		/* batch: the group's keys are decided at its commit */
+		if (q->conf.sync != MQ_SYNC_BATCH)
+			return put_keyed(p, &m);
+		p->nkeyed++;
 	}
 	p->pend[p->npend++] = m;
 	if (q->conf.sync != MQ_SYNC_BATCH)
@@ -391,11 +405,12 @@ mq_put_commit(struct mq_putter *p)
 	if (p->npend == 0)
 		return 0;
 	if ((r = fanout_begin(p->fan)) == 0)
-		r = commit(p);
+		r = p->nkeyed > 0 ? keyed_commit(p) : commit(p);
 	else if (r > 0)
 		r = fan_commit(p);
 	else
 		r = drop(p);
+	p->nkeyed = 0;
 	fanout_end(p->fan);
 	return r < 0 ? -1 : 0;
 }
@@ -463,6 +478,94 @@ fail_published:
 	/* visible but not known durable: say so rather than print the ids */
 	p->npend = 0;
 	return -1;
+}
+
+/*
+ * A group commit with keys (sync=batch): one syncfs makes the bodies
+ * durable, the keys are looked up and recorded under their locks (all
+ * taken at once, in order), a second syncfs makes the records durable,
+ * then the new messages are published as any group.  A message whose key
+ * is known, in the spool or earlier in this group, is not published: the
+ * id of the one put with the key is reported in its place.
+ */
+static int
+keyed_commit(struct mq_putter *p)
+{
+	struct mq_queue *q = p->q;
+	char (*dup)[MQ_ID_LEN + 1], name[MQ_NAME_MAX + 1];
+	char orig[MQ_ID_LEN + 1], origname[MQ_NAME_MAX + 1];
+	size_t i, k, n = p->npend, nnew = 0;
+	int r = 0, saved, ours;
+
+	if ((dup = calloc(n, sizeof(*dup))) == NULL)
+		return drop(p);
+	if (syncfs(q->tmpfd) == -1 ||
+	    key_lock_all(q, p->pend, n, F_WRLCK) == -1) {
+		free(dup);
+		return drop(p);
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		if (p->pend[i].key[0] == '\0')
+			continue;
+		if ((r = key_lookup(q, p->pend[i].key, orig, origname)) == 1) {
+			/* known: from this group, or a put that died? */
+			for (k = 0, ours = 0; k < i && !ours; k++)
+				ours = dup[k][0] == '\0' &&
+				    strcmp(p->pend[k].id, orig) == 0;
+			if (!ours && key_finish(q, orig, origname) == -1) {
+				r = -1;
+				break;
+			}
+			strlcpy(dup[i], orig, sizeof(dup[i]));
+			unlinkat(q->tmpfd, p->pend[i].id, 0);
+			r = 0;
+		} else if (r == 0 && ((r = mq_name_format(&p->pend[i], name,
+		    sizeof(name))) == -1 || (r = key_record(q, p->pend[i].key,
+		    p->pend[i].id, name, 0)) == -1))
+			break;
+	}
+	if (r == 0 && q->conf.sync != MQ_SYNC_NONE && syncfs(q->tmpfd) == -1)
+		r = -1;
+	/* publish the new ones, in order */
+	for (i = 0; i < n && r == 0; i++) {
+		if (dup[i][0] != '\0')
+			continue;
+		q->want = n - i;
+		if ((r = release(p, &p->pend[i])) == 0)
+			nnew = i + 1;
+	}
+	q->want = 0;
+	saved = errno;
+	if (r == -1) {
+		/* what was not published goes, with its key record */
+		for (k = nnew; k < n; k++) {
+			if (dup[k][0] != '\0')
+				continue;
+			if (p->pend[k].key[0] != '\0')
+				key_forget(q, p->pend[k].key, p->pend[k].id);
+			unlinkat(q->tmpfd, p->pend[k].id, 0);
+		}
+		n = nnew;
+	}
+	/* report what made it, once durable; visible but not durable: none */
+	if (mq_sync_dirs(q) == -1) {
+		if (r == 0)
+			saved = errno;
+		r = -1;
+		n = 0;
+	}
+	key_lock_all(q, p->pend, p->npend, F_UNLCK);
+	for (i = 0; i < n; i++)
+		emit(p, dup[i][0] != '\0' ? dup[i] : p->pend[i].id);
+	for (i = 0; i < p->npend; i++)
+		if (p->pend[i].key[0] != '\0') {
+			key_sweep(q, p->pend[i].key);
+			break;
+		}
+	p->npend = p->nkeyed = 0;
+	free(dup);
+	errno = saved;
+	return r;
 }
 
 size_t

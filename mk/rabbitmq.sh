@@ -327,7 +327,7 @@ start)
 	cat >"$D/env" <<-EOF
 		AMQP_HOST=127.0.0.1
 		AMQP_PORT=$p
-		AMQP_URL=amqp://guest@127.0.0.1:$p/
+		AMQP_URL=amqp://guest@127.0.0.1:$p
 		BROKER_DIR=$D
 		BROKER_NODE=$node
 		BROKER_DIST_PORT=$((p + 20000))

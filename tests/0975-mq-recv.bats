@@ -390,3 +390,25 @@ for i, line in enumerate(open(sys.argv[1]), 1):
 	[ "$(cat "$(by_key q k-160)")" = "after 160" ]
 	grep -q "amqp://guest@$AMQP_HOST:$AMQP_PORT.*connected" "$T/err"
 }
+
+@test "recv: sync = batch: one group commit with keys drops the repeats within it and across runs" {
+	bq rbatch
+	mq-init q
+	echo 'sync = batch' >"$S/q/mq.conf"
+	printf 'a\t-\t-\tA\nb\t-\t-\tB\na\t-\t-\tA2\nc\t-\t-\tC\nb\t-\t-\tB2\n' | publish rbatch
+	run mq-recv -v --drain "$URL" rbatch q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(msgs q)" -eq 3 ]
+	[ "$(cat "$(by_key q a)")" = A ]
+	[ "$(cat "$(by_key q b)")" = B ]
+	[ "$(cat "$(by_key q c)")" = C ]
+	# the repeat reports the first one's id
+	ida=$(basename "$(by_key q a)" | cut -d, -f1)
+	[ "$(grep -c "mq-recv: a -> $ida" <<<"$output")" -eq 2 ]
+	printf 'c\t-\t-\tC2\nd\t-\t-\tD\n' | publish rbatch
+	run mq-recv --drain "$URL" rbatch q
+	[ "$status" -eq 0 ]
+	[ "$(msgs q)" -eq 4 ]
+	[ "$(bcount rbatch)" -eq 0 ]
+}
