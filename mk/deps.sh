@@ -46,6 +46,8 @@ if [ "${1:-build}" = test ]; then
 	need 'pkg-config --exists librabbitmq' librabbitmq-dev
 	need 'test -x /usr/lib/rabbitmq/bin/rabbitmq-server' rabbitmq-server
 	need 'command -v amqp-declare-queue' amqp-tools
+	# the broker's TLS certificates
+	need 'command -v openssl' openssl
 	need 'command -v ss || test -x /sbin/ss' iproute2
 fi
 [ -z "$pkgs" ] && exit 0

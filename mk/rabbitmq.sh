@@ -8,7 +8,8 @@
 #                 its parents must be searchable by the rabbitmq user, so not
 #                 under /root), wait until it takes connections, and write
 #                 DIR/env for callers to source:
-#                     AMQP_HOST AMQP_PORT AMQP_URL BROKER_DIR BROKER_NODE
+#                     AMQP_HOST AMQP_PORT AMQP_URL AMQPS_PORT (TLS, with
+#                     a CA of its own: BROKER_CA) BROKER_DIR BROKER_NODE
 #                     BROKER_DIST_PORT BROKER_EPMD_PORT BROKER_BEAM_PID
 #                     BROKER_EPMD_PID
 #   stop DIR      shut the broker down, then its epmd; nothing is left running
@@ -295,9 +296,27 @@ start)
 		tries=$((tries + 1))
 		[ "$tries" -le 200 ] || die "found no free ports"
 		p=$((20000 + $(rand 10000)))
-		port_free "$p" && port_free $((p + 20000)) && port_free $((p - 10000)) && break
+		port_free "$p" && port_free $((p + 1)) &&
+		    port_free $((p + 20000)) && port_free $((p - 10000)) && break
 	done
 	node=mq$p@localhost
+	# TLS on AMQP + 1 (amqps://), with a CA of its own: CA.pem verifies
+	# the broker's certificate, made for localhost and 127.0.0.1
+	tls=$R/tls
+	mkdir -p "$tls"
+	(
+		cd "$tls" || exit 1
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout ca.key -out ca.pem -days 7 \
+		    -subj "/CN=mq test CA" &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout server.key -out server.csr \
+		    -subj "/CN=localhost" &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext &&
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+		    -CAcreateserial -out server.pem -days 7 -extfile ext
+	) >"$D/tls.log" 2>&1 || die "cannot make the TLS certificates (see $D/tls.log)"
+	[ "$(id -u)" = 0 ] && chown -R rabbitmq: "$tls"
 	cat >"$R/rabbitmq.conf" <<-EOF
 		listeners.tcp.default = 127.0.0.1:$p
 		distribution.listener.interface = 127.0.0.1
@@ -305,6 +324,12 @@ start)
 		distribution.listener.port_range.max = $((p + 20000))
 		log.console = false
 		log.file.level = info
+		listeners.ssl.default = 127.0.0.1:$((p + 1))
+		ssl_options.cacertfile = $tls/ca.pem
+		ssl_options.certfile = $tls/server.pem
+		ssl_options.keyfile = $tls/server.key
+		ssl_options.verify = verify_none
+		ssl_options.fail_if_no_peer_cert = false
 	EOF
 	echo '[].' >"$R/enabled_plugins"
 	cat >"$R/rabbitmq-env.conf" <<-EOF
@@ -328,6 +353,8 @@ start)
 		AMQP_HOST=127.0.0.1
 		AMQP_PORT=$p
 		AMQP_URL=amqp://guest@127.0.0.1:$p
+		AMQPS_PORT=$((p + 1))
+		BROKER_CA=$tls/ca.pem
 		BROKER_DIR=$D
 		BROKER_NODE=$node
 		BROKER_DIST_PORT=$((p + 20000))

@@ -399,3 +399,34 @@ renewed() {
 	done
 	# the broker may have them too, once thawed: at least once
 }
+
+@test "forward: amqps:// with the broker's CA in [forward] cacert: forwarded over TLS" {
+	bq ftls
+	printf secret | mq-put q >"$T/id"
+	printf '[forward]\ncacert = %s\n' "$BROKER_CA" >"$S/q/mq.conf"
+	run --separate-stderr mq-forward --drain -t 10 q \
+	    "amqps://guest@localhost:$AMQPS_PORT" "" ftls
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$(msgs q)" -eq 0 ]
+	peek ftls >"$T/peeked"
+	[ "$(cut -f1,4 "$T/peeked")" = "$(cat "$T/id")	secret" ]
+}
+
+@test "forward: amqps:// to a broker whose certificate is not trusted: exit 69 at once, says why, messages intact" {
+	bq ftlsbad
+	mq-put q <<<x >/dev/null
+	# no cacert: the system's CAs do not know the test CA
+	run --separate-stderr mq-forward --drain -t 60 q \
+	    "amqps://guest@localhost:$AMQPS_PORT" "" ftlsbad
+	echo "$stderr"
+	[ "$status" -eq 69 ]
+	[[ "$stderr" == *"amqps://guest@localhost:$AMQPS_PORT/%2f: cannot connect: "*"verif"* ]]
+	[ "$(msgs q)" -eq 1 ]
+	[ "$(bcount ftlsbad)" -eq 0 ]
+	# verify = no: the operator's choice, and it goes through
+	printf '[forward]\nverify = no\n' >"$S/q/mq.conf"
+	run mq-forward --drain -t 10 q "amqps://guest@localhost:$AMQPS_PORT" "" ftlsbad
+	[ "$status" -eq 0 ]
+	[ "$(bcount ftlsbad)" -eq 1 ]
+}

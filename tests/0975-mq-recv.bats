@@ -412,3 +412,15 @@ for i, line in enumerate(open(sys.argv[1]), 1):
 	[ "$(msgs q)" -eq 4 ]
 	[ "$(bcount rbatch)" -eq 0 ]
 }
+
+@test "recv: amqps:// with the broker's CA in [recv] cacert" {
+	bq rtls
+	mq-init q
+	printf 'tls-1\t-\t-\tover tls\n' | publish rtls
+	printf '[recv]\ncacert = %s\n' "$BROKER_CA" >"$S/q/mq.conf"
+	run mq-recv --drain -t 10 "amqps://guest@localhost:$AMQPS_PORT" rtls q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$(by_key q tls-1)")" = "over tls" ]
+	[ "$(bcount rtls)" -eq 0 ]
+}

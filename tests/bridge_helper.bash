@@ -45,7 +45,7 @@ bridge_setup_file() {
 	sh "$RABBITMQ_SH" start "$BROKER" 3>&-
 	# shellcheck source=/dev/null
 	. "$BROKER/env"
-	export AMQP_HOST AMQP_PORT BROKER_BEAM_PID
+	export AMQP_HOST AMQP_PORT AMQPS_PORT BROKER_CA BROKER_BEAM_PID
 	export URL=amqp://guest@$AMQP_HOST:$AMQP_PORT
 	broker -q add_user mqtest "$PASSWORD" >/dev/null
 	broker -q set_permissions -p / mqtest '.*' '.*' '.*' >/dev/null
