@@ -85,7 +85,7 @@ teardown_file() {
 
 @test "forward: the broker killed (SIGKILL) and restarted mid-way: every message reaches it, none stays here" {
 	conf sync=batch
-	N=20000
+	N=10000
 	seq "$N" | sed 's/^/crash /' | mq-put -l q >"$T/ids"
 	mq-forward q "$URL" "" fcrash 2>"$T/err" 3>&- &
 	pid=$!
