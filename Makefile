@@ -56,7 +56,10 @@ FUZZ_BINS = $(addprefix $(FUZZ_O)/fuzz-,$(FUZZERS))
 
 all: deps-build $(BINS)
 
-$(O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
+# the compiler and libraries are installed (deps-*) before anything is
+# compiled, also under make -j; the test dependencies after the build's,
+# so that two apt-get never run at once
+$(O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -64,11 +67,11 @@ $(O)/libmq.a: $(LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
 
-$(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a
+$(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmq.a $(PKG_LIBS)
 
-$(FUZZ_O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
+$(FUZZ_O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h | deps-fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -77,14 +80,14 @@ $(FUZZ_O)/libmq.a: $(FUZZ_LIBOBJ)
 	$(AR) rcs $@ $(FUZZ_LIBOBJ)
 
 $(FUZZ_O)/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz.h lib/mq.h lib/internal.h \
-    $(FUZZ_O)/libmq.a
+    $(FUZZ_O)/libmq.a | deps-fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_O)/libmq.a \
 	    $(PKG_DYNLIBS)
 
 deps-build:
 	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh build
 
-deps-test:
+deps-test: deps-build
 	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh test
 
 deps-fuzz:
