@@ -66,7 +66,10 @@ FUZZ_BINS = $(addprefix $(FUZZ_O)/fuzz-,$(FUZZERS))
 
 all: deps-build $(BINS)
 
-$(O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
+# the compiler and libraries are installed (deps-*) before anything is
+# compiled, also under make -j; the test dependencies after the build's,
+# so that two apt-get never run at once
+$(O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -74,13 +77,13 @@ $(O)/libmq.a: $(LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
 
-$(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a
+$(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmq.a $(PKG_LIBS)
 
 # the bridge's tools share cmd/amqp.c (rules with more prerequisites first)
 $(addprefix $(O)/bin/,$(BRIDGE)): $(O)/bin/%: cmd/%.c cmd/amqp.c cmd/amqp.h \
-    cmd/tool.h lib/mq.h $(O)/libmq.a
+    cmd/tool.h lib/mq.h $(O)/libmq.a | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(AMQP_CFLAGS) $(LDFLAGS) -o $@ $< cmd/amqp.c \
 	    $(O)/libmq.a $(PKG_LIBS) $(AMQP_LIBS)
@@ -89,14 +92,14 @@ $(addprefix $(O)/bin/,$(BRIDGE)): $(O)/bin/%: cmd/%.c cmd/amqp.c cmd/amqp.h \
 # cmd/amqp.c and of libbsd's overlay, built with the tools when
 # librabbitmq is there
 TEST_BINS = $(if $(BRIDGE),$(O)/test/amqp-peek)
-$(O)/test/amqp-peek: tests/amqp-peek.c
+$(O)/test/amqp-peek: tests/amqp-peek.c | deps-build
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror $(AMQP_CFLAGS) \
 	    $(SANFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(AMQP_LIBS)
 
 test-bins: $(TEST_BINS)
 
-$(FUZZ_O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h
+$(FUZZ_O)/lib/%.o: lib/%.c lib/mq.h lib/internal.h | deps-fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -105,14 +108,14 @@ $(FUZZ_O)/libmq.a: $(FUZZ_LIBOBJ)
 	$(AR) rcs $@ $(FUZZ_LIBOBJ)
 
 $(FUZZ_O)/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz.h lib/mq.h lib/internal.h \
-    $(FUZZ_O)/libmq.a
+    $(FUZZ_O)/libmq.a | deps-fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_O)/libmq.a \
 	    $(PKG_DYNLIBS)
 
 deps-build:
 	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh build
 
-deps-test:
+deps-test: deps-build
 	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh test
 
 deps-fuzz:

@@ -30,6 +30,9 @@ need 'pkg-config --exists libmd' libmd-dev
     libclang-rt-14-dev
 if [ "${1:-build}" = test ]; then
 	need 'command -v bats' bats
+	# bats --jobs (tests/run with BATS_JOBS) runs files through GNU parallel
+	# (moreutils has a parallel of its own, which bats cannot use)
+	need 'parallel --version | grep -q "GNU parallel"' parallel
 	need 'command -v mandoc' mandoc
 	need 'command -v python3' python3
 	need 'command -v faketime' faketime
