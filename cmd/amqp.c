@@ -3,8 +3,11 @@
  */
 #include <sys/time.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +18,18 @@
 #include <amqp_tcp_socket.h>
 
 #include "amqp.h"
+#include "tool.h"
 
 #define CONNECT_TIMEOUT	10	/* s: to open the socket */
 #define RPC_TIMEOUT	30	/* s: for any one reply of the broker */
 #define CLOSE_TIMEOUT	2	/* s: to say goodbye */
 #define HEARTBEAT	30	/* s */
 #define FRAME_MAX	131072
+#define BACKOFF_MIN	100	/* ms, doubling */
+#define BACKOFF_MAX	30000
+#define WAKE		1000	/* ms: the longest sleep, to see signals */
+
+volatile sig_atomic_t peer_stop;
 
 static int
 fail(struct peer *p, int fault, const char *fmt, const char *a,
@@ -283,4 +292,81 @@ peer_close(struct peer *p, int graceful)
 	}
 	amqp_destroy_connection(p->conn);
 	p->conn = NULL;
+}
+
+static void
+onsig(int sig)
+{
+	peer_stop = sig;
+}
+
+/* Without SA_RESTART: a signal ends the sleep it comes in. */
+void
+peer_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsig;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+peer_down(struct peer *p)
+{
+	if (strcmp(p->said, p->why) != 0) {
+		warnx("%s: %s", p->shown, p->why);
+		strlcpy(p->said, p->why, sizeof(p->said));
+	}
+	peer_close(p, 0);
+	if (p->downsince == 0)
+		p->downsince = mono_ms();
+	p->backoff = p->backoff == 0 ? BACKOFF_MIN :
+	    p->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : p->backoff * 2;
+	p->retry = mono_ms() + p->backoff;
+}
+
+int
+peer_wait(struct peer *p)
+{
+	int64_t left = p->retry - mono_ms();
+
+	if (left <= 0)
+		return 1;
+	poll(NULL, 0, (int)(left < WAKE ? left : WAKE));
+	return 0;
+}
+
+void
+peer_up(struct peer *p)
+{
+	if (p->said[0] != '\0')
+		warnx("%s: connected", p->shown);
+	p->said[0] = '\0';
+	p->downsince = 0;
+}
+
+void
+peer_ok(struct peer *p)
+{
+	if (p->said[0] == '\0')
+		p->backoff = 0;
+}
+
+int
+peer_hopeless(struct peer *p, int64_t timeout)
+{
+	int64_t away = mono_ms() - p->downsince;
+
+	if (p->fault == PEER_REFUSED)
+		return 1;
+	if (away < timeout)
+		return 0;
+	warnx("%s: unreachable for %lld s, giving up", p->shown,
+	    (long long)away / 1000);
+	return 1;
 }

@@ -10,6 +10,8 @@
 #ifndef MQ_AMQP_H
 #define MQ_AMQP_H
 
+#include <signal.h>
+
 #include <amqp.h>
 
 #include "mq.h"
@@ -37,7 +39,15 @@ struct peer {
 	amqp_connection_state_t conn;	/* NULL while disconnected */
 	int	 fault;		/* enum peer_fault of the last failure */
 	char	 why[5000];	/* and what it was: may name a file */
+	char	 said[5000];	/* the last trouble told, or "" */
+	int64_t	 backoff;	/* ms before the next try; 0: none yet */
+	int64_t	 retry;		/* monotonic ms of the next try */
+	int64_t	 downsince;	/* monotonic ms since the broker is away */
 };
+
+/* SIGTERM, SIGINT or SIGHUP came (peer_signals); SIGPIPE is ignored */
+extern volatile sig_atomic_t peer_stop;
+void	 peer_signals(void);
 
 /*
  * Set up p from url (NULL: the config's) and the password sources.
@@ -64,6 +74,20 @@ int	 peer_fail(struct peer *, const char *what, amqp_rpc_reply_t);
 int	 peer_fail_status(struct peer *, const char *what, int status);
 /* Record the broker's closing of our channel or connection.  Returns -1. */
 int	 peer_closed(struct peer *, const amqp_frame_t *);
+/*
+ * Going on without the broker.  peer_down: a connect failed, or the
+ * connection went; tell why, once until it changes, drop it, and set the
+ * next try after a backoff doubling from 100 ms to 30 s.  peer_wait:
+ * sleep toward the next try (at most 1 s, to see signals), 1 when due.
+ * peer_up: connected, say so if trouble was told.  peer_ok: progress,
+ * the backoff starts over.  peer_hopeless: for --drain, whether to give
+ * up: refused, or away for timeout ms (said).
+ */
+void	 peer_down(struct peer *);
+int	 peer_wait(struct peer *);
+void	 peer_up(struct peer *);
+void	 peer_ok(struct peer *);
+int	 peer_hopeless(struct peer *, int64_t timeout);
 /* "312 NO_ROUTE" and the like, from a reply code and text */
 void	 peer_reply(char *, size_t, int code, amqp_bytes_t text);
 

@@ -35,8 +35,6 @@
 #define WINDOW_DEFAULT	64
 #define CONFIRM_TIMEOUT	30000	/* ms: a broker this slow to confirm is lost */
 #define STOP_WAIT	5000	/* ms: for confirms after a stop signal */
-#define BACKOFF_MIN	100	/* ms, doubling */
-#define BACKOFF_MAX	30000
 #define IDLE_WAKE	1000	/* ms: look at signals and heartbeats */
 #define SYNC_EVERY	200	/* ms: the most a local ack waits to be synced */
 
@@ -58,8 +56,6 @@ static int64_t lease;
 static int verbose;
 static long long failed;	/* returned or nacked by the broker */
 static int acked;		/* settled since the last sync */
-static volatile sig_atomic_t stopsig;
-static char said[sizeof(peer.why)];	/* the last trouble told, or "" */
 
 static void __attribute__((noreturn))
 usage(void)
@@ -68,21 +64,6 @@ usage(void)
 	    "[-P passfile] [-t timeout]\n"
 	    "       queue [url exchange [routing-key]]\n", getprogname());
 	exit(MQ_EX_USAGE);
-}
-
-static void
-onsig(int sig)
-{
-	stopsig = sig;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct pend *
@@ -398,16 +379,6 @@ upkeep(void)
 	return 0;
 }
 
-/* Tell what went wrong with the broker, once until it changes. */
-static void
-complain(void)
-{
-	if (strcmp(said, peer.why) == 0)
-		return;
-	warnx("%s: %s", peer.shown, peer.why);
-	strlcpy(said, peer.why, sizeof(said));
-}
-
 /* Connect, and check that the exchange is there.  0 or -1. */
 static int
 connect_peer(void)
@@ -437,22 +408,15 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	char spool[PATH_MAX], handle[PATH_MAX], *buf = NULL;
-	struct sigaction sa;
 	struct mq_queue *q;
 	const struct mq_bridge *b;
 	const char *dir = NULL, *passfile = NULL, *e, *url = NULL;
-	int64_t timeout = 60000, backoff = 0, retry = 0, downsince, now;
+	int64_t timeout = 60000, now;
 	int64_t stopat = -1;
 	size_t cap = 0;
 	int ch, drain = 0, empty, r, status = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = onsig;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	peer_signals();
 
 	while ((ch = getopt_long(argc, argv, "L:P:Vd:ehj:t:v", longopts,
 	    NULL)) != -1) {
@@ -521,42 +485,25 @@ main(int argc, char *argv[])
 	    (ring = calloc(window, sizeof(*ring))) == NULL)
 		err(MQ_EX_TEMPFAIL, NULL);
 
-	downsince = mono_ms();
 	for (;;) {
 		now = mono_ms();
-		if (stopsig && stopat < 0)
+		if (peer_stop && stopat < 0)
 			stopat = now + STOP_WAIT;
 		if (stopat >= 0 && (unsettled == 0 || now >= stopat ||
 		    peer.conn == NULL))
 			break;
 		if (peer.conn == NULL) {
-			if (now < retry) {
-				poll(NULL, 0, (int)(retry - now < IDLE_WAKE ?
-				    retry - now : IDLE_WAKE));
+			if (!peer_wait(&peer))
 				continue;
-			}
 			if (connect_peer() == -1) {
-				complain();
-				if (drain && peer.fault == PEER_REFUSED) {
+				peer_down(&peer);
+				if (drain && peer_hopeless(&peer, timeout)) {
 					status = MQ_EX_UNAVAILABLE;
 					break;
 				}
-				if (drain && mono_ms() - downsince >= timeout) {
-					warnx("%s: unreachable for %lld s, giving "
-					    "up", peer.shown, (long long)
-					    (mono_ms() - downsince) / 1000);
-					status = MQ_EX_UNAVAILABLE;
-					break;
-				}
-				backoff = backoff == 0 ? BACKOFF_MIN :
-				    backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
-				    backoff * 2;
-				retry = mono_ms() + backoff;
 				continue;
 			}
-			if (said[0] != '\0')
-				warnx("%s: connected", peer.shown);
-			said[0] = '\0';
+			peer_up(&peer);
 		}
 		/* claim and publish while the window has room */
 		empty = 0;
@@ -589,20 +536,16 @@ main(int argc, char *argv[])
 		if (r != -1)
 			r = upkeep();
 		if (r == -1) {
-			complain();
 			lost();
-			downsince = mono_ms();
-			if (drain && peer.fault == PEER_REFUSED) {
+			peer_down(&peer);
+			if (drain && peer_hopeless(&peer, timeout)) {
 				status = MQ_EX_UNAVAILABLE;
 				break;
 			}
-			backoff = backoff == 0 ? BACKOFF_MIN : backoff * 2 >
-			    BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
-			retry = mono_ms() + backoff;
 			continue;
 		}
-		if (unsettled == 0 && said[0] == '\0')
-			backoff = 0;
+		if (unsettled == 0)
+			peer_ok(&peer);
 		/* before sleeping, or now and then while busy */
 		sync_acks(empty && unsettled == 0);
 		if (empty && unsettled == 0) {

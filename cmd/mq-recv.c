@@ -30,8 +30,6 @@
 #include "amqp.h"
 
 #define PREFETCH_DEFAULT 64
-#define BACKOFF_MIN	100	/* ms, doubling */
-#define BACKOFF_MAX	30000
 #define IDLE_WAKE	250	/* ms: commit what came, look at signals */
 
 static struct peer peer;
@@ -40,8 +38,6 @@ static const char *qname, *aqueue;
 static uint64_t lasttag;	/* the last delivery put, not yet acked */
 static long long batch, total;
 static int verbose;
-static volatile sig_atomic_t stopsig;
-static char said[sizeof(peer.why)];	/* the last trouble told, or "" */
 
 static void __attribute__((noreturn))
 usage(void)
@@ -50,30 +46,6 @@ usage(void)
 	    "[-P passfile] [-t timeout]\n"
 	    "       [url amqp-queue] queue\n", getprogname());
 	exit(MQ_EX_USAGE);
-}
-
-static void
-onsig(int sig)
-{
-	stopsig = sig;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-complain(void)
-{
-	if (strcmp(said, peer.why) == 0)
-		return;
-	warnx("%s: %s", peer.shown, peer.why);
-	strlcpy(said, peer.why, sizeof(said));
 }
 
 /*
@@ -293,22 +265,15 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	char spool[PATH_MAX];
-	struct sigaction sa;
 	struct mq_queue *q;
 	struct mq_putopts o;
 	const struct mq_bridge *b;
 	const char *dir = NULL, *passfile = NULL, *e, *url = NULL;
-	int64_t timeout = 60000, backoff = 0, retry = 0, downsince;
+	int64_t timeout = 60000;
 	long long max = 0, n;
 	int ch, drain = 0, prefetch = 0, r, status = 0, saved, idle;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = onsig;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	peer_signals();
 
 	while ((ch = getopt_long(argc, argv, "P:Vd:ehn:p:t:v", longopts,
 	    NULL)) != -1) {
@@ -378,38 +343,20 @@ main(int argc, char *argv[])
 	if ((put = mq_put_begin(q, &o)) == NULL)
 		err(MQ_EX_TEMPFAIL, NULL);
 
-	downsince = mono_ms();
-	while (!stopsig && (max == 0 || total < max)) {
+	while (!peer_stop && (max == 0 || total < max)) {
 		if (peer.conn == NULL) {
-			int64_t now = mono_ms();
-
-			if (now < retry) {
-				poll(NULL, 0, (int)(retry - now < 1000 ?
-				    retry - now : 1000));
+			if (!peer_wait(&peer))
 				continue;
-			}
 			if (start(prefetch) == 0) {
-				if (said[0] != '\0')
-					warnx("%s: connected", peer.shown);
-				said[0] = '\0';
-				backoff = 0;
+				peer_up(&peer);
+				peer_ok(&peer);
 				continue;
 			}
-			complain();
-			if (drain && peer.fault == PEER_REFUSED) {
+			peer_down(&peer);
+			if (drain && peer_hopeless(&peer, timeout)) {
 				status = MQ_EX_UNAVAILABLE;
 				break;
 			}
-			if (drain && mono_ms() - downsince >= timeout) {
-				warnx("%s: unreachable for %lld s, giving up",
-				    peer.shown,
-				    (long long)(mono_ms() - downsince) / 1000);
-				status = MQ_EX_UNAVAILABLE;
-				break;
-			}
-			backoff = backoff == 0 ? BACKOFF_MIN : backoff * 2 >
-			    BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
-			retry = mono_ms() + backoff;
 			continue;
 		}
 		/* take what has come, up to a prefetch's worth; then commit */
@@ -437,7 +384,7 @@ main(int argc, char *argv[])
 		 * Drained: all acked, nothing came for a while, and none
 		 * ready in the broker (what is on its way to us is not).
 		 */
-		if (r == 0 && idle && drain && !stopsig) {
+		if (r == 0 && idle && drain && !peer_stop) {
 			if ((n = ready()) == 0)
 				break;
 			if (n < 0)
@@ -445,17 +392,12 @@ main(int argc, char *argv[])
 		}
 		if (r == -2) {
 			/* the broker gives the unacked to someone, maybe us */
-			complain();
-			peer_close(&peer, 0);
-			downsince = mono_ms();
+			peer_down(&peer);
 			batch = 0;
-			if (drain && peer.fault == PEER_REFUSED) {
+			if (drain && peer_hopeless(&peer, timeout)) {
 				status = MQ_EX_UNAVAILABLE;
 				break;
 			}
-			backoff = backoff == 0 ? BACKOFF_MIN : backoff * 2 >
-			    BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
-			retry = mono_ms() + backoff;
 		}
 	}
 	/* -n met or a signal: what came is put and acked first */

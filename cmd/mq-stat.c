@@ -33,15 +33,6 @@ usage(void)
 	exit(MQ_EX_USAGE);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleep until mono_ms() reaches ms. */
 static void
 sleep_until(int64_t ms)

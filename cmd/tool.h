@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #define LIBBSD_OPENBSD_VIS	/* libbsd's vis.h asks which strnvis; none */
 #include <vis.h>
 
@@ -21,6 +22,16 @@ version(void)
 {
 	printf("%s %s\n", getprogname(), MQ_VERSION);
 	exit(0);
+}
+
+/* milliseconds on a clock no one sets: for timeouts and spacing */
+static inline int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static inline void
