@@ -73,14 +73,19 @@ load test_helper
 @test "regression: an unreadable FILE operand reports its own error, not ENOENT" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to run as another user"
 	command -v setpriv >/dev/null || skip "no setpriv"
-	echo x >"$BATS_TEST_TMPDIR/secret"
-	chmod 600 "$BATS_TEST_TMPDIR/secret"
-	chmod 755 "$BATS_TEST_TMPDIR"
-	mkdir -m 777 "$BATS_TEST_TMPDIR/sp"
+	# outside the bats run's directory (0700), which uid 65534 cannot
+	# enter: the spool must be reachable, only the FILE not
+	d=$(mktemp -d /var/tmp/mq-unreadable.XXXXXX)
+	chmod 755 "$d"
+	echo x >"$d/secret"
+	chmod 600 "$d/secret"
+	mkdir -m 777 "$d/sp"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups \
-	    env MQ_CONF=/dev/null "$MQ_BIN/mq-put" -d "$BATS_TEST_TMPDIR/sp" q "$BATS_TEST_TMPDIR/secret"
+	    env MQ_CONF=/dev/null "$MQ_BIN/mq-put" -d "$d/sp" q "$d/secret"
+	rm -rf "$d"
+	echo "$output"
 	[ "$status" -eq 77 ]
-	[[ "$output" == *"Permission denied"* ]]
+	[[ "$output" == *"$d/secret: Permission denied"* ]]
 }
 
 @test "regression: a handle directly under / is refused, not matched against an empty cache" {
