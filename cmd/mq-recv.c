@@ -141,11 +141,11 @@ deliver(amqp_envelope_t *env)
 		    pr->priority;
 	/* milliseconds in decimal, by the broker's rules */
 	if ((pr->_flags & AMQP_BASIC_EXPIRATION_FLAG) &&
-	    pr->expiration.len > 0 && pr->expiration.len < sizeof(exp) - 2 &&
-	    memchr(pr->expiration.bytes, '\0', pr->expiration.len) == NULL) {
+	    pr->expiration.len > 0 && pr->expiration.len < sizeof(exp) - 2) {
 		memcpy(exp, pr->expiration.bytes, pr->expiration.len);
 		strlcpy(exp + pr->expiration.len, "ms", 3);
-		/* a ttl of 0 would mean none: 1 ms is as good as gone */
+		/* digits only (a NUL stops strspn short); a ttl of 0 would
+		 * mean none: 1 ms is as good as gone */
 		if (strspn(exp, "0123456789") == pr->expiration.len &&
 		    mq_parse_duration(exp, &ms) == 0)
 			o.ttl_ms = ms > 0 ? ms : 1;

@@ -202,29 +202,15 @@ fan_commit(struct mq_putter *p)
 }
 
 /*
- * Make a written body in tmp/ durable, name and data, as the sync mode
- * promises: before a key may name it, a crash must not take it away.
+ * Make a written body's name in tmp/ durable, before a key may name it: a
+ * crash must not take it away.  Only sync=full and none come here (batch
+ * decides its keys at the group's commit), and full wrote the body with
+ * an fsync already.
  */
 static int
-tmp_durable(struct mq_queue *q, const char *id)
+tmp_durable(struct mq_queue *q)
 {
-	int fd, r, saved;
-
-	if (q->conf.sync == MQ_SYNC_NONE)
-		return 0;
-	/* sync=full wrote it with an fsync; batch has not yet */
-	if (q->conf.sync == MQ_SYNC_BATCH) {
-		if ((fd = openat(q->tmpfd, id, O_RDONLY | O_CLOEXEC |
-		    O_NOFOLLOW)) == -1)
-			return -1;
-		r = fdatasync(fd);
-		saved = errno;
-		close(fd);
-		errno = saved;
-		if (r == -1)
-			return -1;
-	}
-	return fsync(q->tmpfd);
+	return q->conf.sync == MQ_SYNC_NONE ? 0 : fsync(q->tmpfd);
 }
 
 /*
@@ -256,12 +242,12 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 		r = -1;
 	if (r == 0) {
 		/* the key names the body before it is published (key.c) */
-		if ((r = tmp_durable(q, m->id)) == 0 &&
+		if ((r = tmp_durable(q)) == 0 &&
 		    (r = mq_name_format(m, name, sizeof(name))) == 0)
 			r = key_record(q, m->key, m->id, name, 1);
 		if (r == 0) {
 			p->pend[p->npend++] = *m;
-			/* commit now, even in batch mode: the key waits */
+			/* published before the key's lock goes */
 			if ((r = commit(p)) == -1) {
 				saved = errno;
 				key_forget(q, m->key, m->id);
