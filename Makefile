@@ -149,6 +149,12 @@ torture: deps-test all
 lint:
 	mandoc -Tlint -Wwarning man/*
 
+# the README's fresh-machine lines, run as written in a fresh Debian 12
+# root (needs root; see mk/fresh.sh)
+.PHONY: fresh
+fresh:
+	sh mk/fresh.sh
+
 demo: all
 	MQ_BIN=$(CURDIR)/$(O)/bin sh mk/demo.sh
 
