@@ -14,11 +14,9 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-r] [-d dir] topic [queue ...]\n",
-	    getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-r] [-d dir] topic [queue ...]");
 }
 
 /* Print the subscribers of a topic, one per line. */
@@ -90,17 +88,19 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 'r':
 			rm = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1 || (rm && argc < 2))
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	for (i = 0; i < argc; i++)
 		if (!mq_queue_name_ok(argv[i]))

@@ -124,29 +124,78 @@ completions() {
 	[ -z "$bad" ]
 }
 
-@test "meta: every tool prints its usage on -h and exits 64" {
+# longopts TOOL - whether TOOL takes long options (its page has Fl \-word)
+longopts() {
+	grep -q 'Fl \\-[a-z]' "$ROOT/man/$1.1"
+}
+
+@test "meta: the tools checked include the bridge (sanity check of this test)" {
+	tools | grep -qx mq-forward
+	tools | grep -qx mq-recv
+	longopts mq-work
+	longopts mq-forward
+	longopts mq-recv
+	! longopts mq-get
+}
+
+@test "issue 11: -h printed the usage on stderr and exited 64: now stdout and 0, for every tool" {
 	for t in $(tools); do
 		run --separate-stderr "$t" -h
-		[ "$status" -eq 64 ] || {
+		[ "$status" -eq 0 ] || {
 			echo "$t -h: status $status"
 			return 1
 		}
-		[ -z "$output" ]
-		[[ "$stderr" == "usage: $t "* ]] || {
-			echo "$t -h: $stderr"
+		[[ "$output" == "usage: $t "* ]] || {
+			echo "$t -h: stdout: $output"
+			return 1
+		}
+		[ -z "$stderr" ] || {
+			echo "$t -h: stderr: $stderr"
 			return 1
 		}
 	done
 }
 
-@test "meta: every tool exits 64 with its usage on an unknown option" {
+@test "issue 11: --help is -h for every tool that takes long options" {
 	for t in $(tools); do
-		run --separate-stderr "$t" -Y
-		[ "$status" -eq 64 ] || {
-			echo "$t -Y: status $status"
+		longopts "$t" || continue
+		h=$("$t" -h)
+		run --separate-stderr "$t" --help
+		[ "$status" -eq 0 ] && [ "$output" = "$h" ] && [ -z "$stderr" ] || {
+			echo "$t --help: status $status, stdout: $output, stderr: $stderr"
 			return 1
 		}
-		[[ "$stderr" == *"usage: $t "* ]]
+	done
+}
+
+@test "issue 11: -h to a full or closed stdout fails with a message, for every tool" {
+	for t in $(tools); do
+		for to in '>/dev/full' '>&-'; do
+			run --separate-stderr bash -c "\"\$1\" -h $to" - "$t"
+			[ "$status" -eq 74 ] && [[ "$stderr" == "$t: stdout: "* ]] || {
+				echo "$t -h $to: status $status, stderr: $stderr"
+				return 1
+			}
+		done
+	done
+}
+
+@test "meta: every tool exits 64 with its usage on stderr, nothing on stdout, on an unknown option" {
+	for t in $(tools); do
+		for bad in -Y -@; do
+			run --separate-stderr "$t" "$bad"
+			[ "$status" -eq 64 ] && [ -z "$output" ] &&
+			    [[ "$stderr" == *"usage: $t "* ]] || {
+				echo "$t $bad: status $status, stdout: $output, stderr: $stderr"
+				return 1
+			}
+			# the same usage text as -h prints
+			u=$(sed -n '/^usage: /,$p' <<<"$stderr")
+			[ "$u" = "$("$t" -h)" ] || {
+				echo "$t $bad: usage differs from -h: $u"
+				return 1
+			}
+		done
 	done
 }
 
@@ -159,6 +208,16 @@ completions() {
 		}
 		[ "$output" = "$t 0.1.0" ]
 		[ -z "$stderr" ]
+	done
+}
+
+@test "meta: -V to a full stdout fails with a message, for every tool" {
+	for t in $(tools); do
+		run --separate-stderr bash -c '"$1" -V >/dev/full' - "$t"
+		[ "$status" -eq 74 ] && [[ "$stderr" == "$t: stdout: "* ]] || {
+			echo "$t -V >/dev/full: status $status, stderr: $stderr"
+			return 1
+		}
 	done
 }
 
