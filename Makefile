@@ -3,6 +3,11 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 SHAREDIR ?= $(PREFIX)/share
+FISHDIR ?= $(SHAREDIR)/fish/vendor_completions.d
+# fish searches only /usr/share and ~/.local/share (unless XDG_DATA_DIRS is
+# set): for any other prefix, a file in its conf.d adds FISHDIR to its
+# completion path (FISH_CONFD= leaves it out)
+FISH_CONFD ?= $(if $(filter /usr $(HOME)/.local,$(PREFIX)),,/etc/fish/conf.d)
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS = libbsd-overlay inih libmd
@@ -16,32 +21,35 @@ else
 O ?= build/out
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# The flags come from pkg-config, which is asked when a recipe first needs
+# them, not when make reads this file: on a fresh machine deps-build has
+# not yet installed pkg-config and the libraries then (an order-only
+# prerequisite of every compile).  Each is asked once: the variable
+# replaces itself with its value on first use.
+once = $(eval $(1) := $$(shell $(2)))$($(1))
+PKG_CFLAGS = $(call once,PKG_CFLAGS,pkg-config --cflags $(PKGS))
 # libbsd, inih and libmd (SHA-256, for mq-put -k) are linked statically: a
 # tool run once per message pays for every shared library it loads (see
 # bench/README.md).  STATIC=0 links them dynamically; sanitizer builds
 # always do.
 STATIC ?= $(if $(SANITIZE),0,1)
 ifeq ($(STATIC),1)
-PKG_LIBS := -Wl,-Bstatic $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) \
-	-Wl,-Bdynamic
+PKG_LIBS = -Wl,-Bstatic $(PKG_STATICLIBS) -Wl,-Bdynamic
+PKG_STATICLIBS = $(call once,PKG_STATICLIBS,pkg-config --static --libs $(PKGS))
 else
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(PKG_DYNLIBS)
 endif
-PKG_DYNLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_DYNLIBS = $(call once,PKG_DYNLIBS,pkg-config --libs $(PKGS))
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 
 TOOLS = mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick \
 	mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub
-# the bridge to AMQP brokers (mq-forward, mq-recv) builds where librabbitmq
-# is; linked dynamically, with OpenSSL for amqps://
-AMQP := $(shell pkg-config --exists librabbitmq 2>/dev/null && echo yes)
-ifeq ($(AMQP),yes)
+# the bridge to AMQP brokers, linked dynamically with librabbitmq (and
+# OpenSSL, for amqps://)
 BRIDGE = mq-forward mq-recv
-AMQP_CFLAGS := $(shell pkg-config --cflags librabbitmq)
-AMQP_LIBS := $(shell pkg-config --libs librabbitmq)
-endif
+AMQP_CFLAGS = $(call once,AMQP_CFLAGS,pkg-config --cflags librabbitmq)
+AMQP_LIBS = $(call once,AMQP_LIBS,pkg-config --libs librabbitmq)
 TOOLS += $(BRIDGE)
 LIBOBJ = $(patsubst lib/%.c,$(O)/lib/%.o,$(wildcard lib/*.c))
 BINS = $(addprefix $(O)/bin/,$(TOOLS))
@@ -89,9 +97,8 @@ $(addprefix $(O)/bin/,$(BRIDGE)): $(O)/bin/%: cmd/%.c cmd/amqp.c cmd/amqp.h \
 	    $(O)/libmq.a $(PKG_LIBS) $(AMQP_LIBS)
 
 # tests/amqp-peek: the bridge tests' own AMQP client, independent of
-# cmd/amqp.c and of libbsd's overlay, built with the tools when
-# librabbitmq is there
-TEST_BINS = $(if $(BRIDGE),$(O)/test/amqp-peek)
+# cmd/amqp.c and of libbsd's overlay
+TEST_BINS = $(O)/test/amqp-peek
 $(O)/test/amqp-peek: tests/amqp-peek.c | deps-build
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror $(AMQP_CFLAGS) \
@@ -121,10 +128,7 @@ deps-test: deps-build
 deps-fuzz:
 	@CC='$(FUZZ_CC)' SANITIZE=1 sh mk/deps.sh fuzz
 
-# a make of its own after deps-test, so that what deps-test just installed
-# (librabbitmq: the bridge, amqp-peek) is seen
-check: deps-test
-	$(MAKE) all test-bins
+check: deps-test all test-bins
 	MQ_BIN=$(CURDIR)/$(O)/bin MQ_TEST_BIN=$(CURDIR)/$(O)/test \
 	    MQ_SANITIZE=$(SANITIZE) sh tests/run
 
@@ -162,8 +166,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(SHAREDIR)/bash-completion/completions \
-		$(DESTDIR)$(SHAREDIR)/zsh/site-functions \
-		$(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d
+		$(DESTDIR)$(SHAREDIR)/zsh/site-functions $(DESTDIR)$(FISHDIR)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/mq.conf.5 $(DESTDIR)$(MANDIR)/man5
@@ -172,18 +175,23 @@ install: all
 	for t in $(TOOLS); do \
 		install -m 644 completions/mq.bash \
 		    $(DESTDIR)$(SHAREDIR)/bash-completion/completions/$$t; \
-		install -m 644 completions/mq.fish \
-		    $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/$$t.fish; \
+		install -m 644 completions/mq.fish $(DESTDIR)$(FISHDIR)/$$t.fish; \
 	done
+	if [ -n "$(FISH_CONFD)" ]; then \
+		install -d $(DESTDIR)$(FISH_CONFD) && \
+		sed 's|@DIR@|$(FISHDIR)|' completions/mq-path.fish \
+		    >$(DESTDIR)$(FISH_CONFD)/mq.fish; \
+	fi
 
 uninstall:
 	for t in $(TOOLS); do \
 		rm -f $(DESTDIR)$(BINDIR)/$$t $(DESTDIR)$(MANDIR)/man1/$$t.1 \
 		    $(DESTDIR)$(SHAREDIR)/bash-completion/completions/$$t \
-		    $(DESTDIR)$(SHAREDIR)/fish/vendor_completions.d/$$t.fish; \
+		    $(DESTDIR)$(FISHDIR)/$$t.fish; \
 	done
 	rm -f $(DESTDIR)$(MANDIR)/man5/mq.conf.5 $(DESTDIR)$(MANDIR)/man7/mq.7 \
 	    $(DESTDIR)$(SHAREDIR)/zsh/site-functions/_mq
+	[ -z "$(FISH_CONFD)" ] || rm -f $(DESTDIR)$(FISH_CONFD)/mq.fish
 
 clean:
 	rm -rf build

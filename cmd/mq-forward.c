@@ -58,12 +58,11 @@ static long long failed;	/* returned or nacked by the broker */
 static int acked;		/* settled since the last sync */
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-ev] [-d dir] [-j window] [-L lease] "
+	usage_exit(help, "[-ev] [-d dir] [-j window] [-L lease] "
 	    "[-P passfile] [-t timeout]\n"
-	    "       queue [url exchange [routing-key]]\n", getprogname());
-	exit(MQ_EX_USAGE);
+	    "       queue [url exchange [routing-key]]");
 }
 
 static struct pend *
@@ -405,6 +404,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "drain", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char spool[PATH_MAX], handle[PATH_MAX], *buf = NULL;
@@ -437,6 +437,8 @@ main(int argc, char *argv[])
 		case 'e':
 			drain = 1;
 			break;
+		case 'h':
+			usage(1);
 		case 'j':
 			window = strtonum(optarg, 1, 65535, &e);
 			if (e != NULL)
@@ -450,13 +452,13 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 1 && argc != 3 && argc != 4)
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	q = open_queue(spool, argv[0], 0);
 	b = &mq_queue_conf(q)->forward;

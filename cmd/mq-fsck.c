@@ -15,11 +15,9 @@
 #define EX_FOUND	1	/* like fsck(8): something was (or would be) fixed */
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-n] [-d dir] [-T age] [queue ...]\n",
-	    getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-n] [-d dir] [-T age] [queue ...]");
 }
 
 int
@@ -45,11 +43,13 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 'n':
 			dry = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;

@@ -13,11 +13,10 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-w] [-d dir] [-n count] [-L lease] "
-	    "[-t timeout] queue\n", getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-w] [-d dir] [-n count] [-L lease] "
+	    "[-t timeout] queue");
 }
 
 int
@@ -42,6 +41,8 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 'n':
 			count = strtonum(optarg, 1, 1000000, &e);
 			if (e != NULL)
@@ -56,13 +57,13 @@ main(int argc, char *argv[])
 			wait = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 1)
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	q = open_queue(spool, argv[0], 0);
 	if (lease == 0)

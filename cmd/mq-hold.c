@@ -16,10 +16,9 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-d dir] [handle ...]\n", getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-d dir] [handle ...]");
 }
 
 static int
@@ -49,8 +48,10 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;

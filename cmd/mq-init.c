@@ -13,11 +13,9 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-d dir] [-g group] [-m mode] queue ...\n",
-	    getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-d dir] [-g group] [-m mode] queue ...");
 }
 
 int
@@ -42,6 +40,8 @@ main(int argc, char *argv[])
 				errx(MQ_EX_USAGE, "%s: no such group", optarg);
 			group = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 'm':
 			errno = 0;
 			mode = strtol(optarg, &end, 8);
@@ -50,13 +50,13 @@ main(int argc, char *argv[])
 				errx(MQ_EX_USAGE, "%s: bad octal mode", optarg);
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	for (i = 0; i < argc; i++)
 		if (!mq_queue_name_ok(argv[i]))

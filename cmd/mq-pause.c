@@ -11,10 +11,9 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-d dir] queue ...\n", getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-d dir] queue ...");
 }
 
 int
@@ -31,14 +30,16 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	return each_queue(spool, argc, argv, mq_pause, "pause");
 }

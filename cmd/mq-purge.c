@@ -13,10 +13,9 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-d dir] -s state queue\n", getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-d dir] -s state queue");
 }
 
 int
@@ -35,19 +34,21 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 's':
 			if ((state = mq_parse_state(optarg)) == -1)
 				errx(MQ_EX_USAGE, "%s: no such state", optarg);
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	/* purging is always explicit: no default state */
 	if (argc != 1 || state == -1)
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	q = open_queue(spool, argv[0], 0);
 	if (mq_purge(q, state, &n) == -1)

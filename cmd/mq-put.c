@@ -16,11 +16,10 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-0l] [-d dir] [-g group] [-k key] [-p prio] "
-	    "[-D delay | -A time] [-T ttl] queue [file ...]\n", getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-0l] [-d dir] [-g group] [-k key] [-p prio] "
+	    "[-D delay | -A time] [-T ttl] queue [file ...]");
 }
 
 static void
@@ -178,6 +177,8 @@ main(int argc, char *argv[])
 				    MQ_KEY_MAX);
 			o.group = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 'k':
 			if (*optarg == '\0' || strlen(optarg) > MQ_KEY_MAX)
 				errx(MQ_EX_USAGE, "key must be 1 to %d bytes",
@@ -193,13 +194,13 @@ main(int argc, char *argv[])
 		case 'V':
 			version();
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1 || (sep != -1 && argc > 1) || when == 3)
-		usage();
+		usage(0);
 	if (o.key != NULL && (sep != -1 || argc > 2))
 		errx(MQ_EX_USAGE, "-k puts one message: not with -l, -0 or "
 		    "several files");

@@ -40,12 +40,11 @@ static long long batch, total;
 static int verbose;
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-ev] [-d dir] [-n max] [-p prefetch] "
+	usage_exit(help, "[-ev] [-d dir] [-n max] [-p prefetch] "
 	    "[-P passfile] [-t timeout]\n"
-	    "       [url amqp-queue] queue\n", getprogname());
-	exit(MQ_EX_USAGE);
+	    "       [url amqp-queue] queue");
 }
 
 /*
@@ -262,6 +261,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "drain", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char spool[PATH_MAX];
@@ -289,6 +289,8 @@ main(int argc, char *argv[])
 		case 'e':
 			drain = 1;
 			break;
+		case 'h':
+			usage(1);
 		case 'n':
 			max = strtonum(optarg, 1, LLONG_MAX, &e);
 			if (e != NULL)
@@ -307,13 +309,13 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 1 && argc != 3)
-		usage();
+		usage(0);
 	qname = argv[argc - 1];
 	spool_path(dir, spool, sizeof(spool));
 	q = open_queue(spool, qname, 0);

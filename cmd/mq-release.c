@@ -17,11 +17,9 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-d dir] [-a queue | handle ...]\n",
-	    getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-d dir] [-a queue | handle ...]");
 }
 
 static int
@@ -50,8 +48,10 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
@@ -62,7 +62,7 @@ main(int argc, char *argv[])
 	 * release everything.
 	 */
 	if (all != NULL && argc > 0)
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	if (all == NULL)
 		return each_handle(spool, argc, argv, release, NULL);

@@ -26,11 +26,10 @@ struct row {
 };
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-j | -P | -w seconds [-c count]] "
-	    "[-d dir] [queue ...]\n", getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-j | -P | -w seconds [-c count]] "
+	    "[-d dir] [queue ...]");
 }
 
 /* Sleep until mono_ms() reaches ms. */
@@ -295,6 +294,8 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 'j':
 			json_out = 1;
 			break;
@@ -304,13 +305,13 @@ main(int argc, char *argv[])
 				errx(MQ_EX_USAGE, "%s: bad interval", optarg);
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (json_out + prom_out + (every > 0) > 1 || (times && !every))
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	if (every > 0)
 		status = watch(spool, argc, argv, every, times);

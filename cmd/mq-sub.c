@@ -14,11 +14,9 @@
 #include "tool.h"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-r] [-d dir] topic [queue ...]\n",
-	    getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-r] [-d dir] topic [queue ...]");
 }
 
 /* Print the subscribers of a topic, one per line. */
@@ -37,10 +35,22 @@ list(struct mq_queue *t, const char *topic)
 	free(v);
 }
 
-/* Subscribe (or with rm, unsubscribe) one queue; returns its status. */
+/* The topic still holds messages to deliver: say how many. */
+static int
+refused(const char *topic, long long n)
+{
+	warnx("%s: holds %lld message%s (ready, delayed or in flight); "
+	    "drain or purge it first", topic, n, n == 1 ? "" : "s");
+	return mq_exit_status(MQ_ENOTEMPTY);
+}
+
+/*
+ * Subscribe (or with rm, unsubscribe) one queue; returns its status.  A
+ * refusal of the topic sets *pending, and no other queue can subscribe.
+ */
 static int
 sub1(const char *spool, struct mq_queue *t, const char *topic,
-    const char *name, int rm)
+    const char *name, int rm, long long *pending)
 {
 	struct mq_conferr ce;
 	struct mq_queue *q;
@@ -66,11 +76,13 @@ sub1(const char *spool, struct mq_queue *t, const char *topic,
 		warnx("%s: %s", name, mq_strerror(e));
 		return mq_exit_status(e);
 	}
-	r = mq_subscribe(t, q);
+	r = mq_subscribe(t, q, pending);
 	e = errno;
 	mq_queue_close(q);
 	if (r == 0)
 		return 0;
+	if (e == MQ_ENOTEMPTY)
+		return refused(topic, *pending);
 	warnx("%s: cannot subscribe to %s: %s", name, topic, mq_strerror(e));
 	return mq_exit_status(e);
 }
@@ -81,6 +93,7 @@ main(int argc, char *argv[])
 	struct mq_queue *t;
 	char spool[PATH_MAX];
 	const char *dir = NULL;
+	long long pending = 0;
 	int ch, i, rm = 0, r, status = 0;
 
 	while ((ch = getopt(argc, argv, "Vd:hr")) != -1) {
@@ -90,17 +103,19 @@ main(int argc, char *argv[])
 		case 'd':
 			dir = optarg;
 			break;
+		case 'h':
+			usage(1);
 		case 'r':
 			rm = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1 || (rm && argc < 2))
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	for (i = 0; i < argc; i++)
 		if (!mq_queue_name_ok(argv[i]))
@@ -114,8 +129,15 @@ main(int argc, char *argv[])
 	t = open_queue(spool, argv[0], argc > 1 && !rm ? MQ_CREATE : 0);
 	if (argc == 1)
 		list(t, argv[0]);
-	for (i = 1; i < argc; i++)
-		if ((r = sub1(spool, t, argv[0], argv[i], rm)) > status)
+	/* a refused topic makes no subscriber queue; mq_subscribe decides */
+	if (argc > 1 && !rm && mq_subscribe_check(t, &pending) == -1) {
+		if (errno != MQ_ENOTEMPTY)
+			die_queue(argv[0], errno);
+		status = refused(argv[0], pending);
+	}
+	for (i = 1; i < argc && pending == 0; i++)
+		if ((r = sub1(spool, t, argv[0], argv[i], rm, &pending)) >
+		    status)
 			status = r;
 	mq_queue_close(t);
 	close_stdout();

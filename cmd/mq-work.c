@@ -43,12 +43,10 @@ static int selfpipe[2];
 static volatile sig_atomic_t stopsig, signals;
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-ev] [-d dir] [-j jobs] [-k grace] "
-	    "[-L lease] [-n max] [-r rate] queue command [arg ...]\n",
-	    getprogname());
-	exit(MQ_EX_USAGE);
+	usage_exit(help, "[-ev] [-d dir] [-j jobs] [-k grace] "
+	    "[-L lease] [-n max] [-r rate] queue command [arg ...]");
 }
 
 static void
@@ -252,6 +250,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "drain", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char spool[PATH_MAX], handle[PATH_MAX], c;
@@ -292,6 +291,8 @@ main(int argc, char *argv[])
 		case 'e':
 			drain = 1;
 			break;
+		case 'h':
+			usage(1);
 		case 'j':
 			maxjobs = strtonum(optarg, 1, JOBS_MAX, &e);
 			if (e != NULL)
@@ -314,7 +315,7 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
@@ -326,7 +327,7 @@ main(int argc, char *argv[])
 		argc--;
 	}
 	if (argc < 2)
-		usage();
+		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	q = open_queue(spool, argv[0], 0);
 	if (lease == 0)

@@ -9,6 +9,7 @@
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,13 +17,6 @@
 #include <vis.h>
 
 #include "mq.h"
-
-static inline void __attribute__((noreturn))
-version(void)
-{
-	printf("%s %s\n", getprogname(), MQ_VERSION);
-	exit(0);
-}
 
 /* milliseconds on a clock no one sets: for timeouts and spacing */
 static inline int64_t
@@ -76,6 +70,32 @@ close_stdout(void)
 {
 	if (fclose(stdout) == EOF)
 		err(MQ_EX_IOERR, "stdout");
+}
+
+/*
+ * Each tool's usage(help) passes its synopsis here.  Asked for (-h,
+ * --help), the usage is the answer: on stdout, status 0, or 74 when stdout
+ * cannot take it.  After a usage error it goes with the error, to stderr,
+ * status 64.
+ */
+static inline void __attribute__((noreturn))
+usage_exit(int help, const char *synopsis)
+{
+	if (!help) {
+		fprintf(stderr, "usage: %s %s\n", getprogname(), synopsis);
+		exit(MQ_EX_USAGE);
+	}
+	printf("usage: %s %s\n", getprogname(), synopsis);
+	close_stdout();
+	exit(0);
+}
+
+static inline void __attribute__((noreturn))
+version(void)
+{
+	printf("%s %s\n", getprogname(), MQ_VERSION);
+	close_stdout();
+	exit(0);
 }
 
 typedef int (*handle_op)(struct mq_session *, const char *handle, void *);

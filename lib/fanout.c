@@ -15,6 +15,15 @@
  *   subs/ only with that lock exclusive.  So once mq-sub returns, every
  *   message published later goes to the new subscriber and none published
  *   before; once mq-sub -r returns, the queue gets no more.
+ * - A queue becomes a topic empty of what it still has to deliver: its
+ *   first subscription is refused while it holds ready (or waiting their
+ *   group's turn), delayed or in-flight messages, which would otherwise be
+ *   delivered from the topic beside the fan-out.  The count and the new
+ *   subs/ file are made under the subscription lock exclusive, the lock a
+ *   put holds from its look at subs/ until its message is published: a put
+ *   that found no subscriber is counted, and one that looks later finds
+ *   the subscriber.  Held and dead messages are out of delivery and do not
+ *   count; mq-release and mq-kick bring them back to the topic itself.
  * - Fan-out is one level deep: a subscriber is not a topic, and a topic is
  *   no other topic's subscriber.  mq-sub checks both holding the
  *   subscription locks of both queues, so two racing mq-subs cannot build
@@ -171,18 +180,61 @@ sync_subs(struct mq_queue *t, int fd)
 }
 
 /*
+ * Whether topic t may take a subscriber: yes when it has some already (a
+ * topic keeps nothing), else only if it holds nothing still to deliver:
+ * ready, waiting their group's turn, delayed or in flight, counted as
+ * mq-stat(1) counts them.  Otherwise MQ_ENOTEMPTY, and *pending is their
+ * number.  Held and dead messages are out of delivery: they do not count.
+ */
+static int
+may_subscribe(struct mq_queue *t, long long *pending)
+{
+	struct mq_stat st;
+	char **v;
+	size_t n;
+
+	*pending = 0;
+	if (read_subs(t, &v, &n) == -1)
+		return -1;
+	free_names(v, n);
+	if (n > 0)
+		return 0;
+	if (mq_stat(t, &st) == -1)
+		return -1;
+	*pending = st.count[MQ_READY] + st.count[MQ_DELAYED] +
+	    st.count[MQ_INFLIGHT];
+	if (*pending > 0) {
+		errno = MQ_ENOTEMPTY;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The same question without the lock, so that mq-sub can refuse before it
+ * creates a subscriber's queue; only mq_subscribe's answer is binding.
+ */
+int
+mq_subscribe_check(struct mq_queue *t, long long *pending)
+{
+	return may_subscribe(t, pending);
+}
+
+/*
  * Subscribe queue s to topic t: an empty file subs/NAME, made durable.
  * Subscribing twice is no error.  Fan-out stays one level deep: a queue
  * with subscribers cannot subscribe (MQ_EISTOPIC), a subscriber cannot get
- * subscribers (MQ_EISSUB).
+ * subscribers (MQ_EISSUB).  The first subscriber of a queue that still
+ * holds messages to deliver is refused (MQ_ENOTEMPTY, *pending of them).
  */
 int
-mq_subscribe(struct mq_queue *t, struct mq_queue *s)
+mq_subscribe(struct mq_queue *t, struct mq_queue *s, long long *pending)
 {
 	char **v;
 	size_t n;
 	int fd = -1, sf, r = -1, saved;
 
+	*pending = 0;
 	if (strcmp(t->name, s->name) == 0) {
 		errno = MQ_EISTOPIC;
 		return -1;
@@ -203,6 +255,17 @@ mq_subscribe(struct mq_queue *t, struct mq_queue *s)
 		goto out;
 	}
 	r = -1;
+	/*
+	 * Counted under t's subscription lock, exclusive until subs/ names
+	 * s: every put that saw no subscriber has published by now (it holds
+	 * the lock shared until then), and every later one will see s.  The
+	 * count takes t's other locks after the subscription locks, as the
+	 * lock order wants; holding s's too cannot deadlock, as no one waits
+	 * for a subscription lock holding any lock but the subscription lock
+	 * of a queue earlier in name order.
+	 */
+	if (may_subscribe(t, pending) == -1)
+		goto out;
 	if ((fd = open_dir(t, t->dfd, SUBS, 1)) == -1)
 		goto out;
 	sf = openat(fd, s->name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |

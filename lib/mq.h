@@ -175,7 +175,14 @@ int	 mq_put_end(struct mq_putter *);
 const char *mq_put_failure(const struct mq_putter *, size_t i, int *err);
 
 /* fanout.c: topics, queues whose puts go to their subscribers (mq(7)) */
-int	 mq_subscribe(struct mq_queue *topic, struct mq_queue *queue);
+/*
+ * The first subscriber of a queue that holds messages still to deliver
+ * (ready, delayed, in flight) is refused: MQ_ENOTEMPTY, *pending of them.
+ * mq_subscribe_check asks the same without subscribing.
+ */
+int	 mq_subscribe(struct mq_queue *topic, struct mq_queue *queue,
+	    long long *pending);
+int	 mq_subscribe_check(struct mq_queue *topic, long long *pending);
 int	 mq_unsubscribe(struct mq_queue *topic, const char *queue);
 /* names is malloc'd, and each of its names */
 int	 mq_subscribers(struct mq_queue *topic, char ***names, size_t *n);
@@ -253,6 +260,7 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EKEYFILE	4100	/* errno: a known key's file holds no id */
 #define MQ_EISTOPIC	4101	/* errno: a topic cannot subscribe */
 #define MQ_EISSUB	4102	/* errno: a subscriber cannot be a topic */
+#define MQ_ENOTEMPTY	4103	/* errno: a queue holds messages to deliver */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
 /*

@@ -19,11 +19,15 @@ case ${CC:-cc} in
 	;;
 *)	need "command -v ${CC:-cc}" gcc ;;
 esac
+# the C library's headers: only a Recommends of gcc, which is not installed
+need 'test -f /usr/include/stdio.h' libc6-dev
 need 'command -v make' make
 need 'command -v pkg-config' pkg-config
 need 'pkg-config --exists libbsd-overlay' libbsd-dev
 need 'pkg-config --exists inih' libinih-dev
 need 'pkg-config --exists libmd' libmd-dev
+# the bridge to AMQP brokers (mq-forward, mq-recv) is part of every build
+need 'pkg-config --exists librabbitmq' librabbitmq-dev
 # libFuzzer comes with the sanitizer runtimes
 [ "${1:-build}" = fuzz ] &&
     need 'test -e "$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)"' \
@@ -43,15 +47,18 @@ if [ "${1:-build}" = test ]; then
 	need 'command -v setsid' util-linux
 	need 'command -v losetup || test -x /sbin/losetup' mount
 	need 'command -v mkfs.ext4 || test -x /sbin/mkfs.ext4' e2fsprogs
-	# the AMQP bridge (mq-forward, mq-recv; built only with librabbitmq):
-	# a private broker (mk/rabbitmq.sh), the checker tests/amqp-peek and
+	# the AMQP bridge's tests: a private broker (mk/rabbitmq.sh) and
 	# amqp-declare-queue
-	need 'pkg-config --exists librabbitmq' librabbitmq-dev
 	need 'test -x /usr/lib/rabbitmq/bin/rabbitmq-server' rabbitmq-server
 	need 'command -v amqp-declare-queue' amqp-tools
 	# the broker's TLS certificates
 	need 'command -v openssl' openssl
 	need 'command -v ss || test -x /sbin/ss' iproute2
+	# the completions' tests, for each shell they are written for; tests
+	# run tools as other users (runuser, setpriv: util-linux)
+	need 'command -v zsh' zsh
+	need 'command -v fish' fish
+	need 'test -f /usr/share/bash-completion/bash_completion' bash-completion
 fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -70,10 +77,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		trap 'exit 143' TERM
 		trap 'exit 129' HUP
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >&2 ||
-	{ apt-get update -q >&2 &&
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs >&2; }
+	# Recommends are not needed to build or test (gcc's would bring
+	# libc-devtools, and with it libgd3, x265 and fontconfig)
+	install="apt-get install -y -q --no-install-recommends $pkgs"
+	DEBIAN_FRONTEND=noninteractive $install >&2 ||
+	{ apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $install >&2; }
 	exit 0
 fi
-echo "deps: missing packages:$pkgs (install them, e.g. apt-get install$pkgs)" >&2
+echo "deps: missing packages:$pkgs; as root: apt-get install --no-install-recommends$pkgs" >&2
 exit 1

@@ -124,29 +124,78 @@ completions() {
 	[ -z "$bad" ]
 }
 
-@test "meta: every tool prints its usage on -h and exits 64" {
+# longopts TOOL - whether TOOL takes long options (its page has Fl \-word)
+longopts() {
+	grep -q 'Fl \\-[a-z]' "$ROOT/man/$1.1"
+}
+
+@test "meta: the tools checked include the bridge (sanity check of this test)" {
+	tools | grep -qx mq-forward
+	tools | grep -qx mq-recv
+	longopts mq-work
+	longopts mq-forward
+	longopts mq-recv
+	! longopts mq-get
+}
+
+@test "issue 11: -h printed the usage on stderr and exited 64: now stdout and 0, for every tool" {
 	for t in $(tools); do
 		run --separate-stderr "$t" -h
-		[ "$status" -eq 64 ] || {
+		[ "$status" -eq 0 ] || {
 			echo "$t -h: status $status"
 			return 1
 		}
-		[ -z "$output" ]
-		[[ "$stderr" == "usage: $t "* ]] || {
-			echo "$t -h: $stderr"
+		[[ "$output" == "usage: $t "* ]] || {
+			echo "$t -h: stdout: $output"
+			return 1
+		}
+		[ -z "$stderr" ] || {
+			echo "$t -h: stderr: $stderr"
 			return 1
 		}
 	done
 }
 
-@test "meta: every tool exits 64 with its usage on an unknown option" {
+@test "issue 11: --help is -h for every tool that takes long options" {
 	for t in $(tools); do
-		run --separate-stderr "$t" -Y
-		[ "$status" -eq 64 ] || {
-			echo "$t -Y: status $status"
+		longopts "$t" || continue
+		h=$("$t" -h)
+		run --separate-stderr "$t" --help
+		[ "$status" -eq 0 ] && [ "$output" = "$h" ] && [ -z "$stderr" ] || {
+			echo "$t --help: status $status, stdout: $output, stderr: $stderr"
 			return 1
 		}
-		[[ "$stderr" == *"usage: $t "* ]]
+	done
+}
+
+@test "issue 11: -h to a full or closed stdout fails with a message, for every tool" {
+	for t in $(tools); do
+		for to in '>/dev/full' '>&-'; do
+			run --separate-stderr bash -c "\"\$1\" -h $to" - "$t"
+			[ "$status" -eq 74 ] && [[ "$stderr" == "$t: stdout: "* ]] || {
+				echo "$t -h $to: status $status, stderr: $stderr"
+				return 1
+			}
+		done
+	done
+}
+
+@test "meta: every tool exits 64 with its usage on stderr, nothing on stdout, on an unknown option" {
+	for t in $(tools); do
+		for bad in -Y -@; do
+			run --separate-stderr "$t" "$bad"
+			[ "$status" -eq 64 ] && [ -z "$output" ] &&
+			    [[ "$stderr" == *"usage: $t "* ]] || {
+				echo "$t $bad: status $status, stdout: $output, stderr: $stderr"
+				return 1
+			}
+			# the same usage text as -h prints
+			u=$(sed -n '/^usage: /,$p' <<<"$stderr")
+			[ "$u" = "$("$t" -h)" ] || {
+				echo "$t $bad: usage differs from -h: $u"
+				return 1
+			}
+		done
 	done
 }
 
@@ -159,6 +208,16 @@ completions() {
 		}
 		[ "$output" = "$t 0.1.0" ]
 		[ -z "$stderr" ]
+	done
+}
+
+@test "meta: -V to a full stdout fails with a message, for every tool" {
+	for t in $(tools); do
+		run --separate-stderr bash -c '"$1" -V >/dev/full' - "$t"
+		[ "$status" -eq 74 ] && [[ "$stderr" == "$t: stdout: "* ]] || {
+			echo "$t -V >/dev/full: status $status, stderr: $stderr"
+			return 1
+		}
 	done
 }
 
@@ -190,4 +249,55 @@ completions() {
 	echo hi | MQ_SPOOL=$BATS_TEST_TMPDIR/s "$d/usr/bin/mq-put" q
 	h=$(MQ_SPOOL=$BATS_TEST_TMPDIR/s "$d/usr/bin/mq-get" q)
 	[ "$(cat "$h")" = hi ]
+}
+
+@test "meta: make install under /usr/local makes fish find the completions, under /usr it needs nothing" {
+	command -v fish >/dev/null || skip "fish is not installed"
+	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	d=$BATS_TEST_TMPDIR/dest
+	run make -s -C "$root" install O="$(dirname "$MQ_BIN")" DESTDIR="$d/usr" PREFIX=/usr
+	[ "$status" -eq 0 ]
+	[ ! -e "$d/usr/etc/fish" ]
+	run make -s -C "$root" install O="$(dirname "$MQ_BIN")" DESTDIR="$d/local" PREFIX=/usr/local
+	[ "$status" -eq 0 ]
+	f=$d/local/etc/fish/conf.d/mq.fish
+	grep -q '^set -l d /usr/local/share/fish/vendor_completions.d$' "$f"
+	# the snippet, pointed at the DESTDIR copy, is what makes fish find
+	# them: without it fish completes no option of mq-put
+	sed "s|^set -l d /usr/local|set -l d $d/local/usr/local|" "$f" >"$d/mq.fish"
+	run env -i HOME="$d" PATH="$d/local/usr/local/bin:/usr/bin:/bin" fish -c 'complete -C "mq-put -"'
+	[[ "$output" != *"-k	"* ]]
+	run env -i HOME="$d" PATH="$d/local/usr/local/bin:/usr/bin:/bin" fish -c \
+	    'source $argv[1]; complete -C "mq-put -"' "$d/mq.fish"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"-k	"* ]]
+	# fish's own completions stay behind the user's and ahead of ours
+	run env -i HOME="$d" PATH="$d/local/usr/local/bin:/usr/bin:/bin" fish -c \
+	    'source $argv[1]; source $argv[1]; string join \n -- $fish_complete_path' "$d/mq.fish"
+	[ "$(printf '%s\n' "$output" | grep -c vendor_completions.d)" -ge 1 ]
+	[ "$(printf '%s\n' "$output" | grep -cx "$d/local/usr/local/share/fish/vendor_completions.d")" -eq 1 ]
+	[ "$(printf '%s\n' "$output" | grep -n "$d/local/usr/local" | cut -d: -f1)" -lt \
+	    "$(printf '%s\n' "$output" | grep -nx '/usr/share/fish/completions' | cut -d: -f1)" ]
+}
+
+@test "meta: the demo runs in a spool of its own and ships the fixed order" {
+	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	export MQ_SPOOL=$BATS_TEST_TMPDIR/default TMPDIR=$BATS_TEST_TMPDIR
+	run env MQ_BIN="$MQ_BIN" sh "$root/mk/demo.sh"
+	[ "$status" -eq 0 ]
+	# nothing in the spool a user would otherwise see
+	[ ! -e "$MQ_SPOOL" ]
+	spool=$(printf '%s\n' "$output" | sed -n "s|^== the demo's spool: \([^ ]*\) .*|\1|p")
+	[ -d "$spool/orders" ]
+	[[ "$spool" == "$BATS_TEST_TMPDIR"/mq-demo.*/spool ]]
+	# every order shipped once, order 902 only after the fix
+	[ "$(printf '%s\n' "$output" | grep -c ': shipped order ')" -eq 30 ]
+	for n in $(seq 1 27) 900 901 902; do
+		[ "$(printf '%s\n' "$output" | grep -c ": shipped order $n\$")" -eq 1 ]
+	done
+	[ "$(printf '%s\n' "$output" | grep -c ': order 902: no article 4711$')" -eq 5 ]
+	printf '%s\n' "$output" | sed -n '/^== the fix/,$p' | grep -q 'shipped order 902$'
+	[ "$(printf '%s\n' "$output" | tail -n 2 | head -n 1)" = \
+	    "orders       0       0        0      0      0      -          0" ]
+	[ -z "$(find "$spool/orders" -type f ! -name lock)" ]
 }

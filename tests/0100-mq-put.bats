@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # mq-put: producing messages.
 load test_helper
+bats_require_minimum_version 1.5.0
 
 ID_RE='^[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}$'
 
@@ -566,10 +567,11 @@ no_messages() {
 	[[ "$output" == *usage:* ]]
 }
 
-@test "put: -h prints usage and exits 64" {
-	run mq-put -h
-	[ "$status" -eq 64 ]
-	[[ "$output" == *"usage: mq-put"* ]]
+@test "put: -h prints usage on stdout and exits 0" {
+	run --separate-stderr mq-put -h
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: mq-put"* ]]
+	[ -z "$stderr" ]
 	[ ! -e "$S" ]
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # mq-get: claiming messages.
 load test_helper
+bats_require_minimum_version 1.5.0
 
 ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 
@@ -163,10 +164,11 @@ ID_RE='[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}'
 	[ "$status" -eq 64 ]
 }
 
-@test "get: -h -> 64 with usage, -V prints the version, bad option -> 64" {
-	run mq-get -h
-	[ "$status" -eq 64 ]
-	[[ "$output" == *"usage: mq-get"* ]]
+@test "get: -h -> 0 with usage on stdout, -V prints the version, bad option -> 64" {
+	run --separate-stderr mq-get -h
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: mq-get"* ]]
+	[ -z "$stderr" ]
 	run mq-get -V
 	[ "$status" -eq 0 ]
 	[ "$output" = "mq-get 0.1.0" ]

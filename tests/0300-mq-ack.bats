@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # mq-ack: acknowledging claimed messages.
 load test_helper
+bats_require_minimum_version 1.5.0
 
 # claim QUEUE [BODY] - put a message and claim it, print the handle
 claim() {
@@ -358,10 +359,11 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	done
 }
 
-@test "ack: -h -> 64 with usage, -V prints the version, bad option -> 64" {
-	run mq-ack -h
-	[ "$status" -eq 64 ]
-	[[ "$output" == *"usage: mq-ack"* ]]
+@test "ack: -h -> 0 with usage on stdout, -V prints the version, bad option -> 64" {
+	run --separate-stderr mq-ack -h
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: mq-ack"* ]]
+	[ -z "$stderr" ]
 	run mq-ack -V
 	[ "$status" -eq 0 ]
 	[ "$output" = "mq-ack 0.1.0" ]

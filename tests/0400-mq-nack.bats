@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # mq-nack: giving claimed messages back.
 load test_helper
+bats_require_minimum_version 1.5.0
 
 
 snapshot() {
@@ -302,10 +303,11 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	done
 }
 
-@test "nack: -h -> 64 with usage, -V prints the version, bad option -> 64" {
-	run mq-nack -h
-	[ "$status" -eq 64 ]
-	[[ "$output" == *"usage: mq-nack"* ]]
+@test "nack: -h -> 0 with usage on stdout, -V prints the version, bad option -> 64" {
+	run --separate-stderr mq-nack -h
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: mq-nack"* ]]
+	[ -z "$stderr" ]
 	run mq-nack -V
 	[ "$status" -eq 0 ]
 	[ "$output" = "mq-nack 0.1.0" ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # mq-touch: extending leases.
 load test_helper
+bats_require_minimum_version 1.5.0
 
 snapshot() {
 	(cd "$S" && find . -print0 | sort -z | xargs -0 ls -ld --time-style=+%s.%N &&
@@ -221,10 +222,11 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	[ "$status" -eq 65 ]
 }
 
-@test "touch: -h -> 64 with usage, -V prints the version, bad option -> 64" {
-	run mq-touch -h
-	[ "$status" -eq 64 ]
-	[[ "$output" == *"usage: mq-touch"* ]]
+@test "touch: -h -> 0 with usage on stdout, -V prints the version, bad option -> 64" {
+	run --separate-stderr mq-touch -h
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: mq-touch"* ]]
+	[ -z "$stderr" ]
 	run mq-touch -V
 	[ "$status" -eq 0 ]
 	[ "$output" = "mq-touch 0.1.0" ]

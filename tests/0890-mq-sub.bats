@@ -196,6 +196,123 @@ ids() {
 	[ "$(msgs a)" -eq 2 ]
 }
 
+# refused QUEUE N - the words of mq-sub refusing QUEUE's first subscriber
+refused() {
+	local s=s
+	[ "$2" -eq 1 ] && s=
+	echo "mq-sub: $1: holds $2 message$s (ready, delayed or in flight); drain or purge it first"
+}
+
+@test "sub: a queue holding ready messages does not become a topic (65); nothing changes" {
+	for i in 1 2 3; do
+		echo "$i" | mq-put orders >/dev/null
+	done
+	before=$(tree_state "$S")
+	run --separate-stderr mq-sub orders billing shipping
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "$(refused orders 3)" ] # once, not once per queue
+	[ -z "$output" ]
+	# no subs/, no subscriber queue, the messages where they were
+	[ "$(tree_state "$S")" = "$before" ]
+	[ ! -e "$S/orders/subs" ] && [ ! -e "$S/billing" ]
+	# still an ordinary queue: a put stays in it, a get finds the first
+	echo 4 | mq-put orders >/dev/null
+	[ "$(msgs orders)" -eq 4 ]
+	[ "$(cat "$(mq-get orders)")" = 1 ]
+}
+
+@test "sub: a queue holding delayed messages does not become a topic" {
+	echo later | mq-put -D 1h orders >/dev/null
+	before=$(tree_state "$S")
+	run --separate-stderr mq-sub orders billing
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "$(refused orders 1)" ]
+	[ "$(tree_state "$S")" = "$before" ]
+	[ ! -e "$S/orders/subs" ] && [ ! -e "$S/billing" ]
+}
+
+@test "sub: a queue with a message in flight does not become a topic; the lease goes on" {
+	echo x | mq-put orders >/dev/null
+	h=$(mq-get -L 1h orders)
+	before=$(tree_state "$S")
+	run --separate-stderr mq-sub orders billing
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "$(refused orders 1)" ]
+	[ "$(tree_state "$S")" = "$before" ]
+	mq-ack "$h"
+	# drained: now it may
+	mq-sub orders billing
+	[ "$(mq-sub orders)" = billing ]
+}
+
+@test "sub: messages waiting their group's turn count as ready" {
+	for i in 1 2 3; do
+		echo "$i" | mq-put -g customer-42 orders >/dev/null
+	done
+	run --separate-stderr mq-sub orders billing
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "$(refused orders 3)" ]
+}
+
+@test "sub: held and dead messages do not stop a topic; they stay in it" {
+	conf max_attempts=1
+	echo held | mq-put orders >/dev/null
+	held=$(mq-hold "$(only orders ready)")
+	echo dead | mq-put orders >/dev/null
+	mq-nack "$(mq-get orders)"
+	echo ready | mq-put orders >/dev/null
+	# only the ready one counts
+	run --separate-stderr mq-sub orders billing
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "$(refused orders 1)" ]
+	mq-ack "$(mq-get orders)"
+	mq-sub orders billing
+	[ "$(cat "$(only orders held)")" = held ]
+	[ "$(cat "$(only orders dead)")" = dead ]
+	id=$(echo new | mq-put orders)
+	[ "$(ids billing ready)" = "$id" ]
+	# released or kicked, they come back to the topic itself, not fanned out
+	mq-release "$held"
+	mq-kick orders
+	[ "$(each_body $(files orders ready))" = "$(printf 'held\ndead')" ]
+	[ "$(msgs billing)" -eq 1 ]
+}
+
+@test "sub: refused, purged, then a topic" {
+	echo x | mq-put orders >/dev/null
+	echo y | mq-put -D 1h orders >/dev/null
+	run mq-sub orders billing
+	[ "$status" -eq 65 ]
+	mq-purge -s ready orders
+	run --separate-stderr mq-sub orders billing
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "$(refused orders 1)" ]
+	mq-purge -s delayed orders
+	mq-sub orders billing shipping
+	id=$(echo z | mq-put orders)
+	[ "$(msgs orders)" -eq 0 ]
+	[ "$(ids billing ready)" = "$id" ] && [ "$(ids shipping ready)" = "$id" ]
+}
+
+@test "sub: more subscribers for a topic whatever it holds; its first again when it is no topic" {
+	echo held | mq-put t >/dev/null
+	held=$(mq-hold "$(only t ready)")
+	mq-sub t a
+	# a topic with a message of its own (released) still takes subscribers
+	mq-release "$held"
+	[ "$(msgs t)" -eq 1 ]
+	mq-sub t b
+	[ "$(mq-sub t)" = "$(printf '%s\n' a b)" ]
+	id=$(echo x | mq-put t)
+	[ "$(ids a ready)" = "$id" ] && [ "$(ids b ready)" = "$id" ]
+	# every subscriber gone: an ordinary queue, whose next first is checked
+	mq-sub -r t a b
+	run --separate-stderr mq-sub t c
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "$(refused t 1)" ]
+	[ -z "$(mq-sub t)" ] && [ ! -e "$S/c" ]
+}
+
 @test "sub: -p, -D, -A, -T apply to every copy; a configured ttl is each subscriber's" {
 	mq-sub t a b
 	echo 'ttl = 1h' >"$S/a/mq.conf"
@@ -455,4 +572,59 @@ while not os.path.exists(sys.argv[3] + "/release"):
 	: >"$BATS_TEST_TMPDIR/release"
 	wait "$put"
 	[ "$(msgs a)" -eq 1 ] && [ "$(msgs b)" -eq 0 ]
+}
+
+# waiter QUEUE - mq-sub (or another) waits for byte 515 of QUEUE's lock file
+waiter() {
+	local ino
+	ino=$(stat -c %i "$S/$1/lock")
+	grep -Eq -- "-> OFDLCK +ADVISORY +WRITE +-1 +[0-9a-f]+:[0-9a-f]+:$ino 515 515\$" /proc/locks
+}
+
+@test "sub: a put that saw no subscriber before mq-sub locked is counted: mq-sub refuses" {
+	[ -r /proc/locks ] || skip "no /proc/locks to see mq-sub wait"
+	mq-init t
+	# a put has looked at subs/ and found none (it holds byte 515 shared)
+	holdlock t sh
+	mq-sub t a 2>"$BATS_TEST_TMPDIR/err" &
+	sub=$!
+	# mq-sub found t empty, then waits for the lock
+	wait_for 10 waiter t
+	# a put slips in meanwhile: shared with the first, it goes through
+	id=$(echo x | mq-put t)
+	[ "$(ids t ready)" = "$id" ]
+	: >"$BATS_TEST_TMPDIR/release"
+	st=0
+	wait "$sub" || st=$?
+	[ "$st" -eq 65 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/err")" = "$(refused t 1)" ]
+	# not a topic: the message is the queue's, and the next put too
+	[ -z "$(mq-sub t)" ] && [ ! -e "$S/t/subs/a" ]
+	echo y | mq-put t >/dev/null
+	[ "$(msgs t)" -eq 2 ] && [ "$(msgs a)" -eq 0 ]
+}
+
+@test "sub: puts racing with a queue's first mq-sub: refused, or none stays in the topic" {
+	for r in $(seq 20); do
+		seq 3 | mq-put -l "t$r" >/dev/null &
+		run --separate-stderr mq-sub "t$r" "a$r"
+		wait
+		echo "round $r: $status, t$r $(msgs "t$r"), a$r $(msgs "a$r" 2>/dev/null)"
+		case $status in
+		0)
+			# a topic before the first put: every message fanned out
+			[ "$(msgs "t$r")" -eq 0 ]
+			[ "$(msgs "a$r")" -eq 3 ]
+			;;
+		65)
+			# refused: no subscriber, every message in the queue
+			[ -z "$(mq-sub "t$r")" ]
+			[ "$(msgs "t$r")" -eq 3 ]
+			[ ! -e "$S/a$r" ] || [ "$(msgs "a$r")" -eq 0 ]
+			;;
+		*)
+			false
+			;;
+		esac
+	done
 }

@@ -11,6 +11,13 @@ setup_file() {
 		id "$u" >/dev/null 2>&1 || useradd -M -N -g mqshare -s /bin/sh "$u"
 	done
 	id mqout >/dev/null 2>&1 || useradd -M -N -s /bin/sh mqout
+	OTHERS=$(mktemp -d /var/tmp/mq-bin.XXXXXX)
+	OBIN=$(others_bin "$OTHERS")
+	export OTHERS OBIN
+}
+
+teardown_file() {
+	[ -n "${OTHERS:-}" ] && rm -rf "$OTHERS"
 }
 
 setup() {
@@ -36,7 +43,7 @@ teardown() {
 as() {
 	local u=$1
 	shift
-	runuser -u "$u" -- env PATH="$PATH" MQ_SPOOL="$MQ_SPOOL" \
+	runuser -u "$u" -- env PATH="$OBIN:$PATH" MQ_SPOOL="$MQ_SPOOL" \
 	    MQ_CONF="$MQ_CONF" "$@"
 }
 

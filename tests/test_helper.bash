@@ -10,6 +10,23 @@ setup() {
 	S=$MQ_SPOOL
 }
 
+# others_bin DIR - print a directory holding the tools of $MQ_BIN that
+# every user can reach: $MQ_BIN itself if they can, else a copy made in
+# DIR/bin.  A checkout in /root, or in a directory made by mktemp -d, is
+# mode 0700 on Debian: tests that run tools as other users need the copy.
+others_bin() {
+	if setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    test -x "$MQ_BIN/mq-put" 2>/dev/null; then
+		echo "$MQ_BIN"
+		return
+	fi
+	chmod 0755 "$1" &&
+	    mkdir -m 0755 "$1/bin" &&
+	    cp "$MQ_BIN"/mq-* "$1/bin/" &&
+	    chmod 0755 "$1/bin"/mq-* &&
+	    echo "$1/bin"
+}
+
 # conf KEY=VALUE... - write the global config
 conf() {
 	printf '%s\n' "$@" | sed 's/=/ = /' >"$MQ_CONF"
