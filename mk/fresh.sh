@@ -210,9 +210,9 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'say interrupted; exit 130' INT
+trap 'say terminated; exit 143' TERM
+trap 'say hung up; exit 129' HUP
 
 # logged NAME COMMAND... - COMMAND's output as comments and in
 # $work/NAME.log ($log), its status in $rc.  In the background and waited
