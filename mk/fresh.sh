@@ -109,7 +109,7 @@ fi
 src=$(git rev-parse --show-toplevel) &&
     commit=$(git rev-parse HEAD) &&
     gitdir=$(git rev-parse --path-format=absolute --git-common-dir) || {
-	tap not-ok "fresh root: $(pwd) is not a git checkout"
+	tap not-ok "fresh root: git cannot read HEAD of $(pwd)"
 	finish
 }
 branch=$(git symbolic-ref -q --short HEAD || echo "detached HEAD")
