@@ -80,6 +80,10 @@ int	 trylk(struct mq_queue *, off_t, off_t, int type);
 #define lock_ex(q, at)	lk((q), (at), 1, F_WRLCK)
 #define unlock(q, at)	lk((q), (at), 1, F_UNLCK)
 
+/* open.c: directories, never through a symlink; the spool root may be */
+int	 mq_opendirat(int dirfd, const char *path);
+int	 mq_openroot(const char *path);
+
 int	 mq_rename(int, const char *, int, const char *);
 int	 mark_dirty(struct mq_queue *, const char *rel);
 int	 held_dir(struct mq_queue *);

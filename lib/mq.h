@@ -128,6 +128,14 @@ int	 mq_queue_name_ok(const char *);
 void	 mq_new_id(char [MQ_ID_LEN + 1]);
 int64_t	 mq_id_time(const char *id);
 
+/*
+ * open.c: the one way to open a file of the spool (or one a configuration
+ * names): never through a symbolic link, never blocking, a regular file or
+ * MQ_ENOTREG; O_CREAT only with O_EXCL, and no O_TRUNC (EINVAL).
+ * O_NOFOLLOW and O_CLOEXEC are always added.
+ */
+int	 mq_openat(int dirfd, const char *path, int flags, mode_t mode);
+
 /* conf.c */
 void	 mq_conf_defaults(struct mq_conf *);
 int	 mq_parse_group(const char *, gid_t *);
@@ -261,6 +269,7 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EISTOPIC	4101	/* errno: a topic cannot subscribe */
 #define MQ_EISSUB	4102	/* errno: a subscriber cannot be a topic */
 #define MQ_ENOTEMPTY	4103	/* errno: a queue holds messages to deliver */
+#define MQ_ENOTREG	4104	/* errno: not a regular file (mq_openat) */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
 /*

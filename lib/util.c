@@ -27,6 +27,7 @@ mq_exit_status(int err)
 		return MQ_EX_USAGE;
 	case MQ_EHANDLE:
 	case MQ_EKEYFILE:
+	case MQ_ENOTREG:
 	case MQ_ENOTEMPTY:
 	case EFBIG:
 	case EINVAL:
@@ -78,6 +79,8 @@ mq_strerror(int err)
 		return "the topic is a subscriber: fan-out goes one level deep";
 	case MQ_ENOTEMPTY:
 		return "the queue holds messages to deliver: drain or purge it";
+	case MQ_ENOTREG:
+		return "not a regular file";
 	case EFBIG:
 		return "message larger than max_size";
 	default:
