@@ -92,8 +92,7 @@ quarantine(struct fsck *f, int dirfd, const char *where, const char *name)
 		return 0;
 	if (f->qfd == -1) {
 		if (make_dir(f->q, f->q->dfd, "quarantine") == -1 ||
-		    (f->qfd = openat(f->q->dfd, "quarantine", O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		    (f->qfd = mq_opendirat(f->q->dfd, "quarantine")) == -1)
 			return -1;
 	}
 	for (i = 0; i < 100; i++) {
@@ -199,8 +198,7 @@ check_buckets(struct fsck *f, int state)
 			    v[i]);
 			continue;
 		}
-		if ((fd = openat(q->sfd[state], v[i], O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+		if ((fd = mq_opendirat(q->sfd[state], v[i])) == -1)
 			continue;
 		snprintf(where, sizeof(where), "%s_%s", mq_state_name(state),
 		    v[i]);
@@ -229,8 +227,7 @@ empty_buckets(struct fsck *f, int state)
 		if (state == MQ_READY && (parse_bucket(v[i], &prio, &seq) ==
 		    -1 || (tail_seq(q, prio, &tail) == 0 && tail == seq)))
 			continue;
-		if ((fd = openat(q->sfd[state], v[i], O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+		if ((fd = mq_opendirat(q->sfd[state], v[i])) == -1)
 			continue;
 		if (list_names(fd, ".", &w, &nw, LN_ALL) == 0) {
 			if (nw == 0) {
@@ -334,13 +331,11 @@ scan(struct fsck *f)
 			r = check_files(f, state, q->sfd[state],
 			    mq_state_name(state), NULL);
 	}
-	gfd = openat(q->dfd, "groups", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	gfd = mq_opendirat(q->dfd, "groups");
 	if (r == 0 && gfd != -1 && list_names(gfd, ".", &g, &ng, LN_ALL) ==
 	    0) {
 		for (i = 0; i < ng && r == 0; i++) {
-			fd = openat(gfd, g[i], O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC | O_NOFOLLOW);
+			fd = mq_opendirat(gfd, g[i]);
 			if (fd == -1 || strlen(g[i]) != MQ_KEY_HEX) {
 				if (fd != -1)
 					close(fd);
@@ -378,8 +373,7 @@ stuck_groups(struct fsck *f)
 	size_t ng, i;
 	int gfd, r = 0;
 
-	if ((gfd = openat(q->dfd, "groups", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if ((gfd = mq_opendirat(q->dfd, "groups")) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1) {
 		close(gfd);

@@ -52,8 +52,7 @@ promote(struct mq_queue *q, int64_t now)
 			break;
 		}
 		locked = 1;
-		if ((fd = openat(q->sfd[MQ_DELAYED], buckets[i], O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		if ((fd = mq_opendirat(q->sfd[MQ_DELAYED], buckets[i])) == -1)
 			continue;
 		if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == 0) {
 			for (j = 0; j < n; j++) {
@@ -152,8 +151,7 @@ next_bucket(struct mq_queue *q)
 		;
 	for (; i < n; i++) {
 		strlcpy(q->cursor, v[i], sizeof(q->cursor));
-		fd = openat(q->sfd[MQ_READY], v[i], O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW);
+		fd = mq_opendirat(q->sfd[MQ_READY], v[i]);
 		if (fd == -1)
 			continue;
 		if (list_names(fd, ".", &q->names, &q->nnames,

@@ -47,8 +47,7 @@ static int
 groups_dir(struct mq_queue *q, int create)
 {
 	while (q->groupsfd == -1) {
-		q->groupsfd = openat(q->dfd, "groups", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW);
+		q->groupsfd = mq_opendirat(q->dfd, "groups");
 		if (q->groupsfd == -1 && (errno != ENOENT || !create ||
 		    make_dir(q, q->dfd, "groups") == -1))
 			return -1;
@@ -85,8 +84,7 @@ group_put(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 		r = -1;
 		goto out;
 	}
-	if ((fd = openat(gfd, m->group, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1) {
+	if ((fd = mq_opendirat(gfd, m->group)) == -1) {
 		r = -1;
 		goto out;
 	}
@@ -122,8 +120,7 @@ group_next(struct mq_queue *q, const char *hash)
 
 	if ((gfd = groups_dir(q, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if ((fd = openat(gfd, hash, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1)
+	if ((fd = mq_opendirat(gfd, hash)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {
 		close(fd);
@@ -208,8 +205,7 @@ each_waiting(struct mq_queue *q, int mark,
 	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1)
 		return -1;
 	for (i = 0; i < ng && r == 0; i++) {
-		if ((fd = openat(gfd, g[i], O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+		if ((fd = mq_opendirat(gfd, g[i])) == -1)
 			continue;
 		if (list_names(fd, ".", &v, &n, LN_FILES) == 0) {
 			for (j = 0; j < n && r == 0; j++)

@@ -245,8 +245,7 @@ resolve(struct mq_session *s, const char *path, unsigned states,
 	    bucket[0] ? "/" : "", bucket);
 	if (bucket[0] != '\0' && t->fd != -1) {
 		/* a symlink planted as a bucket leads nowhere */
-		t->fd = openat(t->fd, bucket, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW);
+		t->fd = mq_opendirat(t->fd, bucket);
 		if (t->fd == -1 && errno != ENOENT)
 			goto bad;
 	}

@@ -148,8 +148,7 @@ list_names(int dirfd, const char *sub, char ***names, size_t *n, int flags)
 
 	*names = NULL;
 	*n = 0;
-	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	fd = mq_opendirat(dirfd, sub);
 	if (fd == -1)
 		return -1;
 	if ((d = fdopendir(fd)) == NULL) {
@@ -395,8 +394,7 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 			if (q->pubfd != -1)
 				close(q->pubfd);
 			q->pubrel[0] = '\0';
-			q->pubfd = openat(q->sfd[state], bucket, O_RDONLY |
-			    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			q->pubfd = mq_opendirat(q->sfd[state], bucket);
 			if (q->pubfd == -1) {
 				if (errno != ENOENT ||
 				    make_dir(q, q->sfd[state], bucket) == -1)

@@ -53,8 +53,7 @@ each_in(struct mq_queue *q, int state, int dirfd, const char *sub,
 	size_t n, i, k = 0;
 	int fd, r = 0;
 
-	fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	fd = mq_opendirat(dirfd, sub);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {

@@ -154,8 +154,7 @@ next_event(struct mq_queue *q, int64_t now)
 	    0) {
 		/* windows are in time order: the first with a message wins */
 		for (i = 0; i < n && next == -1; i++) {
-			fd = openat(q->sfd[MQ_DELAYED], v[i], O_RDONLY |
-			    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			fd = mq_opendirat(q->sfd[MQ_DELAYED], v[i]);
 			if (fd == -1 || list_names(fd, ".", &w, &nw,
 			    LN_FILES) == -1) {
 				if (fd != -1)
