@@ -311,8 +311,9 @@ handler(void *user, const char *section, const char *k, const char *v)
 
 /*
  * Load one file over *c.  A missing file is not an error unless must_exist;
- * dirfd/path are used with openat so a queue's file is found through the
- * queue's directory descriptor and a symlink there is not followed.
+ * dirfd/path are opened with mq_openat so a queue's file is found through
+ * the queue's directory descriptor, and a symlink or FIFO planted there is
+ * refused (MQ_ECONFIG, the file named), never followed nor waited on.
  */
 int
 mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
@@ -324,7 +325,7 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 
 	memset(err, 0, sizeof(*err));
 	strlcpy(err->file, path, sizeof(err->file));
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = mq_openat(dirfd, path, O_RDONLY, 0);
 	if (fd == -1) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
@@ -334,7 +335,7 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 			return -1;
 		saved = errno;
 		snprintf(err->reason, sizeof(err->reason), "%s",
-		    strerror(saved));
+		    mq_strerror(saved));
 		errno = MQ_ECONFIG;
 		return -1;
 	}

@@ -230,6 +230,7 @@ mq_subscribe_check(struct mq_queue *t, long long *pending)
 int
 mq_subscribe(struct mq_queue *t, struct mq_queue *s, long long *pending)
 {
+	struct stat st;
 	char **v;
 	size_t n;
 	int fd = -1, sf, r = -1, saved;
@@ -268,11 +269,18 @@ mq_subscribe(struct mq_queue *t, struct mq_queue *s, long long *pending)
 		goto out;
 	if ((fd = open_dir(t, t->dfd, SUBS, 1)) == -1)
 		goto out;
-	sf = openat(fd, s->name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK, t->conf.mode >= 0 ? t->conf.mode : 0666);
-	if (sf == -1)
+	/* there already: subscribed, if it is a file (list_names' LN_FILES) */
+	sf = mq_openat(fd, s->name, O_WRONLY | O_CREAT | O_EXCL,
+	    t->conf.mode >= 0 ? t->conf.mode : 0666);
+	if (sf != -1)
+		close(sf);
+	else if (errno != EEXIST ||
+	    fstatat(fd, s->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		goto out;
-	close(sf);
+	else if (!S_ISREG(st.st_mode)) {
+		errno = MQ_ENOTREG;
+		goto out;
+	}
 	r = sync_subs(t, fd);
 out:
 	saved = errno;
@@ -418,8 +426,7 @@ seal(struct mq_queue *t, const char *id, int need)
 	struct stat st;
 	int fd, r, saved;
 
-	fd = openat(t->tmpfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
+	if ((fd = mq_openat(t->tmpfd, id, O_RDONLY, 0)) == -1)
 		return -1;
 	r = fstat(fd, &st);
 	if (r == 0)
@@ -445,11 +452,10 @@ copy_body(struct mq_queue *t, struct mq_queue *s, const char *id)
 	ssize_t n;
 	int in, out, saved;
 
-	if ((in = openat(t->tmpfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
-	    -1)
+	if ((in = mq_openat(t->tmpfd, id, O_RDONLY, 0)) == -1)
 		return -1;
-	out = openat(s->tmpfd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, s->conf.mode >= 0 ? s->conf.mode : 0666);
+	out = mq_openat(s->tmpfd, id, O_WRONLY | O_CREAT | O_EXCL,
+	    s->conf.mode >= 0 ? s->conf.mode : 0666);
 	if (out == -1) {
 		saved = errno;
 		close(in);
@@ -740,9 +746,7 @@ set_deadline(int dirfd, const char *name, const struct mq_name *m,
 
 	if (!m->fanout)
 		return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
-	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
-	    O_NOFOLLOW);
-	if (fd == -1)
+	if ((fd = mq_openat(dirfd, name, O_RDONLY, 0)) == -1)
 		return -1;
 	while ((r = flock(fd, LOCK_EX)) == -1 && errno == EINTR)
 		;

@@ -31,11 +31,17 @@ mq_pause(struct mq_queue *q)
 {
 	int fd;
 
-	fd = openat(q->dfd, PAUSED, O_WRONLY | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, q->conf.mode == -1 ? 0666 : q->conf.mode);
-	if (fd == -1)
+	/*
+	 * O_EXCL: never open what is there, a FIFO planted as "paused"
+	 * would hang us.  Whatever is there already pauses the queue, as
+	 * mq_paused sees it.
+	 */
+	fd = mq_openat(q->dfd, PAUSED, O_WRONLY | O_CREAT | O_EXCL,
+	    q->conf.mode == -1 ? 0666 : q->conf.mode);
+	if (fd == -1 && errno != EEXIST)
 		return -1;
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	return sync_queue_dir(q);
 }
 

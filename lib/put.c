@@ -294,8 +294,8 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 	memset(&m, 0, sizeof(m));
 	mq_new_id(m.id);
 	m.prio = p->o.prio;
-	fd = openat(q->tmpfd, m.id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, q->conf.mode >= 0 ? q->conf.mode : 0666);
+	fd = mq_openat(q->tmpfd, m.id, O_WRONLY | O_CREAT | O_EXCL,
+	    q->conf.mode >= 0 ? q->conf.mode : 0666);
 	if (fd == -1)
 		return -1;
 	if (src < 0) {

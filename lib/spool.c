@@ -82,10 +82,10 @@ fsync_parent(char *path)
 	int fd, r;
 
 	if (slash == NULL || slash == path)
-		fd = open(slash ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = mq_openroot(slash ? "/" : ".");
 	else {
 		*slash = '\0';
-		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = mq_openroot(path);
 		*slash = '/';
 	}
 	if (fd == -1)
@@ -127,9 +127,7 @@ fsyncat(int dirfd, const char *rel)
 {
 	int fd, r;
 
-	fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
-	if (fd == -1)
+	if ((fd = mq_opendirat(dirfd, rel)) == -1)
 		return -1;
 	r = fsync(fd);
 	close(fd);
@@ -142,8 +140,7 @@ rmtree1(int dirfd, const char *name)
 	size_t i;
 	int fd;
 
-	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) != -1) {
+	if ((fd = mq_opendirat(dirfd, name)) != -1) {
 		for (i = 0; i < NSUBDIRS; i++)
 			unlinkat(fd, subdirs[i], AT_REMOVEDIR);
 		unlinkat(fd, "lock", 0);
@@ -166,15 +163,14 @@ create_queue(int spoolfd, const char *name, const struct mq_conf *c)
 	snprintf(tmp, sizeof(tmp), ".init.%s", rnd);
 	if (mkdirat(spoolfd, tmp, 0777) == -1)
 		return -1;
-	if ((fd = openat(spoolfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1 || own_fd(c, fd, 1) == -1)
+	if ((fd = mq_opendirat(spoolfd, tmp)) == -1 || own_fd(c, fd, 1) == -1)
 		goto fail;
 	for (i = 0; i < NSUBDIRS; i++)
 		if (mkdirat(fd, subdirs[i], 0777) == -1 ||
 		    own_dirat(c, fd, subdirs[i]) == -1)
 			goto fail;
-	if ((lockfd = openat(fd, "lock", O_RDWR | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0666)) == -1)
+	if ((lockfd = mq_openat(fd, "lock", O_RDWR | O_CREAT | O_EXCL,
+	    0666)) == -1)
 		goto fail;
 	if (own_fd(c, lockfd, 0) == -1) {
 		saved = errno;
@@ -239,24 +235,22 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	if (mq_conf_load(&q->conf, AT_FDCWD, conf != NULL && *conf != '\0' ?
 	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', ce) == -1)
 		goto fail;
-	spoolfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	spoolfd = mq_openroot(spool);
 	if (spoolfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
 		if (mkpath(spool) == -1)
 			goto fail;
-		spoolfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		spoolfd = mq_openroot(spool);
 	}
 	if (spoolfd == -1) {
 		if (errno == ENOENT)
 			errno = MQ_ENOQUEUE;
 		goto fail;
 	}
-	q->dfd = openat(spoolfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	q->dfd = mq_opendirat(spoolfd, name);
 	if (q->dfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
 		if (create_queue(spoolfd, name, &q->conf) == -1)
 			goto fail;
-		q->dfd = openat(spoolfd, name, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW);
+		q->dfd = mq_opendirat(spoolfd, name);
 	}
 	if (q->dfd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
@@ -264,8 +258,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
 		goto fail;
 	}
 	for (i = 0; i < NSUBDIRS; i++) {
-		int fd = openat(q->dfd, subdirs[i], O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW);
+		int fd = mq_opendirat(q->dfd, subdirs[i]);
 
 		/* queues made before held/ existed get it when first needed */
 		if (fd == -1 && errno == ENOENT && i == MQ_HELD)
@@ -281,15 +274,15 @@ mq_queue_open(const char *spool, const char *name, int flags,
 		else
 			q->tmpfd = fd;
 	}
-	q->lockfd = openat(q->dfd, "lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	q->lockfd = mq_openat(q->dfd, "lock", O_RDWR, 0);
 	if (q->lockfd == -1 && (errno == EROFS || errno == EACCES)) {
 		/* readers (mq-stat, mq-ls) still work on a read-only spool */
 		q->lockerr = errno;
-		q->lockfd = openat(q->dfd, "lock", O_RDONLY | O_CLOEXEC |
-		    O_NOFOLLOW);
+		q->lockfd = mq_openat(q->dfd, "lock", O_RDONLY, 0);
 	}
 	if (q->lockfd == -1) {
-		if (errno == ENOENT || errno == ELOOP)
+		/* a lock that is no regular file is none mq made */
+		if (errno == ENOENT || errno == MQ_ENOTREG)
 			errno = MQ_ENOQUEUE;
 		goto fail;
 	}
@@ -367,9 +360,7 @@ held_dir(struct mq_queue *q)
 			return -1;
 	} else if (errno != EEXIST)
 		return -1;
-	fd = openat(q->dfd, "held", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW);
-	if (fd == -1)
+	if ((fd = mq_opendirat(q->dfd, "held")) == -1)
 		return -1;
 	if (q->conf.sync != MQ_SYNC_NONE && fsync(q->dfd) == -1) {
 		close(fd);
@@ -389,8 +380,7 @@ open_dir(struct mq_queue *q, int dirfd, const char *name, int create)
 	int fd;
 
 	for (;;) {
-		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-		    O_NOFOLLOW);
+		fd = mq_opendirat(dirfd, name);
 		if (fd != -1 || errno != ENOENT || !create)
 			return fd;
 		if (make_dir(q, dirfd, name) == -1)
@@ -446,8 +436,7 @@ own_dirat(const struct mq_conf *c, int dirfd, const char *name)
 
 	if (c->mode < 0 && c->gid == (gid_t)-1)
 		return 0;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1)
+	if ((fd = mq_opendirat(dirfd, name)) == -1)
 		return -1;
 	r = own_fd(c, fd, 1);
 	saved = errno;
@@ -509,7 +498,7 @@ mq_list_queues(const char *spool, char ***names, size_t *n)
 
 	*names = NULL;
 	*n = 0;
-	if ((fd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = mq_openroot(spool)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(fd, ".", &all, n, LN_SORT | LN_DIRS) == -1) {
 		close(fd);
@@ -546,8 +535,9 @@ own_tree(const struct mq_conf *c, int dirfd, int depth)
 		if (fstatat(dirfd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
 			continue;	/* gone, or not ours to change */
-		fd = openat(dirfd, v[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-		    O_NONBLOCK | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+		/* swapped since the fstatat: refused, and left alone */
+		fd = S_ISDIR(st.st_mode) ? mq_opendirat(dirfd, v[i]) :
+		    mq_openat(dirfd, v[i], O_RDONLY, 0);
 		if (fd == -1)
 			continue;
 		r = own_fd(c, fd, S_ISDIR(st.st_mode));
@@ -576,8 +566,8 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 	if (group != NULL && mq_parse_group(group, &c.gid) == -1)
 		return -1;
 	snprintf(tmp, sizeof(tmp), ".conf.%08x", arc4random());
-	if ((fd = openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
+	if ((fd = mq_openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL,
+	    0644)) == -1)
 		return -1;
 	if ((out = fdopen(fd, "w")) == NULL) {
 		saved = errno;
@@ -586,9 +576,26 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 		errno = saved;
 		return -1;
 	}
-	/* keep every other line of the old file */
-	if ((fd = openat(q->dfd, "mq.conf", O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW)) != -1 && (in = fdopen(fd, "r")) != NULL) {
+	/*
+	 * Keep every other line of the old file.  One that cannot be read
+	 * (a FIFO planted since the queue was opened) stops the share: its
+	 * lines would otherwise be lost without a word.
+	 */
+	in = NULL;
+	if ((fd = mq_openat(q->dfd, "mq.conf", O_RDONLY, 0)) != -1 &&
+	    (in = fdopen(fd, "r")) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	if (in == NULL && errno != ENOENT) {
+		saved = errno;
+		fclose(out);
+		unlinkat(q->tmpfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	if (in != NULL) {
 		while (fgets(line, sizeof(line), in) != NULL) {
 			for (k = line; *k == ' ' || *k == '\t'; k++)
 				;
@@ -622,8 +629,7 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 	if (own_fd(&c, q->dfd, 1) == -1 || own_tree(&c, q->dfd, 2) == -1)
 		return -1;
 	/* mq.conf is read by all, written by its owner */
-	if ((fd = openat(q->dfd, "mq.conf", O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW)) != -1) {
+	if ((fd = mq_openat(q->dfd, "mq.conf", O_RDONLY, 0)) != -1) {
 		if (fchmod(fd, 0644) == -1)
 			r = -1;
 		close(fd);
