@@ -183,20 +183,16 @@ key_open(struct mq_queue *q, const char *hash, int *known,
 		name[0] = '\0';
 	if ((dfd = key_dir(q, hash, 0)) == -1)
 		return -1;
-	/* nonblocking: a FIFO planted here must not hang the put */
-	fd = openat(dfd, hash, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	/* a FIFO or symlink planted here is refused, never waited on */
+	fd = mq_openat(dfd, hash, O_RDONLY, 0);
 	saved = errno;
 	close(dfd);
 	if (fd == -1) {
-		errno = saved == ELOOP ? MQ_EKEYFILE : saved;
+		errno = saved == MQ_ENOTREG ? MQ_EKEYFILE : saved;
 		return -1;
 	}
 	if (fstat(fd, &st) == -1)
 		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = MQ_EKEYFILE;
-		goto fail;
-	}
 	*known = mtime_ms(&st) > mq_now_ms();
 	if ((n = pread(fd, buf, sizeof(buf), 0)) == -1)
 		goto fail;
@@ -261,7 +257,7 @@ key_record(struct mq_queue *q, const char *hash, const char *id,
 	char tmp[MQ_KEY_HEX + 5], line[MQ_ID_LEN + MQ_NAME_MAX + 3];
 	ssize_t n;
 	size_t len;
-	int dfd, fd, r = -1, saved;
+	int dfd, fd, r = -1, saved, tries;
 
 	snprintf(tmp, sizeof(tmp), "%s.key", hash);
 	if (name != NULL)
@@ -271,9 +267,23 @@ key_record(struct mq_queue *q, const char *hash, const char *id,
 	len = strlen(line);
 	if ((dfd = key_dir(q, hash, 1)) == -1)
 		return -1;
-	/* one left by a put that died here is ours to overwrite: we hold the lock */
-	fd = openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, q->conf.mode >= 0 ? q->conf.mode : 0666);
+	/*
+	 * tmp/HASH.key is a name anyone who may put can work out, and plant
+	 * something at: a FIFO to hang us on, a hard link to a file we would
+	 * truncate, chown and chmod.  Under the key lock the name is ours, so
+	 * whatever is there was left by a put that died, or planted: its name
+	 * goes (never the file it may link to), and ours is made with O_EXCL,
+	 * which opens nothing planted again meanwhile.  A few tries, then the
+	 * put fails (EEXIST) rather than race a planter for good.
+	 */
+	for (tries = 0; ; tries++) {
+		if (unlinkat(q->tmpfd, tmp, 0) == -1 && errno != ENOENT)
+			goto out;
+		fd = mq_openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL,
+		    q->conf.mode >= 0 ? q->conf.mode : 0666);
+		if (fd != -1 || errno != EEXIST || tries == 2)
+			break;
+	}
 	if (fd == -1)
 		goto out;
 	if ((n = write(fd, line, len)) != (ssize_t)len) {
@@ -424,8 +434,7 @@ sweep_dir(struct mq_queue *q, const char *xx, size_t max)
 	size_t n, i, at;
 	int fd;
 
-	if ((fd = openat(q->keysfd, xx, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1)
+	if ((fd = mq_opendirat(q->keysfd, xx)) == -1)
 		return;
 	if (list_names(fd, ".", &v, &n, LN_FILES) == -1) {
 		close(fd);
@@ -463,8 +472,8 @@ key_sweep(struct mq_queue *q, const char *hash)
 	char **v, xx[3];
 	size_t n, i;
 
-	if (q->keysfd == -1 && (q->keysfd = openat(q->dfd, "keys",
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if (q->keysfd == -1 &&
+	    (q->keysfd = mq_opendirat(q->dfd, "keys")) == -1)
 		return;
 	if (hash != NULL) {
 		snprintf(xx, sizeof(xx), "%.2s", hash);
@@ -496,14 +505,13 @@ key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
 	size_t nxx, nv, i, j;
 	int fd, kfd, known, r = 0, k;
 
-	if (q->keysfd == -1 && (q->keysfd = openat(q->dfd, "keys",
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if (q->keysfd == -1 &&
+	    (q->keysfd = mq_opendirat(q->dfd, "keys")) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(q->keysfd, ".", &xx, &nxx, LN_DIRS) == -1)
 		return -1;
 	for (i = 0; i < nxx && r == 0; i++) {
-		if ((fd = openat(q->keysfd, xx[i], O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW)) == -1)
+		if ((fd = mq_opendirat(q->keysfd, xx[i])) == -1)
 			continue;
 		if (list_names(fd, ".", &v, &nv, LN_FILES) == -1) {
 			close(fd);
