@@ -56,17 +56,28 @@ has_password(const char *url)
 	return colon != NULL;
 }
 
-/* The first line of a file, without its newline. */
+/*
+ * The first line of a file, without its newline.  -P names the user's own
+ * file (operand), which may well be a pipe: -P <(pass show amqp).  A
+ * password_file comes from a configuration, which may be a shared queue's,
+ * and is opened as the files of the spool are: a FIFO or a symbolic link
+ * there is refused as a bad configuration, never waited on nor followed.
+ */
 static int
-read_password(struct peer *p, const char *file)
+read_password(struct peer *p, const char *file, int operand)
 {
 	ssize_t n;
 	size_t len = 0;
 	int fd;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
-		return fail(p, PEER_NOPASS, "password file %s: %s", file,
-		    strerror(errno));
+	if (operand)
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+	else
+		fd = mq_openat(AT_FDCWD, file, O_RDONLY, 0);
+	if (fd == -1)
+		return fail(p, !operand && errno == MQ_ENOTREG ? PEER_BADCONF :
+		    PEER_NOPASS, "password file %s: %s", file,
+		    mq_strerror(errno));
 	while (len < sizeof(p->password) - 1 &&
 	    (n = read(fd, p->password + len,
 	    sizeof(p->password) - 1 - len)) != 0) {
@@ -134,7 +145,7 @@ peer_init(struct peer *p, const char *url, int cmdline,
 	    p->tls ? "amqps" : "amqp", p->user, p->host, p->port, vhost);
 	/* the most explicit source wins */
 	if (passfile != NULL)
-		return read_password(p, passfile);
+		return read_password(p, passfile, 1);
 	if ((env = getenv("MQ_AMQP_PASSWORD")) != NULL) {
 		if (strlcpy(p->password, env, sizeof(p->password)) >=
 		    sizeof(p->password))
@@ -143,7 +154,7 @@ peer_init(struct peer *p, const char *url, int cmdline,
 		return 0;
 	}
 	if (b->password_file[0] != '\0')
-		return read_password(p, b->password_file);
+		return read_password(p, b->password_file, 0);
 	return 0;
 }
 

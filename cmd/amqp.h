@@ -23,7 +23,8 @@ enum peer_fault {
 	PEER_DOWN = 1,		/* cannot reach it, or lost it: try again */
 	PEER_REFUSED,		/* it said no: login, vhost, exchange, queue */
 	PEER_BADARG,		/* a bad url or password source */
-	PEER_NOPASS		/* the password file cannot be read */
+	PEER_NOPASS,		/* the password file cannot be read */
+	PEER_BADCONF		/* a file the configuration names is refused */
 };
 
 struct peer {
@@ -62,6 +63,8 @@ peer_init_status(const struct peer *p, int cmdline)
 {
 	if (p->fault == PEER_NOPASS)
 		return MQ_EX_NOINPUT;
+	if (p->fault == PEER_BADCONF)
+		return MQ_EX_CONFIG;
 	return cmdline ? MQ_EX_USAGE : MQ_EX_CONFIG;
 }
 

@@ -266,7 +266,8 @@ slurp(const char *handle, char **buf, size_t *cap)
 	ssize_t n;
 	int fd, saved;
 
-	if ((fd = open(handle, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	/* a FIFO swapped in since the claim is refused, not waited on */
+	if ((fd = mq_openat(AT_FDCWD, handle, O_RDONLY, 0)) == -1)
 		return -1;
 	if (fstat(fd, &st) == -1)
 		goto fail;
@@ -307,13 +308,16 @@ publish(const char *handle, char **buf, size_t *cap)
 	char expiration[24];
 	int64_t left;
 	ssize_t len;
-	int r;
+	int r, saved;
 
 	if (mq_name_parse(strrchr(handle, '/') + 1, &m) == -1)
 		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
 	if ((len = slurp(handle, buf, cap)) == -1) {
-		warnx("%s: cannot read: %s", m.id, strerror(errno));
-		if (errno != ENOENT && mq_nack(sess, handle, -1) == -1)
+		saved = errno;
+		warnx("%s: cannot read: %s", m.id, mq_strerror(saved));
+		/* gone, or no message mq made: there is nothing to nack */
+		if (saved != ENOENT && saved != MQ_ENOTREG &&
+		    mq_nack(sess, handle, -1) == -1)
 			warnx("%s: %s", m.id, mq_strerror(errno));
 		return 0;
 	}

@@ -215,6 +215,10 @@ main(int argc, char *argv[])
 		r = mq_put_fd(p, 0);
 	/* r is 1 when a key was known: the id printed is the original's */
 	for (i = 1; i < argc && r != -1; i++) {
+		/*
+		 * The user's own input, not a file of the spool: a pipe or a
+		 * link is as good as a file here (mq-put q <(cmd)).
+		 */
 		if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
 			saved = errno;
 			warn("%s", argv[i]);

@@ -90,11 +90,11 @@ parse_rate(const char *s)
 
 static void
 child(const char *queue, const char *handle, const struct mq_name *m,
-    char **cmd, int errfd, pid_t parent)
+    char **cmd, int fd, int errfd, pid_t parent)
 {
 	char attempts[16];
 	sigset_t none;
-	int fd, e;
+	int e;
 
 	/* our own group: a ^C at the terminal is for mq-work to handle */
 	setpgid(0, 0);
@@ -105,8 +105,8 @@ child(const char *queue, const char *handle, const struct mq_name *m,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	snprintf(attempts, sizeof(attempts), "%d", m->attempts);
-	if ((fd = open(handle, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-	    dup2(fd, 0) == -1 ||
+	/* fd is close-on-exec, and dup2 of 0 onto itself would keep that */
+	if ((fd == 0 ? fcntl(0, F_SETFD, 0) : dup2(fd, 0)) == -1 ||
 	    setenv("MQ_QUEUE", queue, 1) == -1 ||
 	    setenv("MQ_ID", m->id, 1) == -1 ||
 	    setenv("MQ_ATTEMPT", attempts, 1) == -1 ||
@@ -123,6 +123,8 @@ child(const char *queue, const char *handle, const struct mq_name *m,
 /*
  * Start the command on a claimed message.  Returns 0, or the errno of a
  * command that could not be run (the message is then released at once).
+ * A message that cannot be opened is nacked as a failed command's would
+ * be, and 0 returned: the next one may do.
  */
 static int
 start(const char *queue, struct mq_session *s, const char *handle,
@@ -131,18 +133,35 @@ start(const char *queue, struct mq_session *s, const char *handle,
 	struct mq_name m;
 	const char *base = strrchr(handle, '/') + 1;
 	struct job *j = &jobs[njobs];
-	int ep[2], e = 0;
+	int ep[2], fd, e = 0;
 	ssize_t n;
 	pid_t pid, parent = getpid();
 
 	if (mq_name_parse(base, &m) == -1)
 		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
+	/*
+	 * Opened here, not in the child, with the library's one open of a
+	 * spool file: whoever may write inflight/ could have swapped the
+	 * file for a FIFO since the claim, and the command must not start
+	 * on (nor the child hang in) anything but the message.
+	 */
+	if ((fd = mq_openat(AT_FDCWD, handle, O_RDONLY, 0)) == -1) {
+		e = errno;
+		warnx("%s: cannot read: %s", handle, mq_strerror(e));
+		/* gone, or no message mq made: there is nothing to nack */
+		if (e != ENOENT && e != MQ_ENOTREG &&
+		    mq_nack(s, handle, -1) == -1)
+			warnx("%s: cannot release: %s", handle,
+			    mq_strerror(errno));
+		return 0;
+	}
 	if (pipe2(ep, O_CLOEXEC) == -1)
 		err(MQ_EX_TEMPFAIL, "pipe");
 	if ((pid = fork()) == -1)
 		err(MQ_EX_TEMPFAIL, "fork");
 	if (pid == 0)
-		child(queue, handle, &m, cmd, ep[1], parent);
+		child(queue, handle, &m, cmd, fd, ep[1], parent);
+	close(fd);
 	setpgid(pid, pid);
 	close(ep[1]);
 	/* the pipe closes on exec: data on it means exec failed */
