@@ -3,48 +3,22 @@
 
 bats_require_minimum_version 1.5.0
 load test_helper
+load multiuser_helper
 
 setup_file() {
-	[ "$(id -u)" -eq 0 ] || return 0
-	getent group mqshare >/dev/null || groupadd mqshare
-	for u in mqprod mqcons; do
-		id "$u" >/dev/null 2>&1 || useradd -M -N -g mqshare -s /bin/sh "$u"
-	done
-	id mqout >/dev/null 2>&1 || useradd -M -N -s /bin/sh mqout
-	OTHERS=$(mktemp -d /var/tmp/mq-bin.XXXXXX)
-	OBIN=$(others_bin "$OTHERS")
-	export OTHERS OBIN
+	users_setup_file
 }
 
 teardown_file() {
-	[ -n "${OTHERS:-}" ] && rm -rf "$OTHERS"
+	users_teardown_file
 }
 
 setup() {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to create users (useradd) and switch to them"
-	command -v runuser >/dev/null || skip "runuser is not installed"
-	# not under the test's own directory: that one is private (0700)
-	SHARED=$(mktemp -d /var/tmp/mq-shared.XXXXXX)
-	chmod 0755 "$SHARED"
-	export MQ_SPOOL=$SHARED/spool
-	export MQ_CONF=$SHARED/mq.conf
-	: >"$MQ_CONF"
-	chmod 0644 "$MQ_CONF"
-	S=$MQ_SPOOL
-	mkdir -m 0755 "$S"
-	mq-init -g mqshare orders
+	shared_setup
 }
 
 teardown() {
-	[ -n "${SHARED:-}" ] && rm -rf "$SHARED"
-}
-
-# as USER CMD... - run CMD as USER with the test's spool and tools
-as() {
-	local u=$1
-	shift
-	runuser -u "$u" -- env PATH="$OBIN:$PATH" MQ_SPOOL="$MQ_SPOOL" \
-	    MQ_CONF="$MQ_CONF" "$@"
+	shared_teardown
 }
 
 @test "multi-user: mq-init -g makes setgid group directories and a shared config" {
