@@ -301,3 +301,60 @@ longopts() {
 	    "orders       0       0        0      0      0      -          0" ]
 	[ -z "$(find "$spool/orders" -type f ! -name lock)" ]
 }
+
+# raw_opens DIR - the calls in DIR/lib/*.c and DIR/cmd/*.c that open a file
+# by name without lib/open.c, as FILE:CODE (the line, trimmed), comments
+# left out; "mq_openat(" and "fdopen(" are not among them
+raw_opens() {
+	(
+		cd "$1" &&
+		    grep -HE '(^|[^A-Za-z0-9_])(open|openat|openat2|open64|openat64|fopen|freopen|creat|opendir)[[:space:]]*\(' \
+		    lib/*.c cmd/*.c
+	) | grep -v '^lib/open\.c:' |
+	    sed 's/^\([^:]*\):[[:space:]]*/\1:/' |
+	    grep -vE '^[^:]*:(/?\*|//)' || true
+}
+
+# The opens that do not go through lib/open.c, each with why: none of
+# them names a file of the spool.
+OPEN_ALLOWED='cmd/mq-put.c:if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
+cmd/amqp.c:fd = open(file, O_RDONLY | O_CLOEXEC);'
+# - mq-put's FILE operands: the user's own input, which may be a pipe
+#   (mq-put q <(cmd)) or reached through a link;
+# - amqp.c, -P FILE on the command line: the user's own password file,
+#   which may be a pipe too (-P <(pass show amqp)); a password_file named
+#   by a configuration goes through mq_openat.
+
+@test "issue 12: every open of a file in lib/ and cmd/ goes through lib/open.c, but an allowed few" {
+	got=$(raw_opens "$ROOT")
+	bad=$(printf '%s\n' "$got" | grep -vxF "$OPEN_ALLOWED" || true)
+	[ -z "$bad" ] || {
+		echo "opens that bypass mq_openat/mq_opendirat (lib/open.c):"
+		echo "$bad"
+		return 1
+	}
+	# and the list names nothing that is gone
+	while IFS= read -r a; do
+		printf '%s\n' "$got" | grep -qxF "$a" || {
+			echo "allowed, but no longer there: $a"
+			return 1
+		}
+	done <<<"$OPEN_ALLOWED"
+}
+
+@test "issue 12: a raw openat added to lib/ or cmd/ is caught (sanity check of the test above)" {
+	d=$BATS_TEST_TMPDIR/src
+	mkdir "$d"
+	cp -R "$ROOT/lib" "$ROOT/cmd" "$d/"
+	[ -z "$(raw_opens "$d" | grep -vxF "$OPEN_ALLOWED")" ]
+	printf '\nint\nx(int d)\n{\n\treturn openat(d, "mq.conf", O_RDONLY);\n}\n' >>"$d/lib/put.c"
+	printf '\t\tfd = open(handle, O_RDONLY);\n' >>"$d/cmd/mq-work.c"
+	printf '\tf = fopen(path, "r");\n' >>"$d/lib/conf.c"
+	run raw_opens "$d"
+	bad=$(printf '%s\n' "$output" | grep -vxF "$OPEN_ALLOWED")
+	echo "$bad"
+	[ "$(printf '%s\n' "$bad" | wc -l)" -eq 3 ]
+	[[ "$bad" == *'lib/put.c:return openat(d, "mq.conf", O_RDONLY);'* ]]
+	[[ "$bad" == *'cmd/mq-work.c:fd = open(handle, O_RDONLY);'* ]]
+	[[ "$bad" == *'lib/conf.c:f = fopen(path, "r");'* ]]
+}
