@@ -85,9 +85,12 @@ mq_openat(int dirfd, const char *path, int flags, mode_t mode)
 	}
 	/*
 	 * On a regular file O_NONBLOCK changes nothing a read or write does
-	 * on Linux's local file systems; it is cleared anyway, unless asked
+	 * on Linux's local file systems (in the open itself, a file under a
+	 * lease, F_SETLEASE, fails with EWOULDBLOCK rather than wait for its
+	 * break: a temporary failure).  It is cleared anyway, unless asked
 	 * for, so that the descriptor (a command's stdin, for mq-work) is
 	 * what a plain open would have given, whatever the file system.
+	 * F_SETFL takes only the status flags of flags (O_APPEND and such).
 	 */
 	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags) == -1)
 		goto fail;
