@@ -746,7 +746,8 @@ set_deadline(int dirfd, const char *name, const struct mq_name *m,
 
 	if (!m->fanout)
 		return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
-	if ((fd = mq_openat(dirfd, name, O_RDONLY, 0)) == -1)
+	/* O_NONBLOCK kept: flock and futimens do not look at it */
+	if ((fd = mq_openat(dirfd, name, O_RDONLY | O_NONBLOCK, 0)) == -1)
 		return -1;
 	while ((r = flock(fd, LOCK_EX)) == -1 && errno == EINTR)
 		;

@@ -183,8 +183,11 @@ key_open(struct mq_queue *q, const char *hash, int *known,
 		name[0] = '\0';
 	if ((dfd = key_dir(q, hash, 0)) == -1)
 		return -1;
-	/* a FIFO or symlink planted here is refused, never waited on */
-	fd = mq_openat(dfd, hash, O_RDONLY, 0);
+	/*
+	 * A FIFO or symlink planted here is refused, never waited on.
+	 * O_NONBLOCK kept: pread of a regular file does not look at it.
+	 */
+	fd = mq_openat(dfd, hash, O_RDONLY | O_NONBLOCK, 0);
 	saved = errno;
 	close(dfd);
 	if (fd == -1) {
