@@ -14,8 +14,12 @@
  *   never deleted, for a person to look at;
  * - a busy ordered group with no message out (a crash between a message's
  *   death and the release of the next): its next message is released;
- * - a key still marked live whose message is gone (a crash between a
- *   purge and its unlink): the key's deadline starts.
+ * - a key still marked live whose message is gone (removed by hand or by a
+ *   foreign consumer that skipped the key, or quarantined above): the
+ *   key's deadline starts (key_release, the rule of every message that
+ *   leaves).  Gone means in no state and not waiting in groups/: a
+ *   quarantined entry whose id another message of the queue still has
+ *   leaves that message's key known.
  *
  * It is safe while producers and consumers work: every entry mq writes is
  * valid at every moment, so only foreign debris is ever quarantined; stale
@@ -40,7 +44,7 @@ struct fsck {
 	int		 dry;
 	int		 qfd;		/* quarantine/, -1 until needed */
 	int64_t		 now;		/* ms */
-	/* what the scan saw: ids and groups of messages that are out */
+	/* what the scan saw: ids of messages (waiting ones too), groups out */
 	char		**ids;
 	size_t		 nids, capids;
 	char		**groups;
@@ -146,12 +150,14 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 		    name_fits(&m, state == -1 ? MQ_READY : state) &&
 		    (m.size < 0 || m.size == st.st_size) &&
 		    (group == NULL || strcmp(m.group, group) == 0)) {
-			if (state == -1)
-				continue;	/* waiting in its group */
+			/*
+			 * Waiting in its group (state -1) is in the spool, its
+			 * key live; only ready to held is out in its group.
+			 */
 			if (push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
 			    (m.group[0] != '\0' && state != MQ_DEAD &&
-			    push(&f->groups, &f->ngroups, &f->capgroups,
-			    m.group) == -1))
+			    state != -1 && push(&f->groups, &f->ngroups,
+			    &f->capgroups, m.group) == -1))
 				r = -1;
 			continue;
 		}

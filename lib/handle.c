@@ -18,7 +18,8 @@
  * - A touch holds the lease lock shared, so the reclaimer never returns a
  *   message to ready on a deadline it has just seen being extended.  It
  *   never lowers the deadline of a fan-out copy (set_deadline).
- * - An ack of a message with a key starts the key's dedup window (key.c).
+ * - An ack removes its message through leave() (move.c), which starts
+ *   the dedup window of its key, as every road out of the spool does.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -293,7 +294,8 @@ ack_grouped(struct target *t)
 	if (faccessat(t->fd, t->name, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
 		errno = errno == ENOENT ? ESTALE : errno;
 	else if (group_next(q, t->m.group) == 0 && lock_sh(q, LK_QUEUE) == 0) {
-		r = remove_message(q, t->fd, t->name, &t->m);
+		/* its next is out already: leave() has no group to free */
+		r = leave(q, t->fd, t->name, &t->m, 0);
 		unlock(q, LK_QUEUE);
 		if (r == -1 && errno == ENOENT)
 			errno = ESTALE;
@@ -316,7 +318,7 @@ mq_ack(struct mq_session *s, const char *handle)
 		return ack_grouped(&t);
 	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
-	r = remove_message(t.q, t.fd, t.name, &t.m);
+	r = leave(t.q, t.fd, t.name, &t.m, 1);
 	unlock(t.q, LK_QUEUE);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;

@@ -92,6 +92,8 @@ int	 publish(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
+int	 leave(struct mq_queue *, int fromfd, const char *from,
+	    const struct mq_name *, int out);
 int	 hold(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, char *heldname);
 int	 private_bucket(struct mq_queue *, int prio, size_t n);
@@ -129,8 +131,8 @@ int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 	    int type);
 int	 key_forget(struct mq_queue *, const char *hash, const char *id);
 int	 key_finish(struct mq_queue *, const char *id, const char *name);
-int	 remove_message(struct mq_queue *, int dirfd, const char *name,
-	    const struct mq_name *);
+int	 key_release(struct mq_queue *, const struct mq_name *);
+int	 key_keep(struct mq_queue *, const struct mq_name *);
 void	 key_sweep(struct mq_queue *, const char *hash);
 
 /* group.c */

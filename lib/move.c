@@ -7,6 +7,9 @@
  *   instant it has exactly one name.
  * - Every move holds the queue lock shared, so mq-stat and mq-purge,
  *   which take it exclusive, see no message in two states or in none.
+ * - A message leaves the spool for good only through leave(), whatever
+ *   the road, so that what leaving does to its key and its group is done
+ *   on every one of them.
  * - A ready bucket holds at most bucket_size messages: producers pick the
  *   bucket under the tail record lock of its priority and roll over to a
  *   new one when it is full.  Consumers remove empty buckets except the
@@ -496,6 +499,40 @@ bury(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
 		return -1;
 	/* dead is gone for its group: the next may go (see group.c) */
 	return m->group[0] != '\0' ? group_defer(q, m->group) : 0;
+}
+
+/*
+ * A message leaves the spool for good: the one way it is done, whatever
+ * the road (an ack, a purge of any state, the purge of the messages
+ * waiting their group's turn).  What leaving means is kept here, so that
+ * no road can forget a part of it:
+ * - Its key stays known for dedup_window from now (key_release, key.c).
+ *   The deadline is set before the unlink, so that a crash in between
+ *   leaves a message delivered again, never a key known for good; it is
+ *   set back if the unlink fails.
+ * - If it was its group's out message (out), the group's next is due: it
+ *   is noted, and group_flush releases it once the caller has dropped its
+ *   locks (group.c).  Not so for a dead message, whose group went on when
+ *   it died, nor for one waiting in groups/, which was never out; nor for
+ *   an ack, which releases the next itself, before the unlink.
+ * Call with the queue lock held, shared or exclusive.
+ */
+int
+leave(struct mq_queue *q, int fromfd, const char *from,
+    const struct mq_name *m, int out)
+{
+	int k, saved;
+
+	if ((k = key_release(q, m)) == -1)
+		return -1;
+	if (unlinkat(fromfd, from, 0) == -1) {
+		saved = errno;
+		if (k == 1)
+			key_keep(q, m);
+		errno = saved;
+		return -1;
+	}
+	return out && m->group[0] != '\0' ? group_defer(q, m->group) : 0;
 }
 
 /*

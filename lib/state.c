@@ -10,8 +10,9 @@
  *   a purge of one state never deletes a message that has just moved on.
  * - Only names that parse are messages: anything else in a state directory
  *   is left alone (mq-fsck's business), never counted, listed or deleted.
- * - A purged message with a key leaves its key known for dedup_window, as
- *   an acked one does (key.c); a purge also sweeps expired key files.
+ * - A purged message leaves through leave() (move.c), as an acked one
+ *   does: its key stays known for dedup_window, and its group, if it was
+ *   out in it, goes on.  A purge also sweeps expired key files.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -208,21 +209,23 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	return r;
 }
 
+struct purgearg {
+	int		 state;
+	long long	*n;
+};
+
 static int
 purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
     const struct mq_name *m, void *arg)
 {
-	long long *n = arg;
-
+	struct purgearg *a = arg;
 	char dir[PATH_MAX];
 	const char *rel = path + strlen(q->path) + 1;
 
-	if (remove_message(q, dirfd, name, m) == -1)
+	/* out in its group unless dead: the group went on when it died */
+	if (leave(q, dirfd, name, m, a->state != MQ_DEAD) == -1)
 		return errno == ENOENT ? 0 : -1;
-	(*n)++;
-	/* an out message of a group gone: its next is due after the purge */
-	if (m->group[0] != '\0' && group_defer(q, m->group) == -1)
-		return -1;
+	(*a->n)++;
 	/* the directory the message was in: state/ or state/bucket */
 	strlcpy(dir, rel, sizeof(dir));
 	*strrchr(dir, '/') = '\0';
@@ -232,16 +235,18 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 int
 mq_purge(struct mq_queue *q, int state, long long *n)
 {
+	struct purgearg a = { state, n };
 	int r;
 
 	*n = 0;
 	if (lock_ex(q, LK_QUEUE) == -1)
 		return -1;
-	r = each(q, state, purge1, n);
+	r = each(q, state, purge1, &a);
 	/* those waiting for their group's turn would be ready next */
 	if (r == 0 && state == MQ_READY)
 		r = group_purge(q, n);
 	unlock(q, LK_QUEUE);
+	/* groups whose out message went: their next is due (see leave) */
 	if (r == 0)
 		r = group_flush(q);
 	/* removal is durable once the directories are */
