@@ -423,7 +423,7 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case 'L':
 			if (mq_parse_duration(optarg, &lease) == -1 ||
-			    lease < 3)
+			    lease < 3 || lease > MQ_LEASE_MAX)
 				errx(MQ_EX_USAGE, "%s: bad lease", optarg);
 			break;
 		case 'P':

@@ -59,8 +59,7 @@ main(int argc, char *argv[])
 		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	for (i = 0; i < argc; i++)
-		if (!mq_queue_name_ok(argv[i]))
-			errx(MQ_EX_USAGE, "%s: bad queue name", argv[i]);
+		check_queue_name(argv[i]);
 	/* a group shares the messages: read and write for it by default */
 	if (group != NULL && mode == -1)
 		mode = 0660;

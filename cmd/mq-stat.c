@@ -80,8 +80,7 @@ count(const char *spool, int argc, char **argv, struct row **rows,
 		err(MQ_EX_TEMPFAIL, NULL);
 	*rows = r;
 	for (i = 0; i < n; i++) {
-		if (!mq_queue_name_ok(names[i]))
-			errx(MQ_EX_USAGE, "%s: bad queue name", names[i]);
+		check_queue_name(names[i]);
 		if ((q = mq_queue_open(spool, names[i], 0, &ce)) == NULL) {
 			if (errno == MQ_ECONFIG)
 				die_conf(&ce);

@@ -248,8 +248,14 @@ handler(void *user, const char *section, const char *k, const char *v)
 		return bridge(x, line, &c->recv, 0, k, v);
 	if (section[0] != '\0')
 		return fail(x, line, "unknown section [%s]%s", section, "");
-	if (strcmp(k, "lease") == 0)
-		return duration(x, line, k, v, 1, &c->lease_ms);
+	if (strcmp(k, "lease") == 0) {
+		/* a claim names its lease (,l): no longer than a name holds */
+		if (duration(x, line, k, v, 1, &c->lease_ms) == 1 &&
+		    c->lease_ms > MQ_LEASE_MAX)
+			return fail(x, line, "%s: longer than 31 years: %s",
+			    k, v);
+		return 1;
+	}
 	if (strcmp(k, "backoff") == 0)
 		return duration(x, line, k, v, 0, &c->backoff_ms);
 	if (strcmp(k, "backoff_max") == 0)

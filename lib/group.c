@@ -132,8 +132,8 @@ group_next(struct mq_queue *q, const char *hash)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (mq_name_parse(v[i], &m) == -1 || !name_fits(&m, MQ_READY) ||
-		    strcmp(m.group, hash) != 0)
+		if (mq_name_parse(v[i], &m) == -1 ||
+		    !name_fits(&m, MQ_READY, NULL) || strcmp(m.group, hash) != 0)
 			continue;	/* not ours: left alone */
 		r = publish(q, fd, v[i], &m);
 		if (r == 0 || errno != ENOENT)
@@ -217,7 +217,7 @@ each_waiting(struct mq_queue *q, int mark,
 		if (list_names(fd, ".", &v, &n, LN_FILES) == 0) {
 			for (j = 0; j < n && r == 0; j++)
 				if (mq_name_parse(v[j], &m) == 0 &&
-				    name_fits(&m, MQ_READY))
+				    name_fits(&m, MQ_READY, NULL))
 					r = fn(q, fd, v[j], &m, arg);
 			free_names(v, n);
 		}

@@ -133,22 +133,6 @@ gone(int state)
 	return state == MQ_DEAD ? ENOENT : MQ_EMOVED;
 }
 
-/* Whether a directory name is a bucket of a state with buckets. */
-static int
-bucket_ok(int state, const char *b)
-{
-	unsigned long long seq;
-	int prio;
-	size_t i;
-
-	if (state == MQ_READY)
-		return parse_bucket(b, &prio, &seq) == 0;
-	for (i = 0; b[i] != '\0'; i++)
-		if (b[i] < '0' || b[i] > '9')
-			return 0;
-	return i == 10;
-}
-
 /*
  * Split the state (and, for ready and delayed messages, the bucket) off
  * dir, which ends in STATE or STATE/BUCKET.  Returns the state, one of
@@ -213,7 +197,8 @@ resolve(struct mq_session *s, const char *path, unsigned states,
 	if ((t->state = split_state(dir, states, bucket,
 	    sizeof(bucket))) == -1)
 		goto bad;
-	if (mq_name_parse(base, &t->m) == -1 || !name_fits(&t->m, t->state))
+	if (mq_name_parse(base, &t->m) == -1 || !name_fits(&t->m, t->state,
+	    bucket[0] != '\0' ? bucket : NULL))
 		goto bad;
 	/*
 	 * Handles come in runs from one queue (mq-get -n 100 | mq-ack):

@@ -101,11 +101,10 @@ int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
 int	 unhold(struct mq_queue *, const char *heldname, struct mq_name *);
 int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
 long long ready_in(struct mq_queue *);
-int	 ready_buckets(struct mq_queue *, char ***names, size_t *n);
+int	 list_buckets(struct mq_queue *, int state, char ***names, size_t *n);
 int	 drop_bucket(struct mq_queue *, int state, const char *bucket);
 int	 drop_empty_buckets(struct mq_queue *, int state);
 int	 bucket_cmp(const char *, const char *);
-int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
 #define LN_SORT		0x1
 #define LN_FILES	0x2
 #define LN_DIRS		0x4
@@ -115,7 +114,12 @@ int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
 void	 free_names(char **, size_t);
 int64_t	 ceil_s(int64_t ms);
 int64_t	 lease_end(const struct stat *, const struct mq_name *);
-int	 name_fits(const struct mq_name *, int state);
+
+/* name.c: the grammar of bucket names, and of names in their places */
+int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
+int	 parse_window(const char *, int64_t *t);
+int	 bucket_ok(int state, const char *);
+int	 name_fits(const struct mq_name *, int state, const char *bucket);
 
 /* key.c: the key store of idempotent producers */
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);

@@ -26,6 +26,9 @@
 #define MQ_PRIORITY_DEFAULT	4
 #define MQ_KEY_MAX	4096	/* longest idempotency key, in bytes */
 #define MQ_KEY_HEX	32	/* a key's hash in names and key files */
+/* the last second a name holds (10 digits): 2286-11-20T17:46:39Z */
+#define MQ_TIME_MAX	INT64_C(9999999999)
+#define MQ_LEASE_MAX	INT64_C(999999999999)	/* ms in ,l: 31 years */
 
 /* Exit statuses shared by every tool (see mq(7)). */
 #define MQ_EX_OK	0
@@ -123,9 +126,11 @@ int64_t	 mq_now_ms(void);
 
 /* name.c: the message name grammar */
 int	 mq_name_parse(const char *, struct mq_name *);
+/* fails with MQ_ERANGE for a value the grammar has no room for */
 int	 mq_name_format(const struct mq_name *, char *, size_t);
 int	 mq_queue_name_ok(const char *);
-void	 mq_new_id(char [MQ_ID_LEN + 1]);
+/* fails with MQ_ERANGE when the clock is outside what an id holds */
+int	 mq_new_id(char [MQ_ID_LEN + 1]);
 int64_t	 mq_id_time(const char *id);
 
 /* conf.c */
@@ -261,6 +266,7 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EISTOPIC	4101	/* errno: a topic cannot subscribe */
 #define MQ_EISSUB	4102	/* errno: a subscriber cannot be a topic */
 #define MQ_ENOTEMPTY	4103	/* errno: a queue holds messages to deliver */
+#define MQ_ERANGE	4110	/* errno: a time or lease no name can hold */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
 /*

@@ -8,8 +8,10 @@
  * - mq_stat and mq_purge hold the queue lock exclusive: no message moves
  *   while they count or delete, so a count never sees one message twice and
  *   a purge of one state never deletes a message that has just moved on.
- * - Only names that parse are messages: anything else in a state directory
- *   is left alone (mq-fsck's business), never counted, listed or deleted.
+ * - Only names that parse, and fit their state and bucket, are messages,
+ *   and only buckets that meet the grammar hold any: anything else in a
+ *   state directory is left alone (mq-fsck's business), never counted,
+ *   listed or deleted, so nothing listed holds a byte a name cannot.
  * - A purged message leaves through leave() (move.c), as an acked one
  *   does: its key stays known for dedup_window, and its group, if it was
  *   out in it, goes on.  A purge also sweeps expired key files.
@@ -66,9 +68,11 @@ each_in(struct mq_queue *q, int state, int dirfd, const char *sub,
 		r = -1;
 		goto out;
 	}
+	/* sub is the bucket of a ready or delayed message */
 	for (i = 0; i < n; i++)
 		if (mq_name_parse(v[i], &e[k].m) == 0 &&
-		    name_fits(&e[k].m, state))
+		    name_fits(&e[k].m, state, state == MQ_READY ||
+		    state == MQ_DELAYED ? sub : NULL))
 			e[k++].name = v[i];
 	if (state == MQ_DELAYED)
 		qsort(e, k, sizeof(*e), cmpdue);
@@ -108,12 +112,8 @@ each(struct mq_queue *q, int state, eachfn fn, void *arg)
 		return 0;	/* no held/ yet: nothing was ever held */
 	if (state != MQ_READY && state != MQ_DELAYED)
 		return each_in(q, state, q->sfd[state], ".", prefix, fn, arg);
-	if (state == MQ_READY)
-		r = ready_buckets(q, &b, &nb);
-	else
-		r = list_names(q->sfd[state], ".", &b, &nb,
-		    LN_SORT | LN_DIRS);
-	if (r == -1)
+	/* what is no bucket by the grammar holds no messages */
+	if (list_buckets(q, state, &b, &nb) == -1)
 		return -1;
 	for (i = 0; i < nb && r == 0; i++) {
 		if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s/%s",

@@ -28,6 +28,7 @@ mq_exit_status(int err)
 	case MQ_EHANDLE:
 	case MQ_EKEYFILE:
 	case MQ_ENOTEMPTY:
+	case MQ_ERANGE:
 	case EFBIG:
 	case EINVAL:
 	case ENAMETOOLONG:
@@ -78,6 +79,9 @@ mq_strerror(int err)
 		return "the topic is a subscriber: fan-out goes one level deep";
 	case MQ_ENOTEMPTY:
 		return "the queue holds messages to deliver: drain or purge it";
+	case MQ_ERANGE:
+		return "beyond what a message name holds (times up to "
+		    "2286-11-20T17:46:39Z, leases up to 31 years)";
 	case EFBIG:
 		return "message larger than max_size";
 	default:
