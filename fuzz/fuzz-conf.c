@@ -60,7 +60,7 @@ duration_ok(int64_t ms, int64_t min)
 static void
 check_values(const struct mq_conf *c)
 {
-	CHECK(duration_ok(c->lease_ms, 1));
+	CHECK(duration_ok(c->lease_ms, MQ_LEASE_MIN));
 	CHECK(duration_ok(c->backoff_ms, 0));
 	CHECK(duration_ok(c->backoff_max_ms, 0));
 	CHECK(duration_ok(c->ttl_ms, 0));

@@ -47,6 +47,23 @@ mq_parse_group(const char *s, gid_t *gid)
 	return 0;
 }
 
+/*
+ * A lease, from -L or the config: no shorter than MQ_LEASE_MIN, as a
+ * worker that renews a lease every third of it would renew a shorter one
+ * every 0 ms.
+ */
+int
+mq_parse_lease(const char *s, int64_t *ms)
+{
+	if (mq_parse_duration(s, ms) == -1)
+		return -1;
+	if (*ms < MQ_LEASE_MIN) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 void
 mq_conf_defaults(struct mq_conf *c)
 {
@@ -234,7 +251,7 @@ handler(void *user, const char *section, const char *k, const char *v)
 	struct loadctx *x = user;
 	struct mq_conf *c = &x->conf;
 	int64_t n;
-	char *end;
+	char *end, min[32];
 	long m;
 	int line = x->line;
 
@@ -248,8 +265,15 @@ handler(void *user, const char *section, const char *k, const char *v)
 		return bridge(x, line, &c->recv, 0, k, v);
 	if (section[0] != '\0')
 		return fail(x, line, "unknown section [%s]%s", section, "");
-	if (strcmp(k, "lease") == 0)
-		return duration(x, line, k, v, 1, &c->lease_ms);
+	if (strcmp(k, "lease") == 0) {
+		if (mq_parse_lease(v, &n) == -1) {
+			snprintf(min, sizeof(min), "%dms", MQ_LEASE_MIN);
+			return fail(x, line, "lease: bad lease, %s or more: %s",
+			    min, v);
+		}
+		c->lease_ms = n;
+		return 1;
+	}
 	if (strcmp(k, "backoff") == 0)
 		return duration(x, line, k, v, 0, &c->backoff_ms);
 	if (strcmp(k, "backoff_max") == 0)

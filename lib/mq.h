@@ -129,8 +129,10 @@ void	 mq_new_id(char [MQ_ID_LEN + 1]);
 int64_t	 mq_id_time(const char *id);
 
 /* conf.c */
+#define MQ_LEASE_MIN	3	/* ms: mq-work renews a lease every third */
 void	 mq_conf_defaults(struct mq_conf *);
 int	 mq_parse_group(const char *, gid_t *);
+int	 mq_parse_lease(const char *, int64_t *ms);
 int	 mq_conf_load(struct mq_conf *, int dirfd, const char *path,
 	    int must_exist, struct mq_conferr *);
 

@@ -45,7 +45,7 @@ ok_put() {
 
 @test "config: valid values of every key" {
 	for kv in \
-	    lease=1 lease=1ms lease=500ms lease=90s lease=2m lease=3h lease=1d \
+	    lease=1 lease=3ms lease=500ms lease=90s lease=2m lease=3h lease=1d \
 	    lease=1h30m lease=1d2h3m4s5ms \
 	    max_attempts=0 max_attempts=1 max_attempts=1000 \
 	    backoff=0 backoff=250ms backoff=2s backoff=1m30s \
@@ -132,6 +132,33 @@ ok_put() {
 			return 1
 		}
 	done
+}
+
+@test "issue 12: lease = 1ms or 2ms, on which mq-work renewed every 0 ms at 100% CPU, is refused like -L" {
+	mq-put q <<<x >/dev/null
+	for l in 1ms 2ms; do
+		printf '# leases\nlease = %s\n' "$l" >"$MQ_CONF"
+		conf_error "$MQ_CONF" 2 mq-get q
+		[[ "$stderr" == *"lease: bad lease, 3ms or more: $l" ]]
+		conf_error "$MQ_CONF" 2 timeout 10 mq-work -n 1 q sleep 1
+		: >"$MQ_CONF"
+		printf 'lease = %s\n' "$l" >"$S/q/mq.conf"
+		conf_error "$S/q/mq.conf" 1 timeout 10 mq-work -n 1 q sleep 1
+		rm "$S/q/mq.conf"
+		# the same floor on the command line, for every tool that takes -L
+		for t in mq-get mq-work mq-forward; do
+			[ -x "$MQ_BIN/$t" ] || continue
+			run "$t" -L "$l" q true
+			[ "$status" -eq 64 ]
+			[[ "$output" == *"$l: bad lease"* ]]
+		done
+		run mq-touch -L "$l" "$S/q/inflight/x"
+		[ "$status" -eq 64 ]
+	done
+	[ "$(count "$S/q/ready")" -eq 1 ]
+	printf 'lease = 3ms\n' >"$MQ_CONF"
+	h=$(mq-get q)
+	[[ "$h" == *",l3,"* ]]
 }
 
 @test "config: a section header is an error naming its line" {
