@@ -28,7 +28,10 @@ struct loadctx {
 	int			 line;
 };
 
-/* A group name, or a number; EINVAL when it is neither. */
+/*
+ * A group name, or the number of a group; EINVAL otherwise.  A number no
+ * group has would leave every file of the queue to a group nobody is in.
+ */
 int
 mq_parse_group(const char *s, gid_t *gid)
 {
@@ -40,7 +43,7 @@ mq_parse_group(const char *s, gid_t *gid)
 		return 0;
 	}
 	*gid = (gid_t)strtonum(s, 0, 0x7fffffff, &e);
-	if (e != NULL) {
+	if (e != NULL || getgrgid(*gid) == NULL) {
 		errno = EINVAL;
 		return -1;
 	}

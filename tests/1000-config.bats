@@ -161,6 +161,17 @@ ok_put() {
 	[[ "$h" == *",l3,"* ]]
 }
 
+@test "issue 12: group = 99999999, a gid no group has, is refused naming the line" {
+	! getent group 99999999 >/dev/null
+	printf 'mode = 0660\ngroup = 99999999\n' >"$MQ_CONF"
+	conf_error "$MQ_CONF" 2 mq-put q
+	[[ "$stderr" == *"group: no such group: 99999999" ]]
+	[ ! -e "$S/q" ]
+	run mq-init -g 99999999 q
+	[ "$status" -eq 64 ]
+	[ ! -e "$S/q" ]
+}
+
 @test "config: a section header is an error naming its line" {
 	printf 'lease = 1s\n[queue]\nsync = none\n' >"$MQ_CONF"
 	conf_error "$MQ_CONF" 2 mq-put q
