@@ -35,6 +35,7 @@ struct mq_queue {
 	char		 name[MQ_QUEUE_MAX + 1];
 	char		 path[PATH_MAX];	/* SPOOL/QUEUE, absolute */
 	int		 dfd;
+	uid_t		 owner;			/* of the queue's directory */
 	int		 sfd[MQ_NSTATES];
 	int		 tmpfd;
 	int		 keysfd;		/* keys/, -1 until used */
@@ -114,6 +115,10 @@ void	 free_names(char **, size_t);
 int64_t	 ceil_s(int64_t ms);
 int64_t	 lease_end(const struct stat *, const struct mq_name *);
 int	 name_fits(const struct mq_name *, int state);
+
+/* conf.c: may st be taken as written by owner (or root, if rootok)? */
+int	 conf_trusted(const struct stat *st, uid_t owner, int rootok,
+	    const char *whose, char *why, size_t);
 
 /* key.c: the key store of idempotent producers */
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);

@@ -8,6 +8,8 @@
  * - Everything inside a queue is reached through the queue's directory
  *   descriptor with O_NOFOLLOW: a symlink planted in the spool is never
  *   followed.  Only the spool root itself may be reached through symlinks.
+ * - The queue's owner is the owner of its directory: its mq.conf is used
+ *   only when that user or root wrote it (conf.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -211,6 +213,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
     struct mq_conferr *ce)
 {
 	struct mq_queue *q;
+	struct stat st;
 	const char *conf;
 	size_t i;
 	int spoolfd = -1, saved;
@@ -236,8 +239,10 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	/* the global file first: a queue made here takes its mode and group */
 	mq_conf_defaults(&q->conf);
 	conf = getenv("MQ_CONF");
+	/* the global file speaks for the user running the tool, or root */
 	if (mq_conf_load(&q->conf, AT_FDCWD, conf != NULL && *conf != '\0' ?
-	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', ce) == -1)
+	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', geteuid(),
+	    ce) == -1)
 		goto fail;
 	spoolfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (spoolfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
@@ -263,6 +268,9 @@ mq_queue_open(const char *spool, const char *name, int flags,
 			errno = MQ_ENOQUEUE;
 		goto fail;
 	}
+	if (fstat(q->dfd, &st) == -1)
+		goto fail;
+	q->owner = st.st_uid;
 	for (i = 0; i < NSUBDIRS; i++) {
 		int fd = openat(q->dfd, subdirs[i], O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC | O_NOFOLLOW);
@@ -294,7 +302,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
 		goto fail;
 	}
 
-	if (mq_conf_load(&q->conf, q->dfd, "mq.conf", 0, ce) == -1) {
+	if (mq_conf_load(&q->conf, q->dfd, "mq.conf", 0, q->owner, ce) == -1) {
 		if ((size_t)snprintf(ce->file, sizeof(ce->file), "%s/mq.conf",
 		    q->path) >= sizeof(ce->file))
 			strlcpy(ce->file, "mq.conf", sizeof(ce->file));

@@ -18,6 +18,19 @@ conf_error() {
 	[[ "$stderr" != *"$file:$line"[0-9]* ]]
 }
 
+# conf_error_file FILE CMD... - CMD fails with 78 and one line on stderr
+# naming FILE and a reason, as a whole (no line); nothing on stdout
+conf_error_file() {
+	local file=$1
+	shift
+	run --separate-stderr "$@"
+	echo "status $status stdout <$output> stderr <$stderr>"
+	[ "$status" -eq 78 ]
+	[ -z "$output" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == *": $file: "?* ]]
+}
+
 # ok_put - mq-put accepts the configuration and puts one (empty) message
 ok_put() {
 	run --separate-stderr mq-put q </dev/null
@@ -170,6 +183,37 @@ ok_put() {
 	run mq-init -g 99999999 q
 	[ "$status" -eq 64 ]
 	[ ! -e "$S/q" ]
+}
+
+@test "issue 12: a group- or world-writable configuration is refused, naming the file and the fix" {
+	mq-init q
+	mq-put q <<<x >/dev/null
+	chmod g+w "$MQ_CONF"
+	conf_error_file "$MQ_CONF" mq-get q
+	[[ "$stderr" == *": $MQ_CONF: writable by its group: check it, then chmod g-w" ]]
+	chmod g-w,o+w "$MQ_CONF"
+	conf_error_file "$MQ_CONF" mq-stat q
+	[[ "$stderr" == *": $MQ_CONF: writable by everyone: check it, then chmod go-w" ]]
+	chmod o-w "$MQ_CONF"
+	printf 'lease = 1h\n' >"$S/q/mq.conf"
+	chmod 0664 "$S/q/mq.conf"
+	conf_error_file "$S/q/mq.conf" mq-ls q
+	[[ "$stderr" == *"writable by its group"* ]]
+	chmod 0644 "$S/q/mq.conf"
+	[ "$(mq-ls q | wc -l)" -eq 1 ]
+}
+
+@test "issue 12: a configuration with a second hard link is refused: another name could make it" {
+	mq-init q
+	printf 'lease = 1h\n' >"$S/q/mq.conf"
+	ln "$S/q/mq.conf" "$BATS_TEST_TMPDIR/other-name"
+	conf_error_file "$S/q/mq.conf" mq-get q
+	[[ "$stderr" == *"has 2 hard links"* ]]
+	rm "$BATS_TEST_TMPDIR/other-name"
+	run mq-get q
+	[ "$status" -eq 1 ]
+	ln "$MQ_CONF" "$BATS_TEST_TMPDIR/other-name"
+	conf_error_file "$MQ_CONF" mq-get q
 }
 
 @test "config: a section header is an error naming its line" {
