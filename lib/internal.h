@@ -85,6 +85,7 @@ int	 mq_rename(int, const char *, int, const char *);
 int	 mark_dirty(struct mq_queue *, const char *rel);
 int	 held_dir(struct mq_queue *);
 int	 own_file(struct mq_queue *, int fd);
+#define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
 int	 own_fd(const struct mq_conf *, int fd, int dir);
 int	 own_dirat(const struct mq_conf *, int dirfd, const char *name);
 int	 make_dir(struct mq_queue *, int dirfd, const char *name);

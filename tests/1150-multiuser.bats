@@ -49,13 +49,17 @@ as() {
 }
 
 @test "multi-user: mq-init -g makes setgid group directories and a shared config" {
-	[ "$(stat -c '%a %G' "$S/orders")" = "2770 mqshare" ]
+	# the queue directory is sticky too (issue 12): members move each
+	# other's messages in the state directories, which are not
+	[ "$(stat -c '%a %G' "$S/orders")" = "3770 mqshare" ]
 	for d in ready delayed inflight dead held tmp; do
 		[ "$(stat -c '%a %G' "$S/orders/$d")" = "2770 mqshare" ]
 	done
 	[ "$(stat -c '%a %G' "$S/orders/lock")" = "660 mqshare" ]
 	grep -qx 'mode = 0660' "$S/orders/mq.conf"
 	grep -qx 'group = mqshare' "$S/orders/mq.conf"
+	# read by the group, written by the owner alone
+	[ "$(stat -c '%a %U %G' "$S/orders/mq.conf")" = "640 root mqshare" ]
 }
 
 @test "multi-user: a producer in the group puts, a consumer in the group gets and acks" {
@@ -187,6 +191,27 @@ trap_start() {
 	TRAP_PORT=$(cat "$SHARED/trap.port")
 }
 
+@test "issue 12: a member cannot rename a file over the queue's mq.conf, nor remove it: the queue directory is sticky" {
+	printf 'lease = 1m\n' >>"$S/orders/mq.conf"
+	cp -p "$S/orders/mq.conf" "$SHARED/before"
+	as mqprod sh -c "printf 'lease = 1s\n' >'$S/orders/tmp/mine'"
+	run as mqprod mv -f "$S/orders/tmp/mine" "$S/orders/mq.conf"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Operation not permitted"* ]]
+	run as mqprod rm -f "$S/orders/mq.conf"
+	[ "$status" -ne 0 ]
+	run as mqcons mv "$S/orders/lock" "$S/orders/tmp/lock"
+	[ "$status" -ne 0 ]
+	cmp "$SHARED/before" "$S/orders/mq.conf"
+	[ "$(stat -c %U "$S/orders/mq.conf")" = root ]
+	# and the members still work as before
+	id=$(as mqprod sh -c 'echo x | mq-put orders')
+	h=$(as mqcons mq-get orders)
+	as mqcons mq-ack "$h"
+	[ -n "$id" ]
+}
+
 @test "issue 12: a member's mq.conf planted in a queue without the sticky bit is refused (78), and root's mq-forward sends no password" {
 	trap_start
 	echo admin-s3cret >"$SHARED/admin.pass"
@@ -282,6 +307,36 @@ trap_start() {
 	as mqcons mq-stat orders >/dev/null
 }
 
+@test "issue 12: mq-init -g by a member is refused and leaves mq.conf as it was; by root it makes an older queue sticky" {
+	cp -p "$S/orders/mq.conf" "$SHARED/before"
+	run as mqcons mq-init -g mqshare -m 0666 orders
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"orders: cannot share: Operation not permitted"* ]]
+	cmp "$SHARED/before" "$S/orders/mq.conf"
+	[ "$(stat -c '%a %U' "$S/orders/mq.conf")" = "640 root" ]
+	[ -z "$(ls -A "$S/orders/tmp")" ]
+	# a queue shared by an older mq: no sticky bit, mq.conf 0644
+	chmod -t "$S/orders"
+	chmod 0644 "$S/orders/mq.conf"
+	mq-init -g mqshare orders
+	[ "$(stat -c %a "$S/orders")" = 3770 ]
+	[ "$(stat -c %a "$S/orders/mq.conf")" = 640 ]
+}
+
+@test "issue 12: mq-init -g gives no group a file linked into the queue from outside (a hard link a member made)" {
+	echo private >"$SHARED/secret"
+	chmod 0600 "$SHARED/secret"
+	mkdir -p "$S/orders/ready/4.0000000001"
+	# as a member could where fs.protected_hardlinks is 0
+	ln "$SHARED/secret" "$S/orders/ready/4.0000000001/1795000000.000001.AAAAAAAA,p4,a0"
+	as mqprod sh -c 'echo x | mq-put orders' >/dev/null
+	mq-init -g mqshare orders
+	[ "$(stat -c '%a %U %G' "$SHARED/secret")" = "600 root root" ]
+	# the member's own message did get the group's mode
+	[ "$(find "$S/orders/ready" -type f -user mqprod -perm 0660 | wc -l)" -eq 1 ]
+}
+
 @test "issue 12: a group-writable mq.conf (an older queue's, or a hand's) is refused with how to fix it" {
 	chmod g+w "$S/orders/mq.conf"
 	run --separate-stderr mq-get orders
@@ -291,4 +346,41 @@ trap_start() {
 	chmod g-w "$S/orders/mq.conf"
 	run mq-get orders
 	[ "$status" -eq 1 ]
+}
+
+@test "multi-user: under the sticky queue directory members still hold, release, key, group, subscribe and repair each other's messages" {
+	mq-init -g mqshare news
+	k=$(as mqprod sh -c 'echo a | mq-put -k K1 orders')
+	as mqprod sh -c 'echo b | mq-put -g G orders; echo c | mq-put -g G orders' >/dev/null
+	# keys/ and groups/ are mqprod's: mqcons uses them all the same
+	[ "$(as mqcons sh -c 'echo a | mq-put -k K1 orders')" = "$k" ]
+	as mqcons sh -c 'echo e | mq-put -k K2 orders' >/dev/null
+	as mqcons mq-fsck orders >/dev/null
+	h=$(as mqcons mq-get orders)
+	as mqcons mq-hold "$h" >/dev/null
+	as mqprod mq-release -a orders >/dev/null
+	as mqcons mq-sub news orders
+	# put by the consumer: a member cannot claim another's fan-out copy,
+	# whose shared time only its owner may set (a defect of its own)
+	as mqcons sh -c 'echo d | mq-put news' >/dev/null
+	as mqprod mq-sub -r news orders
+	as mqcons mq-get -n 10 orders >"$SHARED/h"
+	# a keyed message is acked by its producer here: the deadline of its
+	# key is set on a key file of theirs, which only they may (futimens;
+	# a defect of its own)
+	grep -v ",k" "$SHARED/h" >"$SHARED/plain"
+	as mqcons mq-ack <"$SHARED/plain"
+	grep ',k' "$SHARED/h" | while read -r h; do
+		if [ "$(stat -c %U "$h")" = mqprod ]; then
+			as mqprod mq-ack "$h"
+		else
+			as mqcons mq-ack "$h"
+		fi
+	done
+	h=$(as mqprod mq-get orders)
+	as mqprod mq-ack "$h"
+	[ "$(find "$S/orders" -type f -name '*,*' | wc -l)" -eq 0 ]
+	for d in keys groups held news/subs; do
+		[ -d "$S/orders/$d" ] || [ -d "$S/$d" ]
+	done
 }
