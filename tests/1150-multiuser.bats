@@ -307,6 +307,23 @@ trap_start() {
 	as mqcons mq-stat orders >/dev/null
 }
 
+@test "issue 12: a member cannot resume another member's pause; the one who paused, the owner and root can" {
+	as mqprod mq-pause orders
+	run as mqcons mq-resume orders
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"orders: cannot resume: Operation not permitted"* ]]
+	[ -e "$S/orders/paused" ]
+	# a second pause is no pause of one's own
+	as mqcons mq-pause orders
+	[ "$(stat -c %U "$S/orders/paused")" = mqprod ]
+	as mqprod mq-resume orders
+	[ ! -e "$S/orders/paused" ]
+	as mqcons mq-pause orders
+	mq-resume orders
+	[ ! -e "$S/orders/paused" ]
+}
+
 @test "issue 12: mq-init -g by a member is refused and leaves mq.conf as it was; by root it makes an older queue sticky" {
 	cp -p "$S/orders/mq.conf" "$SHARED/before"
 	run as mqcons mq-init -g mqshare -m 0666 orders
