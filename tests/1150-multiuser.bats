@@ -365,6 +365,24 @@ trap_start() {
 	[ "$status" -eq 1 ]
 }
 
+@test "issue 12: an outsider's mq-stat prints nothing on stdout when its one queue fails (was: the table header)" {
+	run --separate-stderr as mqout mq-stat orders
+	echo "status $status stdout <$output> stderr <$stderr>"
+	[ "$status" -eq 77 ]
+	[ -z "$output" ]
+	run --separate-stderr as mqout mq-stat -P orders
+	[ "$status" -eq 77 ]
+	[ -z "$output" ]
+	# among several, the ones it can count are printed, the status is the failure's
+	mq-init pub
+	run --separate-stderr as mqout mq-stat orders pub
+	echo "status $status stdout <$output> stderr <$stderr>"
+	[ "$status" -eq 77 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[1]}" == "pub "* ]]
+	[[ "$stderr" == *"orders: Permission denied"* ]]
+}
+
 @test "multi-user: under the sticky queue directory members still hold, release, key, group, subscribe and repair each other's messages" {
 	mq-init -g mqshare news
 	k=$(as mqprod sh -c 'echo a | mq-put -k K1 orders')
