@@ -26,7 +26,7 @@ main(int argc, char *argv[])
 	const char *dir = NULL, *group = NULL;
 	gid_t gid;
 	long mode = -1;
-	int ch, i;
+	int ch, i, e;
 
 	while ((ch = getopt(argc, argv, "Vd:g:hm:")) != -1) {
 		switch (ch) {
@@ -65,10 +65,13 @@ main(int argc, char *argv[])
 		mode = 0660;
 	for (i = 0; i < argc; i++) {
 		q = open_queue(spool, argv[i], MQ_CREATE);
+		e = 0;
 		if (mode != -1 && mq_queue_share(q, (int)mode, group) == -1)
-			errx(mq_exit_status(errno), "%s: cannot share: %s",
-			    argv[i], mq_strerror(errno));
+			e = errno;
 		mq_queue_close(q);
+		if (e != 0)
+			errx(mq_exit_status(e), "%s: cannot share: %s",
+			    argv[i], mq_strerror(e));
 	}
 	return 0;
 }

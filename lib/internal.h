@@ -35,6 +35,7 @@ struct mq_queue {
 	char		 name[MQ_QUEUE_MAX + 1];
 	char		 path[PATH_MAX];	/* SPOOL/QUEUE, absolute */
 	int		 dfd;
+	uid_t		 owner;			/* of the queue's directory */
 	int		 sfd[MQ_NSTATES];
 	int		 tmpfd;
 	int		 keysfd;		/* keys/, -1 until used */
@@ -84,6 +85,7 @@ int	 mq_rename(int, const char *, int, const char *);
 int	 mark_dirty(struct mq_queue *, const char *rel);
 int	 held_dir(struct mq_queue *);
 int	 own_file(struct mq_queue *, int fd);
+#define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
 int	 own_fd(const struct mq_conf *, int fd, int dir);
 int	 own_dirat(const struct mq_conf *, int dirfd, const char *name);
 int	 make_dir(struct mq_queue *, int dirfd, const char *name);
@@ -120,6 +122,10 @@ int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
 int	 parse_window(const char *, int64_t *t);
 int	 bucket_ok(int state, const char *);
 int	 name_fits(const struct mq_name *, int state, const char *bucket);
+
+/* conf.c: may st be taken as written by owner (or root, if rootok)? */
+int	 conf_trusted(const struct stat *st, uid_t owner, int rootok,
+	    const char *whose, char *why, size_t);
 
 /* key.c: the key store of idempotent producers */
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);

@@ -64,6 +64,9 @@ struct mq_bridge {
 	char	 password_file[1024];
 	char	 cacert[1024];		/* amqps: a PEM file of CAs */
 	int	 verify;		/* amqps: check peer and host name */
+	/* who wrote the configuration that named each file (mq.conf(5)) */
+	uid_t	 password_owner;
+	uid_t	 cacert_owner;
 	char	 exchange[256];		/* forward */
 	int	 exchange_set;		/* "" is the default exchange */
 	char	 routing_key[256];	/* forward */
@@ -134,10 +137,25 @@ int	 mq_new_id(char [MQ_ID_LEN + 1]);
 int64_t	 mq_id_time(const char *id);
 
 /* conf.c */
+#define MQ_LEASE_MIN	3	/* ms: mq-work renews a lease every third */
 void	 mq_conf_defaults(struct mq_conf *);
 int	 mq_parse_group(const char *, gid_t *);
+int	 mq_parse_lease(const char *, int64_t *ms);
+/*
+ * Load path, relative to dirfd, over *c.  The file is used only when it
+ * belongs to owner or root and no one else could have written it (see
+ * "Trust" in mq.conf(5)); else MQ_ECONFIG, with the reason.
+ */
 int	 mq_conf_load(struct mq_conf *, int dirfd, const char *path,
-	    int must_exist, struct mq_conferr *);
+	    int must_exist, uid_t owner, struct mq_conferr *);
+/*
+ * Whether a file that a configuration of owner's names (password_file,
+ * cacert), as fstat(2) saw it once open, may be read for it: 0, or -1 with
+ * the reason in why.
+ */
+struct stat;
+int	 mq_conf_named_ok(const struct stat *, uid_t owner, char *why,
+	    size_t);
 
 /* spool.c: finding and opening queues */
 int	 mq_spool_path(const char *opt, char *, size_t);

@@ -80,10 +80,13 @@ load test_helper
 	echo x >"$d/secret"
 	chmod 600 "$d/secret"
 	mkdir -m 777 "$d/sp"
+	# no global configuration (a configuration is a regular file: not /dev/null)
+	: >"$d/empty.conf"
+	chmod 644 "$d/empty.conf"
 	mkdir "$d/tools"
 	bin=$(others_bin "$d/tools")
 	run setpriv --reuid=65534 --regid=65534 --clear-groups \
-	    env MQ_CONF=/dev/null "$bin/mq-put" -d "$d/sp" q "$d/secret"
+	    env MQ_CONF="$d/empty.conf" "$bin/mq-put" -d "$d/sp" q "$d/secret"
 	rm -rf "$d"
 	echo "$output"
 	[ "$status" -eq 77 ]
