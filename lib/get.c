@@ -261,9 +261,22 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		 * needs only write permission, not ownership, so members
 		 * of a spool's group can claim each other's messages.
 		 */
-		if (set_deadline(q->sfd[MQ_INFLIGHT], q->run[q->nrun], &m,
-		    NULL) == -1) {
-			/* no deadline: the next reclaim returns it to ready */
+		if (set_deadline(q, q->sfd[MQ_INFLIGHT], q->run[q->nrun],
+		    &m, NULL) == -1) {
+			/*
+			 * A claim without its deadline is no claim: give the
+			 * message back under its old name (the attempt not
+			 * counted) and fail, rather than hand out fewer than
+			 * were taken.  If it cannot go back, the next reclaim
+			 * returns it (its old time is long past); either way
+			 * the error is reported, now or, after the run
+			 * claimed so far, by the next call.
+			 */
+			q->claimerr = errno;
+			if (mq_rename(q->sfd[MQ_INFLIGHT], q->run[q->nrun],
+			    q->bucketfd, from) == 0)
+				q->inames--;	/* the next pass meets it again */
+			errno = q->claimerr;
 			r = -1;
 			break;
 		}
@@ -279,7 +292,11 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		bury(q, q->bucketfd, q->names[q->inames++], &m, "expired");
 		group_flush(q);
 	}
-	return r == -1 && q->nrun == 0 ? -1 : (int)q->nrun;
+	if (r == -1 && q->nrun == 0) {
+		q->claimerr = 0;	/* reported here */
+		return -1;
+	}
+	return (int)q->nrun;
 }
 
 void
@@ -314,6 +331,12 @@ mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 	 * names nobody can claim (junk, races lost) cannot keep us here: a
 	 * pass that claims nothing ends the search.
 	 */
+	/* a failed claim ended the last run: its error, now the run is out */
+	if (q->irun == q->nrun && q->claimerr != 0) {
+		errno = q->claimerr;
+		q->claimerr = 0;
+		return -1;
+	}
 	if (q->irun == q->nrun && mq_paused(q))
 		return 0;
 	while (q->irun == q->nrun) {

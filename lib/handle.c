@@ -409,13 +409,13 @@ mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 		return -1;
 	if (lease_ms == t.m.lease) {
 		/* the claim's own lease, from now: write permission will do */
-		r = set_deadline(t.fd, t.name, &t.m, NULL);
+		r = set_deadline(t.q, t.fd, t.name, &t.m, NULL);
 	} else {
 		/* another length: an mtime that ends it then (owner only) */
 		dl = mq_now_ms() + lease_ms - t.m.lease;
 		ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
 		ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-		r = set_deadline(t.fd, t.name, &t.m, ts);
+		r = set_deadline(t.q, t.fd, t.name, &t.m, ts);
 	}
 	unlock(t.q, LK_LEASE);
 	if (r == -1 && errno == ENOENT)

@@ -66,6 +66,7 @@ struct mq_queue {
 	/* claimed and not yet handed out: names in inflight/ */
 	char		 run[CLAIM_RUN][MQ_NAME_MAX + 1];
 	size_t		 nrun, irun, ahead;
+	int		 claimerr;		/* errno of a failed claim, 0 */
 	int64_t		 maintained;		/* ms of the last upkeep, 0: never */
 
 	/* mq_wait: inotify descriptor, highest watch seen, fallbacks */
@@ -166,7 +167,9 @@ void	 fanout_end(struct fanout *);
 const char *fanout_failure(const struct fanout *, size_t i, int *err);
 void	 fanout_free(struct fanout *);
 int	 linked_ok(const struct mq_name *, const struct stat *);
-int	 set_deadline(int dirfd, const char *name, const struct mq_name *,
-	    const struct timespec ts[2]);
+int	 set_deadline(struct mq_queue *, int dirfd, const char *name,
+	    const struct mq_name *, const struct timespec ts[2]);
+int	 replace_own(struct mq_queue *, int dirfd, const char *name, int fd,
+	    const struct timespec ts[2], mode_t keep, int dosync);
 
 #endif

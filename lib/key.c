@@ -373,7 +373,8 @@ key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
 {
 	struct timespec ts[2];
 	char id[MQ_ID_LEN + 1];
-	int fd, known, r = 0, saved;
+	struct stat st;
+	int dfd, fd, known, r = 0, saved;
 
 	if ((fd = key_open(q, m->key, &known, id, NULL)) == -1)
 		return errno == ENOENT || errno == MQ_EKEYFILE ? 0 : -1;
@@ -382,6 +383,28 @@ key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
 		ts[0].tv_nsec = ts[1].tv_nsec = (ms % 1000) * 1000000;
 		/* on the inode we read, even if a put renamed a new one over */
 		r = futimens(fd, ts) == -1 ? -1 : 1;
+		/*
+		 * An explicit time needs the file's owner: in a spool shared
+		 * by a group, the member who put the message.  Another
+		 * member replaces the file by one of its own with the same
+		 * record and the deadline (replace_own: one rename, so a
+		 * crash leaves the old key, live, never none).  No put
+		 * rewrites the file meanwhile: it rewrites only a key whose
+		 * deadline has passed, and this one is live while its
+		 * message is in the spool.
+		 */
+		if (r == -1 && errno == EPERM && fstat(fd, &st) == 0 &&
+		    st.st_uid != geteuid()) {
+			if ((dfd = key_dir(q, m->key, 0)) == -1)
+				r = -1;
+			else {
+				r = replace_own(q, dfd, m->key, fd, ts, 07777,
+				    1) == -1 ? -1 : 1;
+				saved = errno;
+				close(dfd);
+				errno = saved;
+			}
+		}
 	}
 	saved = errno;
 	close(fd);

@@ -395,27 +395,66 @@ trap_start() {
 	as mqcons mq-hold "$h" >/dev/null
 	as mqprod mq-release -a orders >/dev/null
 	as mqcons mq-sub news orders
-	# put by the consumer: a member cannot claim another's fan-out copy,
-	# whose shared time only its owner may set (a defect of its own)
-	as mqcons sh -c 'echo d | mq-put news' >/dev/null
+	# put by the producer: the consumer claims another's fan-out copy
+	as mqprod sh -c 'echo d | mq-put news' >/dev/null
 	as mqprod mq-sub -r news orders
 	as mqcons mq-get -n 10 orders >"$SHARED/h"
-	# a keyed message is acked by its producer here: the deadline of its
-	# key is set on a key file of theirs, which only they may (futimens;
-	# a defect of its own)
-	grep -v ",k" "$SHARED/h" >"$SHARED/plain"
-	as mqcons mq-ack <"$SHARED/plain"
-	grep ',k' "$SHARED/h" | while read -r h; do
-		if [ "$(stat -c %U "$h")" = mqprod ]; then
-			as mqprod mq-ack "$h"
-		else
-			as mqcons mq-ack "$h"
-		fi
-	done
+	grep -q ',f' "$SHARED/h"
+	# and acks them all, the keyed ones of mqprod's included
+	as mqcons mq-ack <"$SHARED/h"
 	h=$(as mqprod mq-get orders)
 	as mqprod mq-ack "$h"
 	[ "$(find "$S/orders" -type f -name '*,*' | wc -l)" -eq 0 ]
 	for d in keys groups held news/subs; do
 		[ -d "$S/orders/$d" ] || [ -d "$S/$d" ]
 	done
+}
+
+@test "issue 12: a member acks another member's keyed message; the key's deadline starts" {
+	echo 'dedup_window = 1h' >>"$S/orders/mq.conf"
+	id=$(as mqprod sh -c 'echo a | mq-put -k K1 orders')
+	h=$(as mqcons mq-get orders)
+	run as mqcons mq-ack "$h"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$h" ]
+	[ "$(find "$S/orders" -type f -name '*,*' | wc -l)" -eq 0 ]
+	# known for the window: a put with the key within it is swallowed
+	k=$(key_file orders K1)
+	now=$(date +%s)
+	[ "$(stat -c %Y "$k")" -gt "$now" ]
+	[ "$(stat -c %Y "$k")" -lt "$LIVE" ]
+	[ "$(as mqprod sh -c 'echo a | mq-put -k K1 orders')" = "$id" ]
+	[ "$(find "$S/orders" -type f -name '*,*' | wc -l)" -eq 0 ]
+	# the record is the member's own now, with the group's mode; no garbage
+	[ "$(stat -c '%U %G' "$k")" = "mqcons mqshare" ]
+	[ -z "$(ls -A "$S/orders/tmp")" ]
+}
+
+@test "issue 12: a member claims another member's fan-out copies: mq-get -n prints every handle it claimed" {
+	mq-init -g mqshare news
+	mq-init -g mqshare other
+	as mqcons mq-sub news orders other
+	# one of the consumer's own first: the claim of the next ones failed
+	# after it, and mq-get exited 0 having printed it alone
+	as mqcons sh -c 'echo d0 | mq-put news' >/dev/null
+	as mqprod sh -c 'echo d1 | mq-put news; echo d2 | mq-put news' >/dev/null
+	run --separate-stderr as mqcons mq-get -n 10 orders
+	echo "status $status out <$output> err <$stderr>"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(find "$S/orders/inflight" -type f | wc -l)" -eq 3 ]
+	for h in "${lines[@]}"; do
+		[[ "$h" == *,f* ]]
+		[ -e "$h" ]
+		# the lease runs from now
+		[ "$(deadline "$h")" -gt "$(date +%s)" ]
+	done
+	[ "$(as mqcons cat "${lines[1]}")" = d1 ]
+	printf '%s\n' "${lines[@]}" | as mqcons mq-ack
+	[ "$(find "$S/orders" -type f -name '*,*' | wc -l)" -eq 0 ]
+	# the other subscriber's copies are untouched and still its own
+	[ "$(find "$S/other/ready" -type f | wc -l)" -eq 3 ]
+	[ "$(find "$S/other/ready" -type f -user mqprod | wc -l)" -eq 2 ]
+	[ -z "$(ls -A "$S/orders/tmp")" ]
 }
