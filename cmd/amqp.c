@@ -1,6 +1,7 @@
 /*
  * amqp.c - connecting to the broker for mq-forward and mq-recv (amqp.h).
  */
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <err.h>
@@ -57,27 +58,52 @@ has_password(const char *url)
 }
 
 /*
- * The first line of a file, without its newline.  -P names the user's own
- * file (operand), which may well be a pipe: -P <(pass show amqp).  A
- * password_file comes from a configuration, which may be a shared queue's,
- * and is opened as the files of the spool are: a FIFO or a symbolic link
- * there is refused as a bad configuration, never waited on nor followed.
+ * Open a file a configuration of owner's names, and check it on the
+ * descriptor (mq_conf_named_ok): the file read is the file checked.
  */
 static int
-read_password(struct peer *p, const char *file, int operand)
+open_named(struct peer *p, const char *what, const char *file, uid_t owner)
+{
+	struct stat st;
+	char why[256];
+	int fd, saved;
+
+	/* as the files of the spool: no FIFO waited on, no link followed */
+	if ((fd = mq_openat(AT_FDCWD, file, O_RDONLY, 0)) == -1)
+		return fail(p, errno == MQ_ENOTREG ? PEER_UNTRUSTED :
+		    PEER_NOPASS, what, file, mq_strerror(errno));
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		return fail(p, PEER_NOPASS, what, file, strerror(saved));
+	}
+	if (mq_conf_named_ok(&st, owner, why, sizeof(why)) == -1) {
+		close(fd);
+		return fail(p, PEER_UNTRUSTED, what, file, why);
+	}
+	return fd;
+}
+
+/*
+ * The first line of a file, without its newline.  A file named by a
+ * configuration (owner not NULL) must be fit to be read for its owner.
+ * -P names the user's own file (operand), which may well be a pipe:
+ * -P <(pass show amqp).
+ */
+static int
+read_password(struct peer *p, const char *file, const uid_t *owner)
 {
 	ssize_t n;
 	size_t len = 0;
 	int fd;
 
-	if (operand)
-		fd = open(file, O_RDONLY | O_CLOEXEC);
-	else
-		fd = mq_openat(AT_FDCWD, file, O_RDONLY, 0);
-	if (fd == -1)
-		return fail(p, !operand && errno == MQ_ENOTREG ? PEER_BADCONF :
-		    PEER_NOPASS, "password file %s: %s", file,
-		    mq_strerror(errno));
+	if (owner != NULL) {
+		if ((fd = open_named(p, "password file %s: %s", file,
+		    *owner)) == -1)
+			return -1;
+	} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+		return fail(p, PEER_NOPASS, "password file %s: %s", file,
+		    strerror(errno));
 	while (len < sizeof(p->password) - 1 &&
 	    (n = read(fd, p->password + len,
 	    sizeof(p->password) - 1 - len)) != 0) {
@@ -106,6 +132,7 @@ peer_init(struct peer *p, const char *url, int cmdline,
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
+	p->cafd = -1;
 	if (url == NULL)
 		url = b->url[0] != '\0' ? b->url : NULL;
 	if (url == NULL)
@@ -132,6 +159,10 @@ peer_init(struct peer *p, const char *url, int cmdline,
 	p->tls = ci.ssl;
 	p->verify = b->verify;
 	strlcpy(p->cacert, b->cacert, sizeof(p->cacert));
+	/* whoever controls the CAs can pose as the broker: checked too */
+	if (p->tls && p->cacert[0] != '\0' && (p->cafd = open_named(p,
+	    "cacert %s: %s", p->cacert, b->cacert_owner)) == -1)
+		return -1;
 	/* the vhost as a url would spell it: "/" is %2f */
 	for (i = 0, s = p->vhost; *s != '\0' && i + 4 < sizeof(vhost); s++) {
 		if (*s == '/' || *s == '%' || *s == '@' || *s <= ' ')
@@ -145,7 +176,7 @@ peer_init(struct peer *p, const char *url, int cmdline,
 	    p->tls ? "amqps" : "amqp", p->user, p->host, p->port, vhost);
 	/* the most explicit source wins */
 	if (passfile != NULL)
-		return read_password(p, passfile, 1);
+		return read_password(p, passfile, NULL);
 	if ((env = getenv("MQ_AMQP_PASSWORD")) != NULL) {
 		if (strlcpy(p->password, env, sizeof(p->password)) >=
 		    sizeof(p->password))
@@ -154,7 +185,7 @@ peer_init(struct peer *p, const char *url, int cmdline,
 		return 0;
 	}
 	if (b->password_file[0] != '\0')
-		return read_password(p, b->password_file, 0);
+		return read_password(p, b->password_file, &b->password_owner);
 	return 0;
 }
 
@@ -231,6 +262,7 @@ peer_connect(struct peer *p, int confirm)
 {
 	struct timeval tv = { CONNECT_TIMEOUT, 0 }, rpc = { RPC_TIMEOUT, 0 };
 	amqp_socket_t *s;
+	char ca[64];
 	int r;
 
 	if ((p->conn = amqp_new_connection()) == NULL)
@@ -244,8 +276,10 @@ peer_connect(struct peer *p, int confirm)
 	if (p->tls) {
 		amqp_ssl_socket_set_verify_peer(s, p->verify);
 		amqp_ssl_socket_set_verify_hostname(s, p->verify);
-		if (p->cacert[0] != '\0' &&
-		    amqp_ssl_socket_set_cacert(s, p->cacert) != AMQP_STATUS_OK) {
+		/* the file checked, not whatever has its name by now */
+		snprintf(ca, sizeof(ca), "/proc/self/fd/%d", p->cafd);
+		if (p->cafd != -1 &&
+		    amqp_ssl_socket_set_cacert(s, ca) != AMQP_STATUS_OK) {
 			peer_close(p, 0);
 			return fail(p, PEER_REFUSED, "cacert %s: cannot load",
 			    p->cacert, "");

@@ -24,7 +24,8 @@ enum peer_fault {
 	PEER_REFUSED,		/* it said no: login, vhost, exchange, queue */
 	PEER_BADARG,		/* a bad url or password source */
 	PEER_NOPASS,		/* the password file cannot be read */
-	PEER_BADCONF		/* a file the configuration names is refused */
+	PEER_UNTRUSTED		/* a file the configuration names is not
+				   its owner's (mq.conf(5)) */
 };
 
 struct peer {
@@ -34,6 +35,7 @@ struct peer {
 	char	 vhost[256];
 	char	 password[1024];
 	char	 cacert[1024];
+	int	 cafd;		/* cacert, open and checked; -1: none */
 	int	 port;
 	int	 tls;
 	int	 verify;
@@ -63,7 +65,7 @@ peer_init_status(const struct peer *p, int cmdline)
 {
 	if (p->fault == PEER_NOPASS)
 		return MQ_EX_NOINPUT;
-	if (p->fault == PEER_BADCONF)
+	if (p->fault == PEER_UNTRUSTED)
 		return MQ_EX_CONFIG;
 	return cmdline ? MQ_EX_USAGE : MQ_EX_CONFIG;
 }

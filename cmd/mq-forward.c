@@ -426,8 +426,7 @@ main(int argc, char *argv[])
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'L':
-			if (mq_parse_duration(optarg, &lease) == -1 ||
-			    lease < 3)
+			if (mq_parse_lease(optarg, &lease) == -1)
 				errx(MQ_EX_USAGE, "%s: bad lease", optarg);
 			break;
 		case 'P':

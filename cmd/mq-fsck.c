@@ -58,8 +58,7 @@ main(int argc, char *argv[])
 	names = argv;
 	n = (size_t)argc;
 	for (i = 0; i < n; i++)
-		if (!mq_queue_name_ok(names[i]))
-			errx(MQ_EX_USAGE, "%s: bad queue name", names[i]);
+		check_queue_name(names[i]);
 	if ((all = argc == 0) && mq_list_queues(spool, &names, &n) == -1)
 		errx(mq_exit_status(errno), "%s: %s", spool,
 		    mq_strerror(errno));

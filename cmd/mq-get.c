@@ -32,8 +32,7 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "L:Vd:hn:t:w")) != -1) {
 		switch (ch) {
 		case 'L':
-			if (mq_parse_duration(optarg, &lease) == -1 ||
-			    lease == 0)
+			if (mq_parse_lease(optarg, &lease) == -1)
 				errx(MQ_EX_USAGE, "%s: bad lease", optarg);
 			break;
 		case 'V':

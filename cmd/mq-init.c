@@ -26,7 +26,7 @@ main(int argc, char *argv[])
 	const char *dir = NULL, *group = NULL;
 	gid_t gid;
 	long mode = -1;
-	int ch, i;
+	int ch, i, e;
 
 	while ((ch = getopt(argc, argv, "Vd:g:hm:")) != -1) {
 		switch (ch) {
@@ -59,17 +59,19 @@ main(int argc, char *argv[])
 		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	for (i = 0; i < argc; i++)
-		if (!mq_queue_name_ok(argv[i]))
-			errx(MQ_EX_USAGE, "%s: bad queue name", argv[i]);
+		check_queue_name(argv[i]);
 	/* a group shares the messages: read and write for it by default */
 	if (group != NULL && mode == -1)
 		mode = 0660;
 	for (i = 0; i < argc; i++) {
 		q = open_queue(spool, argv[i], MQ_CREATE);
+		e = 0;
 		if (mode != -1 && mq_queue_share(q, (int)mode, group) == -1)
-			errx(mq_exit_status(errno), "%s: cannot share: %s",
-			    argv[i], mq_strerror(errno));
+			e = errno;
 		mq_queue_close(q);
+		if (e != 0)
+			errx(mq_exit_status(e), "%s: cannot share: %s",
+			    argv[i], mq_strerror(e));
 	}
 	return 0;
 }

@@ -80,8 +80,7 @@ count(const char *spool, int argc, char **argv, struct row **rows,
 		err(MQ_EX_TEMPFAIL, NULL);
 	*rows = r;
 	for (i = 0; i < n; i++) {
-		if (!mq_queue_name_ok(names[i]))
-			errx(MQ_EX_USAGE, "%s: bad queue name", names[i]);
+		check_queue_name(names[i]);
 		if ((q = mq_queue_open(spool, names[i], 0, &ce)) == NULL) {
 			if (errno == MQ_ECONFIG)
 				die_conf(&ce);
@@ -231,6 +230,17 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
 	}
 }
 
+/*
+ * Whether a count is worth printing: some queue was counted, or none was
+ * asked for and none failed (an empty spool).  A header alone, over the
+ * error of the one queue asked for, would read as a count of nothing.
+ */
+static int
+answer(int status, size_t n)
+{
+	return n > 0 || status == 0;
+}
+
 /* Print the table every `every' ms, `times' times or until killed. */
 static int
 watch(const char *spool, int argc, char **argv, int64_t every,
@@ -251,6 +261,12 @@ watch(const char *spool, int argc, char **argv, int64_t every,
 		}
 		if ((r = count(spool, argc, argv, &rows, &n)) != 0)
 			status = r;
+		if (!answer(r, n)) {
+			free(rows);
+			rows = NULL;
+			n = 0;
+			continue;
+		}
 		/* like watch(1) on a terminal; else a log of tables */
 		if (tty)
 			printf("\033[H\033[2J");
@@ -317,11 +333,11 @@ main(int argc, char *argv[])
 		status = watch(spool, argc, argv, every, times);
 	else {
 		status = count(spool, argc, argv, &rows, &n);
-		if (prom_out)
+		if (prom_out && answer(status, n))
 			prom(rows, n);
 		for (i = 0; json_out && i < n; i++)
 			json(&rows[i]);
-		if (!prom_out && !json_out)
+		if (!prom_out && !json_out && answer(status, n))
 			table(rows, n, 0, NULL, 0);
 		free(rows);
 	}

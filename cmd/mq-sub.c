@@ -118,8 +118,7 @@ main(int argc, char *argv[])
 		usage(0);
 	spool_path(dir, spool, sizeof(spool));
 	for (i = 0; i < argc; i++)
-		if (!mq_queue_name_ok(argv[i]))
-			errx(MQ_EX_USAGE, "%s: bad queue name", argv[i]);
+		check_queue_name(argv[i]);
 	for (i = 1; i < argc && !rm; i++)
 		if (strcmp(argv[i], argv[0]) == 0)
 			errx(MQ_EX_USAGE, "%s: a topic cannot subscribe to "

@@ -43,6 +43,35 @@ die_conf(const struct mq_conferr *ce)
 	errx(MQ_EX_CONFIG, "%s: %s", ce->file, ce->reason);
 }
 
+/*
+ * A string mq did not make and the grammar did not pass (a refused handle,
+ * a bad queue name, a line of input) may hold anything a group member
+ * could plant: it is printed escaped as vis(3) does with VIS_CSTYLE |
+ * VIS_OCTAL | VIS_TAB | VIS_NL (\n, \t, \033 and the like, a backslash
+ * doubled), never raw, so that it can neither drive the terminal nor pass
+ * for two lines (see mq(7)).  Names that met the grammar hold no byte this
+ * changes.  Free the result.
+ */
+static inline char *
+visible(const char *s, size_t len)
+{
+	char *v;
+
+	if ((v = reallocarray(NULL, len + 1, 4)) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+	strvisx(v, s, len, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
+	return v;
+}
+
+/* A queue operand must be a queue name (mq(7)), or the tool stops. */
+static inline void
+check_queue_name(const char *name)
+{
+	if (!mq_queue_name_ok(name))
+		errx(MQ_EX_USAGE, "%s: bad queue name",
+		    visible(name, strlen(name)));
+}
+
 static inline void __attribute__((noreturn))
 die_queue(const char *name, int e)
 {
@@ -55,8 +84,7 @@ open_queue(const char *spool, const char *name, int flags)
 	struct mq_conferr ce;
 	struct mq_queue *q;
 
-	if (!mq_queue_name_ok(name))
-		errx(MQ_EX_USAGE, "%s: bad queue name", name);
+	check_queue_name(name);
 	if ((q = mq_queue_open(spool, name, flags, &ce)) == NULL) {
 		if (errno == MQ_ECONFIG)
 			die_conf(&ce);
@@ -106,33 +134,28 @@ struct handle_loop {
 	void			*arg;
 };
 
-/* A line of stdin with a NUL byte, shown whole, is refused as no handle. */
-static inline int
-bad_line(const char *line, size_t len)
-{
-	char *v;
-
-	if ((v = reallocarray(NULL, len + 1, 4)) == NULL)
-		err(MQ_EX_TEMPFAIL, NULL);
-	strvisx(v, line, len, VIS_CSTYLE | VIS_OCTAL);
-	warnx("%s: %s", v, mq_strerror(MQ_EHANDLE));
-	free(v);
-	return mq_exit_status(MQ_EHANDLE);
-}
-
+/*
+ * A handle that failed is named in the warning, escaped: it may be a
+ * line of stdin with a NUL byte (shown whole, refused as no handle) or
+ * any path at all.
+ */
 static inline int
 handle1(const char *handle, size_t len, void *arg)
 {
 	struct handle_loop *l = arg;
+	char *v;
+	int e;
 
 	if (strlen(handle) != len)
-		return bad_line(handle, len);
-	if (l->op(l->s, handle, l->arg) == 0)
+		e = MQ_EHANDLE;
+	else if (l->op(l->s, handle, l->arg) == 0)
 		return 0;
-	if (errno == MQ_ECONFIG)
+	else if ((e = errno) == MQ_ECONFIG)
 		die_conf(mq_session_conferr(l->s));
-	warnx("%s: %s", handle, mq_strerror(errno));
-	return mq_exit_status(errno);
+	v = visible(handle, len);
+	warnx("%s: %s", v, mq_strerror(e));
+	free(v);
+	return mq_exit_status(e);
 }
 
 /*
@@ -169,8 +192,7 @@ each_queue(const char *spool, int argc, char **argv,
 	int i, status = 0, e;
 
 	for (i = 0; i < argc; i++)
-		if (!mq_queue_name_ok(argv[i]))
-			errx(MQ_EX_USAGE, "%s: bad queue name", argv[i]);
+		check_queue_name(argv[i]);
 	for (i = 0; i < argc; i++) {
 		e = 0;
 		if ((q = mq_queue_open(spool, argv[i], 0, &ce)) == NULL) {

@@ -60,7 +60,7 @@ duration_ok(int64_t ms, int64_t min)
 static void
 check_values(const struct mq_conf *c)
 {
-	CHECK(duration_ok(c->lease_ms, 1));
+	CHECK(duration_ok(c->lease_ms, MQ_LEASE_MIN));
 	CHECK(duration_ok(c->backoff_ms, 0));
 	CHECK(duration_ok(c->backoff_max_ms, 0));
 	CHECK(duration_ok(c->ttl_ms, 0));
@@ -93,8 +93,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(cleanup);
 	/* a missing file is no error unless it must exist */
 	mq_conf_defaults(&c);
-	CHECK(mq_conf_load(&c, dfd, "mq.conf", 0, &err) == 0);
-	CHECK(mq_conf_load(&c, dfd, "mq.conf", 1, &err) == -1 &&
+	CHECK(mq_conf_load(&c, dfd, "mq.conf", 0, geteuid(), &err) == 0);
+	CHECK(mq_conf_load(&c, dfd, "mq.conf", 1, geteuid(), &err) == -1 &&
 	    errno == MQ_ECONFIG && err.line == 0 && err.reason[0] != '\0');
 	return 0;
 }
@@ -117,7 +117,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 
 	mq_conf_defaults(&c);
 	before = c;
-	r = mq_conf_load(&c, dfd, "mq.conf", 1, &err);
+	r = mq_conf_load(&c, dfd, "mq.conf", 1, geteuid(), &err);
 	CHECK(memchr(err.reason, '\0', sizeof(err.reason)) != NULL);
 	CHECK(strcmp(err.file, "mq.conf") == 0);
 	if (r == -1) {
@@ -129,7 +129,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		CHECK(r == 0 && err.line == 0);
 		check_values(&c);
 		again = c;
-		CHECK(mq_conf_load(&again, dfd, "mq.conf", 1, &err) == 0);
+		CHECK(mq_conf_load(&again, dfd, "mq.conf", 1, geteuid(),
+		    &err) == 0);
 		CHECK(same(&c, &again));
 	}
 	CHECK(fuzz_lowest_fd() == low);

@@ -12,7 +12,8 @@
  * - name_fits follows the rules of mq(7) for each state, and a name that
  *   may wait in ready/, delayed/ or held/ can be claimed: with one more
  *   attempt and a claim token it is still a name that parses and may live
- *   in inflight/.
+ *   in inflight/.  In a bucket it fits only the bucket of its priority, or
+ *   the window of its due time.
  * - Queue names and bucket names are exactly those of the grammar.
  */
 #include <sys/types.h>
@@ -67,15 +68,28 @@ fits(const struct mq_name *m)
 {
 	char buf[MQ_NAME_MAX + 1];
 	struct mq_name c, back;
+	char bucket[16];
+	int64_t t = m->notbefore - m->notbefore % DELAY_WINDOW;
 	int st;
 
+	/* the bucket it belongs in, and one beside it */
+	snprintf(bucket, sizeof(bucket), "%d.0000000001", m->prio);
+	CHECK(name_fits(m, MQ_READY, bucket) == name_fits(m, MQ_READY, NULL));
+	bucket[0] = '0' + (m->prio + 1) % 10;
+	CHECK(!name_fits(m, MQ_READY, bucket));
+	snprintf(bucket, sizeof(bucket), "%010lld", (long long)t);
+	CHECK(name_fits(m, MQ_DELAYED, bucket) ==
+	    name_fits(m, MQ_DELAYED, NULL));
+	snprintf(bucket, sizeof(bucket), "%010lld",
+	    (long long)(t + DELAY_WINDOW) % (MQ_TIME_MAX + 1));
+	CHECK(!name_fits(m, MQ_DELAYED, bucket));
 	for (st = 0; st < MQ_NSTATES; st++) {
-		CHECK(name_fits(m, st) ==
+		CHECK(name_fits(m, st, NULL) ==
 		    ((m->token[0] != '\0') == (st == MQ_INFLIGHT) &&
 		    (m->reason[0] == '\0' || st == MQ_DEAD) &&
 		    (m->lease == 0 || st == MQ_INFLIGHT) &&
 		    (st != MQ_DELAYED || m->notbefore != 0)));
-		if (!name_fits(m, st) || (st != MQ_READY &&
+		if (!name_fits(m, st, NULL) || (st != MQ_READY &&
 		    st != MQ_DELAYED && st != MQ_HELD))
 			continue;
 		/* what a claim makes of it (get.c) */
@@ -86,7 +100,7 @@ fits(const struct mq_name *m)
 		c.token[TOKEN_LEN] = '\0';
 		CHECK(mq_name_format(&c, buf, sizeof(buf)) == 0);
 		CHECK(mq_name_parse(buf, &back) == 0);
-		CHECK(name_fits(&back, MQ_INFLIGHT));
+		CHECK(name_fits(&back, MQ_INFLIGHT, NULL));
 	}
 }
 
@@ -152,6 +166,9 @@ bucket(const char *s, const char *other)
 	unsigned long long seq;
 	int prio, a, b;
 
+	CHECK(bucket_ok(MQ_DELAYED, s) == (strlen(s) == 10 &&
+	    strspn(s, "0123456789") == 10));
+	CHECK(bucket_ok(MQ_READY, s) == (parse_bucket(s, &prio, &seq) == 0));
 	if (parse_bucket(s, &prio, &seq) == 0) {
 		snprintf(buf, sizeof(buf), "%d.%010llu", prio, seq);
 		CHECK(strcmp(buf, s) == 0);
@@ -175,7 +192,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	/* new ids are names, and grow */
 	for (i = 0; i < 1000; i++) {
-		mq_new_id(id);
+		CHECK(mq_new_id(id) == 0);
 		CHECK(mq_name_parse(id, &m) == 0);
 		CHECK(strcmp(last, id) < 0);
 		memcpy(last, id, sizeof(id));

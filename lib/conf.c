@@ -6,6 +6,15 @@
  * a queue's file must not leave that queue half-configured, so values go to
  * a scratch copy first.  Errors carry the file and line for the tool to
  * print as "file:line: reason".
+ *
+ * Trust (StrictModes of OpenSSH, safe_open of Postfix): a configuration
+ * decides where root's mq-forward sends a password and which file it reads
+ * it from, so a file is used only when it was written by the user it
+ * speaks for or by root, and nobody else could have changed it since:
+ * writable by neither group nor others, with one link (a hard link can
+ * give a file someone else wrote a name in the spool).  A file that a
+ * configuration names is read only when it is that configuration's
+ * owner's, or root's where the reader has no more rights than that owner.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -14,21 +23,26 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "mq.h"
+#include "internal.h"
 
 struct loadctx {
 	struct mq_conf		 conf;
 	struct mq_conferr	*err;
 	FILE			*f;
 	int			 line;
+	uid_t			 owner;		/* of the file being read */
 };
 
-/* A group name, or a number; EINVAL when it is neither. */
+/*
+ * A group name, or the number of a group; EINVAL otherwise.  A number no
+ * group has would leave every file of the queue to a group nobody is in.
+ */
 int
 mq_parse_group(const char *s, gid_t *gid)
 {
@@ -40,11 +54,94 @@ mq_parse_group(const char *s, gid_t *gid)
 		return 0;
 	}
 	*gid = (gid_t)strtonum(s, 0, 0x7fffffff, &e);
-	if (e != NULL) {
+	if (e != NULL || getgrgid(*gid) == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A lease, from -L or the config: no shorter than MQ_LEASE_MIN, as a
+ * worker that renews a lease every third of it would renew a shorter one
+ * every 0 ms.
+ */
+int
+mq_parse_lease(const char *s, int64_t *ms)
+{
+	if (mq_parse_duration(s, ms) == -1)
+		return -1;
+	/* mq-work renews every third; a claim names its lease in ,l */
+	if (*ms < MQ_LEASE_MIN || *ms > MQ_LEASE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* "user NAME (uid N)", or "uid N" for a uid with no name. */
+static void
+who(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwuid(uid)) != NULL)
+		snprintf(buf, len, "%.32s (uid %u)", pw->pw_name,
+		    (unsigned)uid);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+}
+
+/*
+ * Whether st may be taken as written by owner, or by root if rootok.  The
+ * reasons tell the owner what to do: a file others could write may have
+ * been changed by them, so it is to be read before it is trusted again.
+ */
+int
+conf_trusted(const struct stat *st, uid_t owner, int rootok,
+    const char *whose, char *why, size_t len)
+{
+	char by[64], ok[64];
+
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, len, "not a regular file");
+		return -1;
+	}
+	if (st->st_uid != owner && !(rootok && st->st_uid == 0)) {
+		who(st->st_uid, by, sizeof(by));
+		who(owner, ok, sizeof(ok));
+		if (owner == 0)
+			snprintf(why, len, "owned by %s, not by root", by);
+		else
+			snprintf(why, len, "owned by %s, not by %s%s%s", by,
+			    ok, whose, rootok ? " or root" : "");
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, len, "writable by %s: check it, then chmod %s",
+		    st->st_mode & S_IWOTH ? "everyone" : "its group",
+		    st->st_mode & S_IWOTH ? "go-w" : "g-w");
+		return -1;
+	}
+	if (st->st_nlink > 1) {
+		snprintf(why, len, "has %lu hard links: make it a file of "
+		    "its own", (unsigned long)st->st_nlink);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Root's mq-forward reading a password file for a queue owner's
+ * configuration must not read what that owner could not: a file of
+ * root's is read only for root's configurations, or for a tool run by the
+ * configuration's owner, whom the kernel already holds to its own rights.
+ */
+int
+mq_conf_named_ok(const struct stat *st, uid_t owner, char *why, size_t len)
+{
+	return conf_trusted(st, owner, owner == 0 || owner == geteuid(),
+	    ", whose configuration names it", why, len);
 }
 
 void
@@ -192,11 +289,16 @@ bridge(struct loadctx *x, int line, struct mq_bridge *b, int fwd,
 			    "url: %s", k, v);
 		return text(x, line, k, v, b->url, sizeof(b->url));
 	}
-	if (strcmp(k, "password_file") == 0)
+	/* the files are checked when read, against who named them */
+	if (strcmp(k, "password_file") == 0) {
+		b->password_owner = x->owner;
 		return text(x, line, k, v, b->password_file,
 		    sizeof(b->password_file));
-	if (strcmp(k, "cacert") == 0)
+	}
+	if (strcmp(k, "cacert") == 0) {
+		b->cacert_owner = x->owner;
 		return text(x, line, k, v, b->cacert, sizeof(b->cacert));
+	}
 	if (strcmp(k, "verify") == 0) {
 		if (strcmp(v, "yes") == 0)
 			b->verify = 1;
@@ -234,7 +336,7 @@ handler(void *user, const char *section, const char *k, const char *v)
 	struct loadctx *x = user;
 	struct mq_conf *c = &x->conf;
 	int64_t n;
-	char *end;
+	char *end, min[32];
 	long m;
 	int line = x->line;
 
@@ -248,8 +350,18 @@ handler(void *user, const char *section, const char *k, const char *v)
 		return bridge(x, line, &c->recv, 0, k, v);
 	if (section[0] != '\0')
 		return fail(x, line, "unknown section [%s]%s", section, "");
-	if (strcmp(k, "lease") == 0)
-		return duration(x, line, k, v, 1, &c->lease_ms);
+	if (strcmp(k, "lease") == 0) {
+		if (mq_parse_lease(v, &n) == -1) {
+			if (n > MQ_LEASE_MAX)
+				return fail(x, line,
+				    "lease: longer than 31 years: %s", v, "");
+			snprintf(min, sizeof(min), "%dms", MQ_LEASE_MIN);
+			return fail(x, line, "lease: bad lease, %s or more: %s",
+			    min, v);
+		}
+		c->lease_ms = n;
+		return 1;
+	}
 	if (strcmp(k, "backoff") == 0)
 		return duration(x, line, k, v, 0, &c->backoff_ms);
 	if (strcmp(k, "backoff_max") == 0)
@@ -313,13 +425,15 @@ handler(void *user, const char *section, const char *k, const char *v)
  * Load one file over *c.  A missing file is not an error unless must_exist;
  * dirfd/path are opened with mq_openat so a queue's file is found through
  * the queue's directory descriptor, and a symlink or FIFO planted there is
- * refused (MQ_ECONFIG, the file named), never followed nor waited on.
+ * refused (MQ_ECONFIG, the file named), never followed nor waited on.  The
+ * owner is checked on the descriptor, so what is read is what was checked.
  */
 int
 mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
-    struct mq_conferr *err)
+    uid_t owner, struct mq_conferr *err)
 {
 	struct loadctx x;
+	struct stat st;
 	FILE *f;
 	int fd, r, saved;
 
@@ -339,6 +453,18 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 		errno = MQ_ECONFIG;
 		return -1;
 	}
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (conf_trusted(&st, owner, 1, "", err->reason,
+	    sizeof(err->reason)) == -1) {
+		close(fd);
+		errno = MQ_ECONFIG;
+		return -1;
+	}
 	if ((f = fdopen(fd, "r")) == NULL) {
 		saved = errno;
 		close(fd);
@@ -349,6 +475,7 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 	x.err = err;
 	x.f = f;
 	x.line = 0;
+	x.owner = st.st_uid;
 	r = ini_parse_stream(reader, &x, handler, &x);
 	if (ferror(f) && r == 0)
 		r = -1;

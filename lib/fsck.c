@@ -9,13 +9,18 @@
  *   (mq_maintain) returns and promotes them;
  * - empty buckets: removed, except the current tail of a priority;
  * - entries that are not messages mq could have written (bad names, names
- *   that do not fit their state, symlinks, directories where files belong,
- *   files where buckets belong, files mq cannot read): moved to quarantine/,
- *   never deleted, for a person to look at;
+ *   that do not fit their state or bucket, symlinks, directories where files
+ *   belong, files where buckets belong, buckets the grammar does not know,
+ *   files mq cannot read): moved to quarantine/, never deleted, for a person
+ *   to look at;
  * - a busy ordered group with no message out (a crash between a message's
  *   death and the release of the next): its next message is released;
- * - a key still marked live whose message is gone (a crash between a
- *   purge and its unlink): the key's deadline starts.
+ * - a key still marked live whose message is gone (removed by hand or by a
+ *   foreign consumer that skipped the key, or quarantined above): the
+ *   key's deadline starts (key_release, the rule of every message that
+ *   leaves).  Gone means in no state and not waiting in groups/: a
+ *   quarantined entry whose id another message of the queue still has
+ *   leaves that message's key known.
  *
  * It is safe while producers and consumers work: every entry mq writes is
  * valid at every moment, so only foreign debris is ever quarantined; stale
@@ -40,7 +45,7 @@ struct fsck {
 	int		 dry;
 	int		 qfd;		/* quarantine/, -1 until needed */
 	int64_t		 now;		/* ms */
-	/* what the scan saw: ids and groups of messages that are out */
+	/* what the scan saw: ids of messages (waiting ones too), groups out */
 	char		**ids;
 	size_t		 nids, capids;
 	char		**groups;
@@ -121,10 +126,13 @@ readable_file(int dirfd, const char *name, struct stat *st)
 	    AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Check the messages of one directory of a state; where names it. */
+/*
+ * Check the messages of one directory of a state (-1: a group's waiting
+ * room), of a bucket if that state has them; where names it.
+ */
 static int
 check_files(struct fsck *f, int state, int dirfd, const char *where,
-    const char *group)
+    const char *bucket, const char *group)
 {
 	struct mq_name m;
 	struct stat st;
@@ -142,15 +150,17 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 		}
 		/* a size in the name that the file does not have: cut short */
 		if (ok && mq_name_parse(v[i], &m) == 0 &&
-		    name_fits(&m, state == -1 ? MQ_READY : state) &&
+		    name_fits(&m, state == -1 ? MQ_READY : state, bucket) &&
 		    (m.size < 0 || m.size == st.st_size) &&
 		    (group == NULL || strcmp(m.group, group) == 0)) {
-			if (state == -1)
-				continue;	/* waiting in its group */
+			/*
+			 * Waiting in its group (state -1) is in the spool, its
+			 * key live; only ready to held is out in its group.
+			 */
 			if (push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
 			    (m.group[0] != '\0' && state != MQ_DEAD &&
-			    push(&f->groups, &f->ngroups, &f->capgroups,
-			    m.group) == -1))
+			    state != -1 && push(&f->groups, &f->ngroups,
+			    &f->capgroups, m.group) == -1))
 				r = -1;
 			continue;
 		}
@@ -158,21 +168,6 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 	}
 	free_names(v, n);
 	return r;
-}
-
-static int
-bucket_name_ok(int state, const char *s)
-{
-	int prio;
-	unsigned long long seq;
-	size_t i;
-
-	if (state == MQ_READY)
-		return parse_bucket(s, &prio, &seq) == 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return i == 10;
 }
 
 static int empty_buckets(struct fsck *, int state);
@@ -193,7 +188,7 @@ check_buckets(struct fsck *f, int state)
 		if (fstatat(q->sfd[state], v[i], &st,
 		    AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
-		if (!S_ISDIR(st.st_mode) || !bucket_name_ok(state, v[i])) {
+		if (!S_ISDIR(st.st_mode) || !bucket_ok(state, v[i])) {
 			r = quarantine(f, q->sfd[state], mq_state_name(state),
 			    v[i]);
 			continue;
@@ -202,7 +197,7 @@ check_buckets(struct fsck *f, int state)
 			continue;
 		snprintf(where, sizeof(where), "%s_%s", mq_state_name(state),
 		    v[i]);
-		r = check_files(f, state, fd, where, NULL);
+		r = check_files(f, state, fd, where, v[i], NULL);
 		close(fd);
 	}
 	free_names(v, n);
@@ -221,11 +216,11 @@ empty_buckets(struct fsck *f, int state)
 	size_t n, nw, i;
 	int prio, fd, r = 0;
 
-	if (list_names(q->sfd[state], ".", &v, &n, LN_DIRS) == -1)
+	if (list_buckets(q, state, &v, &n) == -1)
 		return -1;
 	for (i = 0; i < n && r == 0; i++) {
-		if (state == MQ_READY && (parse_bucket(v[i], &prio, &seq) ==
-		    -1 || (tail_seq(q, prio, &tail) == 0 && tail == seq)))
+		if (state == MQ_READY && parse_bucket(v[i], &prio, &seq) == 0 &&
+		    tail_seq(q, prio, &tail) == 0 && tail == seq)
 			continue;
 		if ((fd = mq_opendirat(q->sfd[state], v[i])) == -1)
 			continue;
@@ -289,7 +284,7 @@ count_expired(struct fsck *f)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (mq_name_parse(v[i], &m) == 0 &&
-		    name_fits(&m, MQ_INFLIGHT) &&
+		    name_fits(&m, MQ_INFLIGHT, NULL) &&
 		    fstatat(f->q->sfd[MQ_INFLIGHT], v[i], &st,
 		    AT_SYMLINK_NOFOLLOW) == 0 && lease_end(&st, &m) <= f->now)
 			f->r->leases++;
@@ -329,7 +324,7 @@ scan(struct fsck *f)
 			r = check_buckets(f, state);
 		else
 			r = check_files(f, state, q->sfd[state],
-			    mq_state_name(state), NULL);
+			    mq_state_name(state), NULL, NULL);
 	}
 	gfd = mq_opendirat(q->dfd, "groups");
 	if (r == 0 && gfd != -1 && list_names(gfd, ".", &g, &ng, LN_ALL) ==
@@ -343,7 +338,7 @@ scan(struct fsck *f)
 				continue;
 			}
 			snprintf(where, sizeof(where), "groups_%s", g[i]);
-			r = check_files(f, -1, fd, where, g[i]);
+			r = check_files(f, -1, fd, where, NULL, g[i]);
 			close(fd);
 		}
 		free_names(g, ng);

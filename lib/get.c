@@ -40,12 +40,10 @@ promote(struct mq_queue *q, int64_t now)
 	int64_t t;
 	int locked = 0, fd, r = 0;
 
-	if (list_names(q->sfd[MQ_DELAYED], ".", &buckets, &nb,
-	    LN_SORT | LN_DIRS) == -1)
+	if (list_buckets(q, MQ_DELAYED, &buckets, &nb) == -1)
 		return -1;
 	for (i = 0; i < nb; i++) {
-		if (strlen(buckets[i]) != 10 || (t = strtoll(buckets[i], NULL,
-		    10)) > now || t <= 0)
+		if (parse_window(buckets[i], &t) == -1 || t > now)
 			continue;
 		if (!locked && lock_ex(q, LK_PROMOTE) == -1) {
 			r = -1;
@@ -57,7 +55,7 @@ promote(struct mq_queue *q, int64_t now)
 		if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == 0) {
 			for (j = 0; j < n; j++) {
 				if (mq_name_parse(v[j], &m) == -1 ||
-				    !name_fits(&m, MQ_DELAYED) ||
+				    !name_fits(&m, MQ_DELAYED, buckets[i]) ||
 				    m.notbefore > now)
 					continue;
 				if (m.expiry != 0 && m.expiry <= now)
@@ -96,7 +94,7 @@ reclaim(struct mq_queue *q, int64_t now_ms)
 	}
 	for (i = 0; i < n; i++) {
 		if (mq_name_parse(v[i], &m) == -1 ||
-		    !name_fits(&m, MQ_INFLIGHT) ||
+		    !name_fits(&m, MQ_INFLIGHT, NULL) ||
 		    fstatat(fd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
@@ -143,7 +141,7 @@ next_bucket(struct mq_queue *q)
 	if (q->bucketfd != -1)
 		close(q->bucketfd);
 	q->bucketfd = -1;
-	if (ready_buckets(q, &v, &n) == -1)
+	if (list_buckets(q, MQ_READY, &v, &n) == -1)
 		return -1;
 	/* go on after the bucket last read, in delivery order */
 	for (i = 0; q->cursor[0] != '\0' && i < n &&
@@ -230,7 +228,7 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		from = q->names[q->inames];
 		/* list_names gave regular files only: no symlink is claimed */
 		if (mq_name_parse(from, &m) == -1 ||
-		    !name_fits(&m, MQ_READY)) {
+		    !name_fits(&m, MQ_READY, q->cursor)) {
 			q->inames++;	/* not ours to deliver */
 			continue;
 		}
@@ -261,9 +259,22 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		 * needs only write permission, not ownership, so members
 		 * of a spool's group can claim each other's messages.
 		 */
-		if (set_deadline(q->sfd[MQ_INFLIGHT], q->run[q->nrun], &m,
-		    NULL) == -1) {
-			/* no deadline: the next reclaim returns it to ready */
+		if (set_deadline(q, q->sfd[MQ_INFLIGHT], q->run[q->nrun],
+		    &m, NULL) == -1) {
+			/*
+			 * A claim without its deadline is no claim: give the
+			 * message back under its old name (the attempt not
+			 * counted) and fail, rather than hand out fewer than
+			 * were taken.  If it cannot go back, the next reclaim
+			 * returns it (its old time is long past); either way
+			 * the error is reported, now or, after the run
+			 * claimed so far, by the next call.
+			 */
+			q->claimerr = errno;
+			if (mq_rename(q->sfd[MQ_INFLIGHT], q->run[q->nrun],
+			    q->bucketfd, from) == 0)
+				q->inames--;	/* the next pass meets it again */
+			errno = q->claimerr;
 			r = -1;
 			break;
 		}
@@ -273,12 +284,17 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 	unlock(q, LK_LEASE);
 	if (r == 0 && q->nrun == 0 && q->inames < q->nnames &&
 	    mq_name_parse(q->names[q->inames], &m) == 0 &&
-	    name_fits(&m, MQ_READY) && m.expiry != 0 && m.expiry <= now) {
+	    name_fits(&m, MQ_READY, q->cursor) && m.expiry != 0 &&
+	    m.expiry <= now) {
 		/* the run stopped at an expired message */
 		bury(q, q->bucketfd, q->names[q->inames++], &m, "expired");
 		group_flush(q);
 	}
-	return r == -1 && q->nrun == 0 ? -1 : (int)q->nrun;
+	if (r == -1 && q->nrun == 0) {
+		q->claimerr = 0;	/* reported here */
+		return -1;
+	}
+	return (int)q->nrun;
 }
 
 void
@@ -313,6 +329,12 @@ mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 	 * names nobody can claim (junk, races lost) cannot keep us here: a
 	 * pass that claims nothing ends the search.
 	 */
+	/* a failed claim ended the last run: its error, now the run is out */
+	if (q->irun == q->nrun && q->claimerr != 0) {
+		errno = q->claimerr;
+		q->claimerr = 0;
+		return -1;
+	}
 	if (q->irun == q->nrun && mq_paused(q))
 		return 0;
 	while (q->irun == q->nrun) {

@@ -9,7 +9,9 @@
  * a producer, so name order is put order.  When the out message leaves for
  * good (acknowledged, dead, purged) the first waiting one is published,
  * or the directory removed when none waits.  A message returned (nack,
- * expired lease) or held stays out: the next one waits for it.
+ * expired lease) or held stays out: the next one waits for it.  A dead
+ * one is out no more: purging it later releases nothing, nor does purging
+ * a waiting one (leave() in move.c knows which is which).
  *
  * Invariants:
  * - Whether a group is busy and which message goes out next are decided
@@ -127,8 +129,8 @@ group_next(struct mq_queue *q, const char *hash)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (mq_name_parse(v[i], &m) == -1 || !name_fits(&m, MQ_READY) ||
-		    strcmp(m.group, hash) != 0)
+		if (mq_name_parse(v[i], &m) == -1 ||
+		    !name_fits(&m, MQ_READY, NULL) || strcmp(m.group, hash) != 0)
 			continue;	/* not ours: left alone */
 		r = publish(q, fd, v[i], &m);
 		if (r == 0 || errno != ENOENT)
@@ -192,7 +194,8 @@ group_flush(struct mq_queue *q)
  */
 static int
 each_waiting(struct mq_queue *q, int mark,
-    int (*fn)(int fd, const char *name, const struct mq_name *, void *),
+    int (*fn)(struct mq_queue *, int fd, const char *name,
+    const struct mq_name *, void *),
     void *arg)
 {
 	struct mq_name m;
@@ -210,8 +213,8 @@ each_waiting(struct mq_queue *q, int mark,
 		if (list_names(fd, ".", &v, &n, LN_FILES) == 0) {
 			for (j = 0; j < n && r == 0; j++)
 				if (mq_name_parse(v[j], &m) == 0 &&
-				    name_fits(&m, MQ_READY))
-					r = fn(fd, v[j], &m, arg);
+				    name_fits(&m, MQ_READY, NULL))
+					r = fn(q, fd, v[j], &m, arg);
 			free_names(v, n);
 		}
 		close(fd);
@@ -228,10 +231,12 @@ struct tally {
 };
 
 static int
-count1(int fd, const char *name, const struct mq_name *m, void *arg)
+count1(struct mq_queue *q, int fd, const char *name, const struct mq_name *m,
+    void *arg)
 {
 	struct tally *t = arg;
 
+	(void)q;
 	(void)fd;
 	(void)name;
 	(*t->count)++;
@@ -249,12 +254,17 @@ group_count(struct mq_queue *q, long long *count, long long *bytes)
 	return each_waiting(q, 0, count1, &t);
 }
 
+/*
+ * A waiting message goes as every message leaves (its key's deadline
+ * starts); it was never out, so its group's next is not due.
+ */
 static int
-purge1(int fd, const char *name, const struct mq_name *m, void *arg)
+purge1(struct mq_queue *q, int fd, const char *name, const struct mq_name *m,
+    void *arg)
 {
-	(void)m;
-	if (unlinkat(fd, name, 0) == 0)
-		(*(long long *)arg)++;
+	if (leave(q, fd, name, m, 0) == -1)
+		return errno == ENOENT ? 0 : -1;
+	(*(long long *)arg)++;
 	return 0;
 }
 

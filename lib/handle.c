@@ -18,7 +18,8 @@
  * - A touch holds the lease lock shared, so the reclaimer never returns a
  *   message to ready on a deadline it has just seen being extended.  It
  *   never lowers the deadline of a fan-out copy (set_deadline).
- * - An ack of a message with a key starts the key's dedup window (key.c).
+ * - An ack removes its message through leave() (move.c), which starts
+ *   the dedup window of its key, as every road out of the spool does.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -132,22 +133,6 @@ gone(int state)
 	return state == MQ_DEAD ? ENOENT : MQ_EMOVED;
 }
 
-/* Whether a directory name is a bucket of a state with buckets. */
-static int
-bucket_ok(int state, const char *b)
-{
-	unsigned long long seq;
-	int prio;
-	size_t i;
-
-	if (state == MQ_READY)
-		return parse_bucket(b, &prio, &seq) == 0;
-	for (i = 0; b[i] != '\0'; i++)
-		if (b[i] < '0' || b[i] > '9')
-			return 0;
-	return i == 10;
-}
-
 /*
  * Split the state (and, for ready and delayed messages, the bucket) off
  * dir, which ends in STATE or STATE/BUCKET.  Returns the state, one of
@@ -212,7 +197,8 @@ resolve(struct mq_session *s, const char *path, unsigned states,
 	if ((t->state = split_state(dir, states, bucket,
 	    sizeof(bucket))) == -1)
 		goto bad;
-	if (mq_name_parse(base, &t->m) == -1 || !name_fits(&t->m, t->state))
+	if (mq_name_parse(base, &t->m) == -1 || !name_fits(&t->m, t->state,
+	    bucket[0] != '\0' ? bucket : NULL))
 		goto bad;
 	/*
 	 * Handles come in runs from one queue (mq-get -n 100 | mq-ack):
@@ -292,7 +278,8 @@ ack_grouped(struct target *t)
 	if (faccessat(t->fd, t->name, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
 		errno = errno == ENOENT ? ESTALE : errno;
 	else if (group_next(q, t->m.group) == 0 && lock_sh(q, LK_QUEUE) == 0) {
-		r = remove_message(q, t->fd, t->name, &t->m);
+		/* its next is out already: leave() has no group to free */
+		r = leave(q, t->fd, t->name, &t->m, 0);
 		unlock(q, LK_QUEUE);
 		if (r == -1 && errno == ENOENT)
 			errno = ESTALE;
@@ -315,7 +302,7 @@ mq_ack(struct mq_session *s, const char *handle)
 		return ack_grouped(&t);
 	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
-	r = remove_message(t.q, t.fd, t.name, &t.m);
+	r = leave(t.q, t.fd, t.name, &t.m, 1);
 	unlock(t.q, LK_QUEUE);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;
@@ -421,13 +408,13 @@ mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 		return -1;
 	if (lease_ms == t.m.lease) {
 		/* the claim's own lease, from now: write permission will do */
-		r = set_deadline(t.fd, t.name, &t.m, NULL);
+		r = set_deadline(t.q, t.fd, t.name, &t.m, NULL);
 	} else {
 		/* another length: an mtime that ends it then (owner only) */
 		dl = mq_now_ms() + lease_ms - t.m.lease;
 		ts[0].tv_sec = ts[1].tv_sec = dl / 1000;
 		ts[0].tv_nsec = ts[1].tv_nsec = (dl % 1000) * 1000000;
-		r = set_deadline(t.fd, t.name, &t.m, ts);
+		r = set_deadline(t.q, t.fd, t.name, &t.m, ts);
 	}
 	unlock(t.q, LK_LEASE);
 	if (r == -1 && errno == ENOENT)

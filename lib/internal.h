@@ -35,6 +35,7 @@ struct mq_queue {
 	char		 name[MQ_QUEUE_MAX + 1];
 	char		 path[PATH_MAX];	/* SPOOL/QUEUE, absolute */
 	int		 dfd;
+	uid_t		 owner;			/* of the queue's directory */
 	int		 sfd[MQ_NSTATES];
 	int		 tmpfd;
 	int		 keysfd;		/* keys/, -1 until used */
@@ -65,6 +66,7 @@ struct mq_queue {
 	/* claimed and not yet handed out: names in inflight/ */
 	char		 run[CLAIM_RUN][MQ_NAME_MAX + 1];
 	size_t		 nrun, irun, ahead;
+	int		 claimerr;		/* errno of a failed claim, 0 */
 	int64_t		 maintained;		/* ms of the last upkeep, 0: never */
 
 	/* mq_wait: inotify descriptor, highest watch seen, fallbacks */
@@ -88,6 +90,7 @@ int	 mq_rename(int, const char *, int, const char *);
 int	 mark_dirty(struct mq_queue *, const char *rel);
 int	 held_dir(struct mq_queue *);
 int	 own_file(struct mq_queue *, int fd);
+#define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
 int	 own_fd(const struct mq_conf *, int fd, int dir);
 int	 own_dirat(const struct mq_conf *, int dirfd, const char *name);
 int	 make_dir(struct mq_queue *, int dirfd, const char *name);
@@ -96,6 +99,8 @@ int	 publish(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
+int	 leave(struct mq_queue *, int fromfd, const char *from,
+	    const struct mq_name *, int out);
 int	 hold(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, char *heldname);
 int	 private_bucket(struct mq_queue *, int prio, size_t n);
@@ -103,11 +108,10 @@ int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
 int	 unhold(struct mq_queue *, const char *heldname, struct mq_name *);
 int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
 long long ready_in(struct mq_queue *);
-int	 ready_buckets(struct mq_queue *, char ***names, size_t *n);
+int	 list_buckets(struct mq_queue *, int state, char ***names, size_t *n);
 int	 drop_bucket(struct mq_queue *, int state, const char *bucket);
 int	 drop_empty_buckets(struct mq_queue *, int state);
 int	 bucket_cmp(const char *, const char *);
-int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
 #define LN_SORT		0x1
 #define LN_FILES	0x2
 #define LN_DIRS		0x4
@@ -117,7 +121,16 @@ int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
 void	 free_names(char **, size_t);
 int64_t	 ceil_s(int64_t ms);
 int64_t	 lease_end(const struct stat *, const struct mq_name *);
-int	 name_fits(const struct mq_name *, int state);
+
+/* name.c: the grammar of bucket names, and of names in their places */
+int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
+int	 parse_window(const char *, int64_t *t);
+int	 bucket_ok(int state, const char *);
+int	 name_fits(const struct mq_name *, int state, const char *bucket);
+
+/* conf.c: may st be taken as written by owner (or root, if rootok)? */
+int	 conf_trusted(const struct stat *st, uid_t owner, int rootok,
+	    const char *whose, char *why, size_t);
 
 /* key.c: the key store of idempotent producers */
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);
@@ -133,8 +146,8 @@ int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 	    int type);
 int	 key_forget(struct mq_queue *, const char *hash, const char *id);
 int	 key_finish(struct mq_queue *, const char *id, const char *name);
-int	 remove_message(struct mq_queue *, int dirfd, const char *name,
-	    const struct mq_name *);
+int	 key_release(struct mq_queue *, const struct mq_name *);
+int	 key_keep(struct mq_queue *, const struct mq_name *);
 void	 key_sweep(struct mq_queue *, const char *hash);
 
 /* group.c */
@@ -158,7 +171,9 @@ void	 fanout_end(struct fanout *);
 const char *fanout_failure(const struct fanout *, size_t i, int *err);
 void	 fanout_free(struct fanout *);
 int	 linked_ok(const struct mq_name *, const struct stat *);
-int	 set_deadline(int dirfd, const char *name, const struct mq_name *,
-	    const struct timespec ts[2]);
+int	 set_deadline(struct mq_queue *, int dirfd, const char *name,
+	    const struct mq_name *, const struct timespec ts[2]);
+int	 replace_own(struct mq_queue *, int dirfd, const char *name, int fd,
+	    const struct timespec ts[2], mode_t keep, int dosync);
 
 #endif

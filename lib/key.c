@@ -17,12 +17,16 @@
  *   name and so finishes the put.  So a retry after a crash finds its
  *   message once: neither a duplicate nor a swallowed message.  A put that
  *   fails (not dies) after recording removes the record again.
- * - While its message is in the spool, in any state, the dead one included,
- *   a key file's mtime is KEY_LIVE.  When the message is acked or purged,
- *   the mtime becomes now + dedup_window, before the message goes, and
- *   only if the file still names that message: a crash in between leaves
- *   a message that will be delivered again and a key that will expire,
- *   never a key that stays known for good after its message is gone.
+ * - While its message is in the spool, in any state, the dead one and one
+ *   waiting its group's turn included, a key file's mtime is KEY_LIVE.
+ *   When the message leaves for good, whatever the road (all go through
+ *   leave() in move.c, see there), the mtime becomes now + dedup_window,
+ *   before the message goes, and only if the file still names that
+ *   message: a crash in between leaves a message that will be delivered
+ *   again and a key that will expire, never a key that stays known for
+ *   good after its message is gone.  One that is gone all the same (a
+ *   crash, a hand, mq-fsck's quarantine) gets its deadline from mq-fsck
+ *   (key_orphans).  key_release is the one place of the rule.
  * - A key file whose mtime has passed is garbage, whatever it holds.  A
  *   put with its key replaces it; sweeps remove it under its key lock, so
  *   a sweep never removes a file that a put has just rewritten.
@@ -382,7 +386,8 @@ key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
 {
 	struct timespec ts[2];
 	char id[MQ_ID_LEN + 1];
-	int fd, known, r = 0, saved;
+	struct stat st;
+	int dfd, fd, known, r = 0, saved;
 
 	if ((fd = key_open(q, m->key, &known, id, NULL)) == -1)
 		return errno == ENOENT || errno == MQ_EKEYFILE ? 0 : -1;
@@ -391,6 +396,28 @@ key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
 		ts[0].tv_nsec = ts[1].tv_nsec = (ms % 1000) * 1000000;
 		/* on the inode we read, even if a put renamed a new one over */
 		r = futimens(fd, ts) == -1 ? -1 : 1;
+		/*
+		 * An explicit time needs the file's owner: in a spool shared
+		 * by a group, the member who put the message.  Another
+		 * member replaces the file by one of its own with the same
+		 * record and the deadline (replace_own: one rename, so a
+		 * crash leaves the old key, live, never none).  No put
+		 * rewrites the file meanwhile: it rewrites only a key whose
+		 * deadline has passed, and this one is live while its
+		 * message is in the spool.
+		 */
+		if (r == -1 && errno == EPERM && fstat(fd, &st) == 0 &&
+		    st.st_uid != geteuid()) {
+			if ((dfd = key_dir(q, m->key, 0)) == -1)
+				r = -1;
+			else {
+				r = replace_own(q, dfd, m->key, fd, ts, 07777,
+				    1) == -1 ? -1 : 1;
+				saved = errno;
+				close(dfd);
+				errno = saved;
+			}
+		}
 	}
 	saved = errno;
 	close(fd);
@@ -399,27 +426,26 @@ key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
 }
 
 /*
- * Unlink a message that leaves the spool for good (ack, purge).  Its key,
- * if it has one, stays known for dedup_window from now; the deadline is
- * set first (see the invariants above), and set back if the message
- * cannot be removed after all.
+ * Message m leaves the spool for good, or has left it: its key stays known
+ * for dedup_window from now, if the key file still names m.  This is the
+ * one place of that rule; leave() (move.c) calls it for every message it
+ * removes, key_orphans for those found gone.
  */
 int
-remove_message(struct mq_queue *q, int dirfd, const char *name,
-    const struct mq_name *m)
+key_release(struct mq_queue *q, const struct mq_name *m)
 {
-	int k = 0, saved;
-
-	if (m->key[0] != '\0' && (k = key_deadline(q, m,
-	    mq_now_ms() + q->conf.dedup_window_ms)) == -1)
-		return -1;
-	if (unlinkat(dirfd, name, 0) == 0)
+	if (m->key[0] == '\0')
 		return 0;
-	saved = errno;
-	if (k == 1)
-		key_deadline(q, m, KEY_LIVE * 1000);
-	errno = saved;
-	return -1;
+	return key_deadline(q, m, mq_now_ms() + q->conf.dedup_window_ms);
+}
+
+/* Undo key_release: m did not leave after all, its key is live again. */
+int
+key_keep(struct mq_queue *q, const struct mq_name *m)
+{
+	if (m->key[0] == '\0')
+		return 0;
+	return key_deadline(q, m, KEY_LIVE * 1000);
 }
 
 /*
@@ -548,8 +574,7 @@ key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
 				memset(&m, 0, sizeof(m));
 				strlcpy(m.id, id, sizeof(m.id));
 				strlcpy(m.key, v[j], sizeof(m.key));
-				if (!dry && key_deadline(q, &m, mq_now_ms() +
-				    q->conf.dedup_window_ms) == -1)
+				if (!dry && key_release(q, &m) == -1)
 					r = -1;
 			}
 			if (kfd != -1)

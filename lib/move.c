@@ -7,6 +7,9 @@
  *   instant it has exactly one name.
  * - Every move holds the queue lock shared, so mq-stat and mq-purge,
  *   which take it exclusive, see no message in two states or in none.
+ * - A message leaves the spool for good only through leave(), whatever
+ *   the road, so that what leaving does to its key and its group is done
+ *   on every one of them.
  * - A ready bucket holds at most bucket_size messages: producers pick the
  *   bucket under the tail record lock of its priority and roll over to a
  *   new one when it is full.  Consumers remove empty buckets except the
@@ -88,22 +91,6 @@ int64_t
 ceil_s(int64_t ms)
 {
 	return (ms + 999) / 1000;
-}
-
-int
-parse_bucket(const char *s, int *prio, unsigned long long *seq)
-{
-	char *end;
-	size_t i;
-
-	if (s[0] < '0' || s[0] > '9' || s[1] != '.' || strlen(s) != 12)
-		return -1;
-	for (i = 2; i < 12; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	*prio = s[0] - '0';
-	*seq = strtoull(s + 2, &end, 10);
-	return 0;
 }
 
 static int
@@ -497,6 +484,40 @@ bury(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
 }
 
 /*
+ * A message leaves the spool for good: the one way it is done, whatever
+ * the road (an ack, a purge of any state, the purge of the messages
+ * waiting their group's turn).  What leaving means is kept here, so that
+ * no road can forget a part of it:
+ * - Its key stays known for dedup_window from now (key_release, key.c).
+ *   The deadline is set before the unlink, so that a crash in between
+ *   leaves a message delivered again, never a key known for good; it is
+ *   set back if the unlink fails.
+ * - If it was its group's out message (out), the group's next is due: it
+ *   is noted, and group_flush releases it once the caller has dropped its
+ *   locks (group.c).  Not so for a dead message, whose group went on when
+ *   it died, nor for one waiting in groups/, which was never out; nor for
+ *   an ack, which releases the next itself, before the unlink.
+ * Call with the queue lock held, shared or exclusive.
+ */
+int
+leave(struct mq_queue *q, int fromfd, const char *from,
+    const struct mq_name *m, int out)
+{
+	int k, saved;
+
+	if ((k = key_release(q, m)) == -1)
+		return -1;
+	if (unlinkat(fromfd, from, 0) == -1) {
+		saved = errno;
+		if (k == 1)
+			key_keep(q, m);
+		errno = saved;
+		return -1;
+	}
+	return out && m->group[0] != '\0' ? group_defer(q, m->group) : 0;
+}
+
+/*
  * Hold a message: out of every path of delivery, since no consumer, nor
  * the reclaimer or the promoter, looks into held/.  Attempts, expiry and
  * not-before stay in the name for its release.
@@ -575,25 +596,35 @@ bucket_cmp(const char *a, const char *b)
 	return cmpbucket(&x, &y);
 }
 
-/* The ready buckets in delivery order; other names in ready/ are skipped. */
+/*
+ * The buckets of ready/ or delayed/ that meet the grammar (name.c), in
+ * delivery order: ready ones by priority, then SEQ; delayed windows by
+ * time, which is name order.  Other names are skipped.
+ */
 int
-ready_buckets(struct mq_queue *q, char ***names, size_t *n)
+list_buckets(struct mq_queue *q, int state, char ***names, size_t *n)
 {
 	struct bucketref *refs;
 	char **v;
 	size_t nv, i, k = 0;
 
-	if (list_names(q->sfd[MQ_READY], ".", &v, &nv, LN_DIRS) == -1)
+	if (list_names(q->sfd[state], ".", &v, &nv, LN_DIRS) == -1)
 		return -1;
 	if ((refs = calloc(nv ? nv : 1, sizeof(*refs))) == NULL) {
 		free_names(v, nv);
 		return -1;
 	}
 	for (i = 0; i < nv; i++) {
-		if (parse_bucket(v[i], &refs[k].prio, &refs[k].seq) == 0)
-			refs[k++].name = v[i];
-		else
+		if (!bucket_ok(state, v[i])) {
 			free(v[i]);
+			continue;
+		}
+		/* a window has no priority: all compare by SEQ, here T */
+		if (state == MQ_READY)
+			parse_bucket(v[i], &refs[k].prio, &refs[k].seq);
+		else
+			refs[k].seq = strtoull(v[i], NULL, 10);
+		refs[k++].name = v[i];
 	}
 	qsort(refs, k, sizeof(*refs), cmpbucket);
 	for (i = 0; i < k; i++)
@@ -608,6 +639,7 @@ ready_buckets(struct mq_queue *q, char ***names, size_t *n)
  * Remove a bucket if it is empty (rmdir fails otherwise, so a producer
  * racing in keeps its message) and, for ready/, if producers are no longer
  * filling it: removing the tail would only make the next put recreate it.
+ * A directory that is no bucket by the grammar is not ours to remove.
  */
 int
 drop_bucket(struct mq_queue *q, int state, const char *bucket)
@@ -615,8 +647,9 @@ drop_bucket(struct mq_queue *q, int state, const char *bucket)
 	unsigned long long seq, tail;
 	int prio;
 
-	if (state == MQ_READY && (parse_bucket(bucket, &prio, &seq) == -1 ||
-	    (tail_seq(q, prio, &tail) == 0 && tail == seq)))
+	if (!bucket_ok(state, bucket) || (state == MQ_READY &&
+	    parse_bucket(bucket, &prio, &seq) == 0 &&
+	    tail_seq(q, prio, &tail) == 0 && tail == seq))
 		return 0;
 	if (unlinkat(q->sfd[state], bucket, AT_REMOVEDIR) == -1)
 		return errno == ENOTEMPTY || errno == EEXIST ||
@@ -631,7 +664,7 @@ drop_empty_buckets(struct mq_queue *q, int state)
 	size_t n, i;
 	int r = 0;
 
-	if (list_names(q->sfd[state], ".", &v, &n, LN_DIRS) == -1)
+	if (list_buckets(q, state, &v, &n) == -1)
 		return -1;
 	for (i = 0; i < n && r == 0; i++)
 		r = drop_bucket(q, state, v[i]);

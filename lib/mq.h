@@ -26,6 +26,9 @@
 #define MQ_PRIORITY_DEFAULT	4
 #define MQ_KEY_MAX	4096	/* longest idempotency key, in bytes */
 #define MQ_KEY_HEX	32	/* a key's hash in names and key files */
+/* the last second a name holds (10 digits): 2286-11-20T17:46:39Z */
+#define MQ_TIME_MAX	INT64_C(9999999999)
+#define MQ_LEASE_MAX	INT64_C(999999999999)	/* ms in ,l: 31 years */
 
 /* Exit statuses shared by every tool (see mq(7)). */
 #define MQ_EX_OK	0
@@ -61,6 +64,9 @@ struct mq_bridge {
 	char	 password_file[1024];
 	char	 cacert[1024];		/* amqps: a PEM file of CAs */
 	int	 verify;		/* amqps: check peer and host name */
+	/* who wrote the configuration that named each file (mq.conf(5)) */
+	uid_t	 password_owner;
+	uid_t	 cacert_owner;
 	char	 exchange[256];		/* forward */
 	int	 exchange_set;		/* "" is the default exchange */
 	char	 routing_key[256];	/* forward */
@@ -123,9 +129,11 @@ int64_t	 mq_now_ms(void);
 
 /* name.c: the message name grammar */
 int	 mq_name_parse(const char *, struct mq_name *);
+/* fails with MQ_ERANGE for a value the grammar has no room for */
 int	 mq_name_format(const struct mq_name *, char *, size_t);
 int	 mq_queue_name_ok(const char *);
-void	 mq_new_id(char [MQ_ID_LEN + 1]);
+/* fails with MQ_ERANGE when the clock is outside what an id holds */
+int	 mq_new_id(char [MQ_ID_LEN + 1]);
 int64_t	 mq_id_time(const char *id);
 
 /*
@@ -137,10 +145,25 @@ int64_t	 mq_id_time(const char *id);
 int	 mq_openat(int dirfd, const char *path, int flags, mode_t mode);
 
 /* conf.c */
+#define MQ_LEASE_MIN	3	/* ms: mq-work renews a lease every third */
 void	 mq_conf_defaults(struct mq_conf *);
 int	 mq_parse_group(const char *, gid_t *);
+int	 mq_parse_lease(const char *, int64_t *ms);
+/*
+ * Load path, relative to dirfd, over *c.  The file is used only when it
+ * belongs to owner or root and no one else could have written it (see
+ * "Trust" in mq.conf(5)); else MQ_ECONFIG, with the reason.
+ */
 int	 mq_conf_load(struct mq_conf *, int dirfd, const char *path,
-	    int must_exist, struct mq_conferr *);
+	    int must_exist, uid_t owner, struct mq_conferr *);
+/*
+ * Whether a file that a configuration of owner's names (password_file,
+ * cacert), as fstat(2) saw it once open, may be read for it: 0, or -1 with
+ * the reason in why.
+ */
+struct stat;
+int	 mq_conf_named_ok(const struct stat *, uid_t owner, char *why,
+	    size_t);
 
 /* spool.c: finding and opening queues */
 int	 mq_spool_path(const char *opt, char *, size_t);
@@ -270,6 +293,7 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EISSUB	4102	/* errno: a subscriber cannot be a topic */
 #define MQ_ENOTEMPTY	4103	/* errno: a queue holds messages to deliver */
 #define MQ_ENOTREG	4104	/* errno: not a regular file (mq_openat) */
+#define MQ_ERANGE	4110	/* errno: a time or lease no name can hold */
 int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
 /*

@@ -1,12 +1,20 @@
 /*
- * name.c - the grammar of queue names, message ids and message file names.
+ * name.c - the grammar of queue names, message ids, message file names and
+ * bucket names.
  *
  * A message file name is its id followed by ",<letter><value>" fields (see
  * mq(7)).  Everything a consumer needs to order, expire or dead-letter a
  * message is in its name, so no body is ever read to decide.  The parser is
  * strict: a name it accepts is one mq could have written, which is what keeps
  * a planted or mangled file from being delivered, and what makes
- * format(parse(x)) == x for canonical names.
+ * format(parse(x)) == x for canonical names.  The rest of the library asks
+ * here, and only here, whether a name is one: of a message, of a bucket, of
+ * a message in its bucket.
+ *
+ * The writer keeps to the same grammar: what the parser would refuse (a
+ * time past 2286, a lease of more than 31 years) is never formatted, so no
+ * message is ever put, returned or claimed under a name that no one will
+ * take.
  *
  * The fan-out flag ",f" (fanout.c) is the one field without a value.
  */
@@ -20,6 +28,8 @@
 #include <time.h>
 
 #include "internal.h"
+
+#define NAME_SIZE_MAX	INT64_C(999999999999999)	/* ,s: 15 digits */
 
 static const char alnum[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -57,8 +67,11 @@ mq_queue_name_ok(const char *s)
  * Ids sort in enqueue order.  One process never hands out the same
  * microsecond twice, so the ids of a batch keep their input order even when
  * the clock is coarse or a batch is faster than a microsecond per message.
+ * A clock past the 10 digits of an id (after 2286) gives no id: a name
+ * made from it would be no name, and its message lost.  (One before 1970
+ * counts on from the first microsecond, as a clock stepped back does.)
  */
-void
+int
 mq_new_id(char id[MQ_ID_LEN + 1])
 {
 	static int64_t last;
@@ -71,6 +84,10 @@ mq_new_id(char id[MQ_ID_LEN + 1])
 	us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	if (us <= last)
 		us = last + 1;
+	if (us / 1000000 > MQ_TIME_MAX) {
+		errno = MQ_ERANGE;
+		return -1;
+	}
 	last = us;
 	arc4random_buf(r, sizeof(r));
 	snprintf(id, MQ_ID_LEN + 1, "%010lld.%06lld.",
@@ -78,6 +95,7 @@ mq_new_id(char id[MQ_ID_LEN + 1])
 	for (i = 0; i < sizeof(r); i++)
 		id[18 + i] = alnum[r[i] % 62];
 	id[MQ_ID_LEN] = '\0';
+	return 0;
 }
 
 static int
@@ -183,16 +201,16 @@ mq_name_parse(const char *s, struct mq_name *m)
 			m->attempts = (int)v;
 			break;
 		case 's':
-			if (fieldnum(&p, INT64_C(999999999999999), &m->size) == -1)
+			if (fieldnum(&p, NAME_SIZE_MAX, &m->size) == -1)
 				goto bad;
 			break;
 		case 'x':
-			if (fieldnum(&p, INT64_C(9999999999), &m->expiry) == -1 ||
+			if (fieldnum(&p, MQ_TIME_MAX, &m->expiry) == -1 ||
 			    m->expiry == 0)
 				goto bad;
 			break;
 		case 'n':
-			if (fieldnum(&p, INT64_C(9999999999), &m->notbefore) == -1 ||
+			if (fieldnum(&p, MQ_TIME_MAX, &m->notbefore) == -1 ||
 			    m->notbefore == 0)
 				goto bad;
 			break;
@@ -218,8 +236,8 @@ mq_name_parse(const char *s, struct mq_name *m)
 				goto bad;
 			break;
 		case 'l':
-			if (fieldnum(&p, INT64_C(999999999999), &m->lease) ==
-			    -1 || m->lease == 0)
+			if (fieldnum(&p, MQ_LEASE_MAX, &m->lease) == -1 ||
+			    m->lease == 0)
 				goto bad;
 			break;
 		case 't':
@@ -237,11 +255,29 @@ bad:
 	return -1;
 }
 
+/*
+ * The inverse of mq_name_parse, for the names mq writes.  A value the
+ * parser would refuse is refused here, before any file gets the name: a
+ * message named beyond the grammar would be in the spool and yet no
+ * message (never delivered, quarantined by mq-fsck), so a put, nack or
+ * claim that would make one fails instead.
+ */
 int
 mq_name_format(const struct mq_name *m, char *buf, size_t len)
 {
 	int n;
 
+	if (m->expiry < 0 || m->expiry > MQ_TIME_MAX || m->notbefore < 0 ||
+	    m->notbefore > MQ_TIME_MAX || m->lease < 0 ||
+	    m->lease > MQ_LEASE_MAX || m->size > NAME_SIZE_MAX) {
+		errno = MQ_ERANGE;
+		return -1;
+	}
+	if (m->prio < MQ_PRIORITY_MIN || m->prio > MQ_PRIORITY_MAX ||
+	    m->attempts < 0 || m->attempts > ATTEMPTS_MAX || !id_ok(m->id)) {
+		errno = EINVAL;
+		return -1;
+	}
 	n = snprintf(buf, len, "%s,p%d,a%d", m->id, m->prio, m->attempts);
 	if (n >= 0 && (size_t)n < len && m->size >= 0)
 		n += snprintf(buf + n, len - n, ",s%lld", (long long)m->size);
@@ -270,14 +306,75 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 }
 
 /*
+ * Bucket names: P.SEQ in ready/ (the priority digit, a dot, 10 digits),
+ * T in delayed/ (10 digits: the epoch second that starts a window of
+ * DELAY_WINDOW seconds).  Every reader of buckets (consumers, walkers,
+ * handles, mq-fsck) goes by these two, so that a directory planted with
+ * another name, such as one with control bytes, is no bucket to any of
+ * them: never delivered from, listed or printed, and quarantined.
+ */
+int
+parse_bucket(const char *s, int *prio, unsigned long long *seq)
+{
+	size_t i;
+
+	if (!isdigitc(s[0]) || s[1] != '.' || strlen(s) != 12)
+		return -1;
+	for (i = 2; i < 12; i++)
+		if (!isdigitc(s[i]))
+			return -1;
+	*prio = s[0] - '0';
+	*seq = strtoull(s + 2, NULL, 10);
+	return 0;
+}
+
+int
+parse_window(const char *s, int64_t *t)
+{
+	size_t i;
+
+	for (i = 0; i < 10; i++)
+		if (!isdigitc(s[i]))
+			return -1;
+	if (s[10] != '\0')
+		return -1;
+	*t = strtoll(s, NULL, 10);
+	return 0;
+}
+
+int
+bucket_ok(int state, const char *s)
+{
+	unsigned long long seq;
+	int64_t t;
+	int prio;
+
+	if (state == MQ_READY)
+		return parse_bucket(s, &prio, &seq) == 0;
+	if (state == MQ_DELAYED)
+		return parse_window(s, &t) == 0;
+	return 0;
+}
+
+/*
  * Whether a parsed name may live in a state directory: a claim token only
  * and always in flight (so never in held/: a hold drops it), a reason only
  * in dead/, a due time always in delayed/ (and kept in held/, for the
- * release).  Anything else was not written by mq there, and is left alone.
+ * release).  In a bucket, the name must also be one mq would have put
+ * there: in ready/P.SEQ its priority is P (so a name without ,p, which is
+ * priority 4, lies in a bucket of 4), in delayed/T its due time falls in
+ * the window T.  Otherwise a consumer would deliver it in the order of one
+ * priority and return it under another.  Anything else was not written by
+ * mq there, and is left alone.  bucket is NULL for flat states, and for
+ * messages waiting in an ordered group (they have no bucket yet).
  */
 int
-name_fits(const struct mq_name *m, int state)
+name_fits(const struct mq_name *m, int state, const char *bucket)
 {
+	unsigned long long seq;
+	int64_t t;
+	int prio;
+
 	if ((m->token[0] != '\0') != (state == MQ_INFLIGHT))
 		return 0;
 	if (m->lease != 0 && state != MQ_INFLIGHT)
@@ -286,7 +383,15 @@ name_fits(const struct mq_name *m, int state)
 		return 0;
 	if (state == MQ_DELAYED && m->notbefore == 0)
 		return 0;
-	return 1;
+	if (bucket == NULL)
+		return 1;
+	if (state == MQ_READY)
+		return parse_bucket(bucket, &prio, &seq) == 0 &&
+		    prio == m->prio;
+	if (state == MQ_DELAYED)
+		return parse_window(bucket, &t) == 0 &&
+		    t == m->notbefore - m->notbefore % DELAY_WINDOW;
+	return 0;
 }
 
 /*

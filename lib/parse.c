@@ -121,7 +121,7 @@ mq_parse_time(const char *s, int64_t *epoch)
 	time_t t;
 
 	/* "@" (as date(1) takes it) marks epoch seconds, nothing else */
-	if (number(s + (*s == '@'), &end, INT64_C(9999999999), &v) == 0 &&
+	if (number(s + (*s == '@'), &end, MQ_TIME_MAX, &v) == 0 &&
 	    *end == '\0') {
 		*epoch = v;
 		return 0;
@@ -156,7 +156,7 @@ mq_parse_time(const char *s, int64_t *epoch)
 	    tm.tm_min != want.tm_min || tm.tm_sec != want.tm_sec)
 		goto bad;
 	/* times in names have 10 digits: the year 2286 is far enough */
-	if (t < 0 || (int64_t)t > INT64_C(9999999999))
+	if (t < 0 || (int64_t)t > MQ_TIME_MAX)
 		goto bad;
 	*epoch = t;
 	return 0;

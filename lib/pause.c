@@ -6,6 +6,10 @@
  * mq_wait sleeps through it and wakes when it goes.  A marker file rather
  * than a config key, so that pausing is one atomic, durable step that
  * ls(1) shows and a foreign consumer can honour with a test -e.
+ *
+ * The file belongs to whoever paused.  In a queue shared by a group the
+ * queue directory is sticky (spool.c), so only that user, the queue's
+ * owner and root can remove it: a member cannot undo another's pause.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -33,8 +37,9 @@ mq_pause(struct mq_queue *q)
 
 	/*
 	 * O_EXCL: never open what is there, a FIFO planted as "paused"
-	 * would hang us.  Whatever is there already pauses the queue, as
-	 * mq_paused sees it.
+	 * would hang us.  Paused already, perhaps by another member: the
+	 * pause stays theirs (see mq(7), "Trust"), and their file is not
+	 * ours to open.
 	 */
 	fd = mq_openat(q->dfd, PAUSED, O_WRONLY | O_CREAT | O_EXCL,
 	    q->conf.mode == -1 ? 0666 : q->conf.mode);

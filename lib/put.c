@@ -284,7 +284,7 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 {
 	struct mq_queue *q = p->q;
 	struct mq_name m;
-	char chunk[65536];
+	char chunk[65536], name[MQ_NAME_MAX + 1];
 	int64_t size = 0, now;
 	ssize_t n;
 	int fd, saved;
@@ -292,7 +292,8 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 	if (p->npend == p->cap && mq_put_commit(p) == -1)
 		return -1;
 	memset(&m, 0, sizeof(m));
-	mq_new_id(m.id);
+	if (mq_new_id(m.id) == -1)
+		return -1;
 	m.prio = p->o.prio;
 	fd = mq_openat(q->tmpfd, m.id, O_WRONLY | O_CREAT | O_EXCL,
 	    q->conf.mode >= 0 ? q->conf.mode : 0666);
@@ -331,6 +332,7 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 		fd = -1;
 		goto fail;
 	}
+	fd = -1;
 	m.size = size;
 	/* a delay counts from this message: a stream's lines come late */
 	now = mq_now_ms();
@@ -340,6 +342,9 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 		m.expiry = ceil_s(now + p->o.ttl_ms);
 	if (p->o.group != NULL)
 		strlcpy(m.group, p->ghash, sizeof(m.group));
+	/* a due time or expiry past what a name holds: refused, not lost */
+	if (mq_name_format(&m, name, sizeof(name)) == -1)
+		goto fail;
 	if (p->o.key != NULL) {
 		strlcpy(m.key, p->hash, sizeof(m.key));
 		/* batch: the group's keys are decided at its commit */

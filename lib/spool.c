@@ -8,6 +8,13 @@
  * - Everything inside a queue is reached through the queue's directory
  *   descriptor with O_NOFOLLOW: a symlink planted in the spool is never
  *   followed.  Only the spool root itself may be reached through symlinks.
+ * - The queue's owner is the owner of its directory: its mq.conf is used
+ *   only when that user or root wrote it (conf.c), and only they may
+ *   rewrite it (mq_queue_share).  A queue directory that others may write
+ *   has the sticky bit, as Postfix's maildrop/ has, so that none of them
+ *   can remove or replace what is not theirs there: mq.conf, lock, and
+ *   another's paused.  The state directories have no sticky bit: members
+ *   move each other's messages.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -163,7 +170,8 @@ create_queue(int spoolfd, const char *name, const struct mq_conf *c)
 	snprintf(tmp, sizeof(tmp), ".init.%s", rnd);
 	if (mkdirat(spoolfd, tmp, 0777) == -1)
 		return -1;
-	if ((fd = mq_opendirat(spoolfd, tmp)) == -1 || own_fd(c, fd, 1) == -1)
+	if ((fd = mq_opendirat(spoolfd, tmp)) == -1 ||
+	    own_fd(c, fd, OWN_QUEUE) == -1)
 		goto fail;
 	for (i = 0; i < NSUBDIRS; i++)
 		if (mkdirat(fd, subdirs[i], 0777) == -1 ||
@@ -207,6 +215,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
     struct mq_conferr *ce)
 {
 	struct mq_queue *q;
+	struct stat st;
 	const char *conf;
 	size_t i;
 	int spoolfd = -1, saved;
@@ -232,8 +241,10 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	/* the global file first: a queue made here takes its mode and group */
 	mq_conf_defaults(&q->conf);
 	conf = getenv("MQ_CONF");
+	/* the global file speaks for the user running the tool, or root */
 	if (mq_conf_load(&q->conf, AT_FDCWD, conf != NULL && *conf != '\0' ?
-	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', ce) == -1)
+	    conf : "/etc/mq.conf", conf != NULL && *conf != '\0', geteuid(),
+	    ce) == -1)
 		goto fail;
 	spoolfd = mq_openroot(spool);
 	if (spoolfd == -1 && errno == ENOENT && (flags & MQ_CREATE)) {
@@ -257,6 +268,9 @@ mq_queue_open(const char *spool, const char *name, int flags,
 			errno = MQ_ENOQUEUE;
 		goto fail;
 	}
+	if (fstat(q->dfd, &st) == -1)
+		goto fail;
+	q->owner = st.st_uid;
 	for (i = 0; i < NSUBDIRS; i++) {
 		int fd = mq_opendirat(q->dfd, subdirs[i]);
 
@@ -287,7 +301,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
 		goto fail;
 	}
 
-	if (mq_conf_load(&q->conf, q->dfd, "mq.conf", 0, ce) == -1) {
+	if (mq_conf_load(&q->conf, q->dfd, "mq.conf", 0, q->owner, ce) == -1) {
 		if ((size_t)snprintf(ce->file, sizeof(ce->file), "%s/mq.conf",
 		    q->path) >= sizeof(ce->file))
 			strlcpy(ce->file, "mq.conf", sizeof(ce->file));
@@ -407,7 +421,8 @@ own_fd(const struct mq_conf *c, int fd, int dir)
 
 	if (c->gid != (gid_t)-1 && fchown(fd, (uid_t)-1, c->gid) == -1)
 		return -1;
-	if (c->mode < 0 && (!dir || c->gid == (gid_t)-1))
+	if (c->mode < 0 && dir != OWN_QUEUE &&
+	    (!dir || c->gid == (gid_t)-1))
 		return 0;
 	if (c->mode >= 0)
 		m = (mode_t)c->mode;
@@ -425,6 +440,12 @@ own_fd(const struct mq_conf *c, int fd, int dir)
 		if (c->gid != (gid_t)-1)
 			m |= S_ISGID;
 	}
+	/*
+	 * The queue directory, when others may write it, is sticky (see the
+	 * invariants), in the same fchmod: never a moment without.
+	 */
+	if (dir == OWN_QUEUE && (m & (S_IWGRP | S_IWOTH)) != 0)
+		m |= S_ISVTX;
 	return fchmod(fd, m);
 }
 
@@ -532,6 +553,9 @@ own_tree(const struct mq_conf *c, int dirfd, int depth)
 	if (list_names(dirfd, ".", &v, &n, LN_ALL) == -1)
 		return -1;
 	for (i = 0; i < n && r == 0; i++) {
+		/* never writable by the group, not even for a moment */
+		if (strcmp(v[i], "mq.conf") == 0)
+			continue;
 		if (fstatat(dirfd, v[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
 			continue;	/* gone, or not ours to change */
@@ -540,6 +564,17 @@ own_tree(const struct mq_conf *c, int dirfd, int depth)
 		    mq_openat(dirfd, v[i], O_RDONLY, 0);
 		if (fd == -1)
 			continue;
+		/*
+		 * A file with another link may be anything a member linked
+		 * in, /etc/shadow where the kernel lets them: it is not
+		 * chmodded for them.  Fan-out copies, the links mq makes,
+		 * stay read-only.
+		 */
+		if (fstat(fd, &st) == -1 || !(S_ISDIR(st.st_mode) ||
+		    (S_ISREG(st.st_mode) && st.st_nlink == 1))) {
+			close(fd);
+			continue;
+		}
 		r = own_fd(c, fd, S_ISDIR(st.st_mode));
 		if (r == 0 && S_ISDIR(st.st_mode) && depth > 0)
 			r = own_tree(c, fd, depth - 1);
@@ -553,21 +588,32 @@ own_tree(const struct mq_conf *c, int dirfd, int depth)
  * Share a queue with a group (mq-init -g): its mq.conf gets the mode and
  * the group, so that every file and directory made from now on has them,
  * and what exists gets them now.  Other lines of mq.conf stay.
+ *
+ * Only the queue's owner or root may: mq.conf must stay theirs.  It is
+ * readable by whoever may read messages and writable by its owner alone,
+ * from its creation in tmp/ on (tmp/ is the group's): a member who could
+ * open it for writing once could change it for good.
  */
 int
 mq_queue_share(struct mq_queue *q, int mode, const char *group)
 {
 	struct mq_conf c = q->conf;
-	char line[1024], tmp[32], *k;
+	struct stat st;
+	char line[1024], tmp[32], why[160], *k;
 	FILE *in, *out;
+	mode_t cmode = 0600 | ((mode_t)mode & 0044);
 	int fd, r = 0, saved;
 
+	if (geteuid() != 0 && geteuid() != q->owner) {
+		errno = EPERM;
+		return -1;
+	}
 	c.mode = mode;
 	if (group != NULL && mq_parse_group(group, &c.gid) == -1)
 		return -1;
 	snprintf(tmp, sizeof(tmp), ".conf.%08x", arc4random());
 	if ((fd = mq_openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL,
-	    0644)) == -1)
+	    0600)) == -1)
 		return -1;
 	if ((out = fdopen(fd, "w")) == NULL) {
 		saved = errno;
@@ -577,25 +623,32 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 		return -1;
 	}
 	/*
-	 * Keep every other line of the old file.  One that cannot be read
-	 * (a FIFO planted since the queue was opened) stops the share: its
-	 * lines would otherwise be lost without a word.
+	 * Keep every other line of the old file, if it is still trusted.
+	 * One that cannot be read (a FIFO planted since the queue was
+	 * opened) stops the share: its lines would otherwise be lost
+	 * without a word.
 	 */
-	in = NULL;
-	if ((fd = mq_openat(q->dfd, "mq.conf", O_RDONLY, 0)) != -1 &&
-	    (in = fdopen(fd, "r")) == NULL) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-	}
-	if (in == NULL && errno != ENOENT) {
-		saved = errno;
+	fd = mq_openat(q->dfd, "mq.conf", O_RDONLY, 0);
+	if ((fd == -1 && errno != ENOENT) || (fd != -1 &&
+	    (fstat(fd, &st) == -1 ||
+	    conf_trusted(&st, q->owner, 1, "", why, sizeof(why)) == -1))) {
+		saved = fd == -1 && errno != MQ_ENOTREG ? errno : MQ_ECONFIG;
+		if (fd != -1)
+			close(fd);
 		fclose(out);
 		unlinkat(q->tmpfd, tmp, 0);
 		errno = saved;
 		return -1;
 	}
-	if (in != NULL) {
+	if (fd != -1 && (in = fdopen(fd, "r")) == NULL) {
+		saved = errno;
+		close(fd);
+		fclose(out);
+		unlinkat(q->tmpfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	if (fd != -1) {
 		while (fgets(line, sizeof(line), in) != NULL) {
 			for (k = line; *k == ' ' || *k == '\t'; k++)
 				;
@@ -611,8 +664,10 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 	fprintf(out, "mode = 0%o\n", (unsigned)mode);
 	if (group != NULL)
 		fprintf(out, "group = %s\n", group);
-	if (fflush(out) == EOF || own_fd(&c, fileno(out), 0) == -1 ||
-	    fchmod(fileno(out), 0644) == -1 || fsync(fileno(out)) == -1)
+	/* the group first: a change of group may clear mode bits */
+	if (fflush(out) == EOF || (c.gid != (gid_t)-1 &&
+	    fchown(fileno(out), (uid_t)-1, c.gid) == -1) ||
+	    fchmod(fileno(out), cmode) == -1 || fsync(fileno(out)) == -1)
 		r = -1;
 	if (fclose(out) == EOF)
 		r = -1;
@@ -626,15 +681,9 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 	}
 	q->conf.mode = c.mode;
 	q->conf.gid = c.gid;
-	if (own_fd(&c, q->dfd, 1) == -1 || own_tree(&c, q->dfd, 2) == -1)
+	/* a queue shared by an older mq gets its sticky bit here */
+	if (own_fd(&c, q->dfd, OWN_QUEUE) == -1 ||
+	    own_tree(&c, q->dfd, 2) == -1)
 		return -1;
-	/* mq.conf is read by all, written by its owner */
-	if ((fd = mq_openat(q->dfd, "mq.conf", O_RDONLY, 0)) != -1) {
-		if (fchmod(fd, 0644) == -1)
-			r = -1;
-		close(fd);
-	}
-	if (r == 0)
-		r = fsync(q->dfd);
-	return r;
+	return fsync(q->dfd);
 }

@@ -8,10 +8,13 @@
  * - mq_stat and mq_purge hold the queue lock exclusive: no message moves
  *   while they count or delete, so a count never sees one message twice and
  *   a purge of one state never deletes a message that has just moved on.
- * - Only names that parse are messages: anything else in a state directory
- *   is left alone (mq-fsck's business), never counted, listed or deleted.
- * - A purged message with a key leaves its key known for dedup_window, as
- *   an acked one does (key.c); a purge also sweeps expired key files.
+ * - Only names that parse, and fit their state and bucket, are messages,
+ *   and only buckets that meet the grammar hold any: anything else in a
+ *   state directory is left alone (mq-fsck's business), never counted,
+ *   listed or deleted, so nothing listed holds a byte a name cannot.
+ * - A purged message leaves through leave() (move.c), as an acked one
+ *   does: its key stays known for dedup_window, and its group, if it was
+ *   out in it, goes on.  A purge also sweeps expired key files.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -64,9 +67,11 @@ each_in(struct mq_queue *q, int state, int dirfd, const char *sub,
 		r = -1;
 		goto out;
 	}
+	/* sub is the bucket of a ready or delayed message */
 	for (i = 0; i < n; i++)
 		if (mq_name_parse(v[i], &e[k].m) == 0 &&
-		    name_fits(&e[k].m, state))
+		    name_fits(&e[k].m, state, state == MQ_READY ||
+		    state == MQ_DELAYED ? sub : NULL))
 			e[k++].name = v[i];
 	if (state == MQ_DELAYED)
 		qsort(e, k, sizeof(*e), cmpdue);
@@ -106,12 +111,8 @@ each(struct mq_queue *q, int state, eachfn fn, void *arg)
 		return 0;	/* no held/ yet: nothing was ever held */
 	if (state != MQ_READY && state != MQ_DELAYED)
 		return each_in(q, state, q->sfd[state], ".", prefix, fn, arg);
-	if (state == MQ_READY)
-		r = ready_buckets(q, &b, &nb);
-	else
-		r = list_names(q->sfd[state], ".", &b, &nb,
-		    LN_SORT | LN_DIRS);
-	if (r == -1)
+	/* what is no bucket by the grammar holds no messages */
+	if (list_buckets(q, state, &b, &nb) == -1)
 		return -1;
 	for (i = 0; i < nb && r == 0; i++) {
 		if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s/%s",
@@ -207,21 +208,23 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	return r;
 }
 
+struct purgearg {
+	int		 state;
+	long long	*n;
+};
+
 static int
 purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
     const struct mq_name *m, void *arg)
 {
-	long long *n = arg;
-
+	struct purgearg *a = arg;
 	char dir[PATH_MAX];
 	const char *rel = path + strlen(q->path) + 1;
 
-	if (remove_message(q, dirfd, name, m) == -1)
+	/* out in its group unless dead: the group went on when it died */
+	if (leave(q, dirfd, name, m, a->state != MQ_DEAD) == -1)
 		return errno == ENOENT ? 0 : -1;
-	(*n)++;
-	/* an out message of a group gone: its next is due after the purge */
-	if (m->group[0] != '\0' && group_defer(q, m->group) == -1)
-		return -1;
+	(*a->n)++;
 	/* the directory the message was in: state/ or state/bucket */
 	strlcpy(dir, rel, sizeof(dir));
 	*strrchr(dir, '/') = '\0';
@@ -231,16 +234,18 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 int
 mq_purge(struct mq_queue *q, int state, long long *n)
 {
+	struct purgearg a = { state, n };
 	int r;
 
 	*n = 0;
 	if (lock_ex(q, LK_QUEUE) == -1)
 		return -1;
-	r = each(q, state, purge1, n);
+	r = each(q, state, purge1, &a);
 	/* those waiting for their group's turn would be ready next */
 	if (r == 0 && state == MQ_READY)
 		r = group_purge(q, n);
 	unlock(q, LK_QUEUE);
+	/* groups whose out message went: their next is due (see leave) */
 	if (r == 0)
 		r = group_flush(q);
 	/* removal is durable once the directories are */

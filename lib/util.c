@@ -29,6 +29,7 @@ mq_exit_status(int err)
 	case MQ_EKEYFILE:
 	case MQ_ENOTREG:
 	case MQ_ENOTEMPTY:
+	case MQ_ERANGE:
 	case EFBIG:
 	case EINVAL:
 	case ENAMETOOLONG:
@@ -81,6 +82,9 @@ mq_strerror(int err)
 		return "the queue holds messages to deliver: drain or purge it";
 	case MQ_ENOTREG:
 		return "not a regular file";
+	case MQ_ERANGE:
+		return "beyond what a message name holds (times up to "
+		    "2286-11-20T17:46:39Z, leases up to 31 years)";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

@@ -96,7 +96,7 @@ watch_all(struct mq_queue *q)
 {
 	char **v, rel[64];
 	size_t n, i;
-	int added = 0, r;
+	int added = 0, r, state;
 
 	if (q->ifd == -1) {
 		if ((q->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
@@ -113,27 +113,21 @@ watch_all(struct mq_queue *q)
 	 * Buckets made since the last wait.  Watches of removed buckets go
 	 * by themselves; re-adding a live one returns its old descriptor.
 	 */
-	if (ready_buckets(q, &v, &n) == -1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		snprintf(rel, sizeof(rel), "ready/%s", v[i]);
-		if ((r = watch(q, rel, WATCH_DIR)) == -1)
-			break;
-		added |= r;
+	for (state = MQ_READY; state <= MQ_DELAYED; state++) {
+		if (list_buckets(q, state, &v, &n) == -1)
+			return -1;
+		for (i = 0; i < n; i++) {
+			snprintf(rel, sizeof(rel), "%s/%s",
+			    mq_state_name(state), v[i]);
+			if ((r = watch(q, rel, WATCH_DIR)) == -1)
+				break;
+			added |= r;
+		}
+		free_names(v, n);
+		if (i < n)
+			return -1;
 	}
-	free_names(v, n);
-	if (i < n)
-		return -1;
-	if (list_names(q->sfd[MQ_DELAYED], ".", &v, &n, LN_DIRS) == -1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		snprintf(rel, sizeof(rel), "delayed/%s", v[i]);
-		if ((r = watch(q, rel, WATCH_DIR)) == -1)
-			break;
-		added |= r;
-	}
-	free_names(v, n);
-	return i < n ? -1 : added;
+	return added;
 }
 
 /*
@@ -150,8 +144,7 @@ next_event(struct mq_queue *q, int64_t now)
 	int64_t t, next = -1;
 	int fd;
 
-	if (list_names(q->sfd[MQ_DELAYED], ".", &v, &n, LN_SORT | LN_DIRS) ==
-	    0) {
+	if (list_buckets(q, MQ_DELAYED, &v, &n) == 0) {
 		/* windows are in time order: the first with a message wins */
 		for (i = 0; i < n && next == -1; i++) {
 			fd = mq_opendirat(q->sfd[MQ_DELAYED], v[i]);
@@ -163,7 +156,7 @@ next_event(struct mq_queue *q, int64_t now)
 			}
 			for (j = 0; j < nw; j++) {
 				if (mq_name_parse(w[j], &m) == -1 ||
-				    !name_fits(&m, MQ_DELAYED))
+				    !name_fits(&m, MQ_DELAYED, v[i]))
 					continue;
 				t = m.notbefore * 1000;
 				if (next == -1 || t < next)
@@ -178,7 +171,7 @@ next_event(struct mq_queue *q, int64_t now)
 		for (i = 0; i < n; i++) {
 			/* what the reclaimer would skip is no event */
 			if (mq_name_parse(v[i], &m) == -1 ||
-			    !name_fits(&m, MQ_INFLIGHT) ||
+			    !name_fits(&m, MQ_INFLIGHT, NULL) ||
 			    fstatat(q->sfd[MQ_INFLIGHT], v[i], &st,
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;

@@ -318,7 +318,7 @@ raw_opens() {
 # The opens that do not go through lib/open.c, each with why: none of
 # them names a file of the spool.
 OPEN_ALLOWED='cmd/mq-put.c:if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
-cmd/amqp.c:fd = open(file, O_RDONLY | O_CLOEXEC);'
+cmd/amqp.c:} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)'
 # - mq-put's FILE operands: the user's own input, which may be a pipe
 #   (mq-put q <(cmd)) or reached through a link;
 # - amqp.c, -P FILE on the command line: the user's own password file,

@@ -3,18 +3,9 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-LIVE=4102444800 # a key file's mtime while its message is in the spool
-
-# hash KEY - the first 128 bits of the key's SHA-256, as mq(7) says
-hash() {
-	printf %s "$1" | sha256sum | cut -c1-32
-}
-
 # keyfile KEY - the key file of KEY in queue q
 keyfile() {
-	local h
-	h=$(hash "$1")
-	echo "$S/q/keys/${h:0:2}/$h"
+	key_file q "$1"
 }
 
 # window SECONDS - dedup_window of queue q

@@ -403,7 +403,10 @@ renewed() {
 @test "forward: amqps:// with the broker's CA in [forward] cacert: forwarded over TLS" {
 	bq ftls
 	printf secret | mq-put q >"$T/id"
-	printf '[forward]\ncacert = %s\n' "$BROKER_CA" >"$S/q/mq.conf"
+	# the broker's CA is the rabbitmq user's: a cacert must be the
+	# configuration owner's (or root's) to be trusted (mq.conf(5))
+	cp "$BROKER_CA" "$T/ca.pem"
+	printf '[forward]\ncacert = %s\n' "$T/ca.pem" >"$S/q/mq.conf"
 	run --separate-stderr mq-forward --drain -t 10 q \
 	    "amqps://guest@localhost:$AMQPS_PORT" "" ftls
 	echo "$output $stderr"

@@ -18,6 +18,19 @@ conf_error() {
 	[[ "$stderr" != *"$file:$line"[0-9]* ]]
 }
 
+# conf_error_file FILE CMD... - CMD fails with 78 and one line on stderr
+# naming FILE and a reason, as a whole (no line); nothing on stdout
+conf_error_file() {
+	local file=$1
+	shift
+	run --separate-stderr "$@"
+	echo "status $status stdout <$output> stderr <$stderr>"
+	[ "$status" -eq 78 ]
+	[ -z "$output" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == *": $file: "?* ]]
+}
+
 # ok_put - mq-put accepts the configuration and puts one (empty) message
 ok_put() {
 	run --separate-stderr mq-put q </dev/null
@@ -45,7 +58,7 @@ ok_put() {
 
 @test "config: valid values of every key" {
 	for kv in \
-	    lease=1 lease=1ms lease=500ms lease=90s lease=2m lease=3h lease=1d \
+	    lease=1 lease=3ms lease=500ms lease=90s lease=2m lease=3h lease=1d \
 	    lease=1h30m lease=1d2h3m4s5ms \
 	    max_attempts=0 max_attempts=1 max_attempts=1000 \
 	    backoff=0 backoff=250ms backoff=2s backoff=1m30s \
@@ -132,6 +145,75 @@ ok_put() {
 			return 1
 		}
 	done
+}
+
+@test "issue 12: lease = 1ms or 2ms, on which mq-work renewed every 0 ms at 100% CPU, is refused like -L" {
+	mq-put q <<<x >/dev/null
+	for l in 1ms 2ms; do
+		printf '# leases\nlease = %s\n' "$l" >"$MQ_CONF"
+		conf_error "$MQ_CONF" 2 mq-get q
+		[[ "$stderr" == *"lease: bad lease, 3ms or more: $l" ]]
+		conf_error "$MQ_CONF" 2 timeout 10 mq-work -n 1 q sleep 1
+		: >"$MQ_CONF"
+		printf 'lease = %s\n' "$l" >"$S/q/mq.conf"
+		conf_error "$S/q/mq.conf" 1 timeout 10 mq-work -n 1 q sleep 1
+		rm "$S/q/mq.conf"
+		# the same floor on the command line, for every tool that takes -L
+		for t in mq-get mq-work mq-forward; do
+			[ -x "$MQ_BIN/$t" ] || continue
+			run "$t" -L "$l" q true
+			[ "$status" -eq 64 ]
+			[[ "$output" == *"$l: bad lease"* ]]
+		done
+		run mq-touch -L "$l" "$S/q/inflight/x"
+		[ "$status" -eq 64 ]
+	done
+	[ "$(count "$S/q/ready")" -eq 1 ]
+	printf 'lease = 3ms\n' >"$MQ_CONF"
+	h=$(mq-get q)
+	[[ "$h" == *",l3,"* ]]
+}
+
+@test "issue 12: group = 99999999, a gid no group has, is refused naming the line" {
+	! getent group 99999999 >/dev/null
+	printf 'mode = 0660\ngroup = 99999999\n' >"$MQ_CONF"
+	conf_error "$MQ_CONF" 2 mq-put q
+	[[ "$stderr" == *"group: no such group: 99999999" ]]
+	[ ! -e "$S/q" ]
+	run mq-init -g 99999999 q
+	[ "$status" -eq 64 ]
+	[ ! -e "$S/q" ]
+}
+
+@test "issue 12: a group- or world-writable configuration is refused, naming the file and the fix" {
+	mq-init q
+	mq-put q <<<x >/dev/null
+	chmod g+w "$MQ_CONF"
+	conf_error_file "$MQ_CONF" mq-get q
+	[[ "$stderr" == *": $MQ_CONF: writable by its group: check it, then chmod g-w" ]]
+	chmod g-w,o+w "$MQ_CONF"
+	conf_error_file "$MQ_CONF" mq-stat q
+	[[ "$stderr" == *": $MQ_CONF: writable by everyone: check it, then chmod go-w" ]]
+	chmod o-w "$MQ_CONF"
+	printf 'lease = 1h\n' >"$S/q/mq.conf"
+	chmod 0664 "$S/q/mq.conf"
+	conf_error_file "$S/q/mq.conf" mq-ls q
+	[[ "$stderr" == *"writable by its group"* ]]
+	chmod 0644 "$S/q/mq.conf"
+	[ "$(mq-ls q | wc -l)" -eq 1 ]
+}
+
+@test "issue 12: a configuration with a second hard link is refused: another name could make it" {
+	mq-init q
+	printf 'lease = 1h\n' >"$S/q/mq.conf"
+	ln "$S/q/mq.conf" "$BATS_TEST_TMPDIR/other-name"
+	conf_error_file "$S/q/mq.conf" mq-get q
+	[[ "$stderr" == *"has 2 hard links"* ]]
+	rm "$BATS_TEST_TMPDIR/other-name"
+	run mq-get q
+	[ "$status" -eq 1 ]
+	ln "$MQ_CONF" "$BATS_TEST_TMPDIR/other-name"
+	conf_error_file "$MQ_CONF" mq-get q
 }
 
 @test "config: a section header is an error naming its line" {

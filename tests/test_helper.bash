@@ -52,6 +52,21 @@ field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
 }
 
+# shellcheck disable=SC2034 # for the test files
+LIVE=4102444800 # a key file's mtime while its message is in the spool
+
+# hash KEY - the first 128 bits of the key's SHA-256, as mq(7) says
+hash() {
+	printf %s "$1" | sha256sum | cut -c1-32
+}
+
+# key_file QUEUE KEY - the key file of KEY in QUEUE
+key_file() {
+	local h
+	h=$(hash "$2")
+	echo "$S/$1/keys/${h:0:2}/$h"
+}
+
 # files QUEUE STATE - the message files of a state, in path order (which is
 # delivery order within one priority)
 files() {
