@@ -66,17 +66,12 @@ open_named(struct peer *p, const char *what, const char *file, uid_t owner)
 {
 	struct stat st;
 	char why[256];
-	int fd, saved;
+	int fd;
 
 	/* as the files of the spool: no FIFO waited on, no link followed */
-	if ((fd = mq_openat(AT_FDCWD, file, O_RDONLY, 0)) == -1)
+	if ((fd = mq_openat_stat(AT_FDCWD, file, O_RDONLY, 0, &st)) == -1)
 		return fail(p, errno == MQ_ENOTREG ? PEER_UNTRUSTED :
 		    PEER_NOPASS, what, file, mq_strerror(errno));
-	if (fstat(fd, &st) == -1) {
-		saved = errno;
-		close(fd);
-		return fail(p, PEER_NOPASS, what, file, strerror(saved));
-	}
 	if (mq_conf_named_ok(&st, owner, why, sizeof(why)) == -1) {
 		close(fd);
 		return fail(p, PEER_UNTRUSTED, what, file, why);

@@ -439,7 +439,7 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 
 	memset(err, 0, sizeof(*err));
 	strlcpy(err->file, path, sizeof(err->file));
-	fd = mq_openat(dirfd, path, O_RDONLY, 0);
+	fd = mq_openat_stat(dirfd, path, O_RDONLY, 0, &st);
 	if (fd == -1) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
@@ -451,12 +451,6 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 		snprintf(err->reason, sizeof(err->reason), "%s",
 		    mq_strerror(saved));
 		errno = MQ_ECONFIG;
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
 		return -1;
 	}
 	if (conf_trusted(&st, owner, 1, "", err->reason,

@@ -143,6 +143,10 @@ int64_t	 mq_id_time(const char *id);
  * O_NOFOLLOW and O_CLOEXEC are always added.
  */
 int	 mq_openat(int dirfd, const char *path, int flags, mode_t mode);
+/* the same, and the file's fstat(2) in the last argument (not O_CREAT) */
+struct stat;
+int	 mq_openat_stat(int dirfd, const char *path, int flags, mode_t mode,
+	    struct stat *);
 
 /* conf.c */
 #define MQ_LEASE_MIN	3	/* ms: mq-work renews a lease every third */

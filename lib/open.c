@@ -42,6 +42,19 @@
 int
 mq_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
+	return mq_openat_stat(dirfd, path, flags, mode, NULL);
+}
+
+/*
+ * mq_openat, and what fstat saw of the file it opened in *sp (when not
+ * NULL), for the callers that check its owner and mode: the descriptor is
+ * looked at once.  Not with O_CREAT (EINVAL): a file just made needs no
+ * look.
+ */
+int
+mq_openat_stat(int dirfd, const char *path, int flags, mode_t mode,
+    struct stat *sp)
+{
 	struct stat st;
 	int fd, saved;
 
@@ -61,8 +74,13 @@ mq_openat(int dirfd, const char *path, int flags, mode_t mode)
 	 * made, which no open can block on and no fstat need look at.  This
 	 * is the path of every put, so it costs no system call more.
 	 */
-	if (flags & O_CREAT)
+	if (flags & O_CREAT) {
+		if (sp != NULL) {
+			errno = EINVAL;
+			return -1;
+		}
 		return openat(dirfd, path, flags, mode);
+	}
 	if ((fd = openat(dirfd, path, flags | O_NONBLOCK)) == -1) {
 		/*
 		 * A symbolic link (ELOOP), a FIFO with no reader or a socket
@@ -83,6 +101,8 @@ mq_openat(int dirfd, const char *path, int flags, mode_t mode)
 		errno = MQ_ENOTREG;
 		goto fail;
 	}
+	if (sp != NULL)
+		*sp = st;
 	/*
 	 * On a regular file O_NONBLOCK changes nothing a read or write does
 	 * on Linux's local file systems (in the open itself, a file under a

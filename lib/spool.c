@@ -628,10 +628,9 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 	 * opened) stops the share: its lines would otherwise be lost
 	 * without a word.
 	 */
-	fd = mq_openat(q->dfd, "mq.conf", O_RDONLY, 0);
+	fd = mq_openat_stat(q->dfd, "mq.conf", O_RDONLY, 0, &st);
 	if ((fd == -1 && errno != ENOENT) || (fd != -1 &&
-	    (fstat(fd, &st) == -1 ||
-	    conf_trusted(&st, q->owner, 1, "", why, sizeof(why)) == -1))) {
+	    conf_trusted(&st, q->owner, 1, "", why, sizeof(why)) == -1)) {
 		saved = fd == -1 && errno != MQ_ENOTREG ? errno : MQ_ECONFIG;
 		if (fd != -1)
 			close(fd);
