@@ -90,6 +90,13 @@ int	 mq_rename(int, const char *, int, const char *);
 int	 mark_dirty(struct mq_queue *, const char *rel);
 int	 held_dir(struct mq_queue *);
 int	 own_file(struct mq_queue *, int fd);
+/* spool.c, below every move: a lease deadline on a message (a fan-out
+ * copy's shared time only ever later), and a file of another member's
+ * given a time as a file of our own */
+int	 set_deadline(struct mq_queue *, int dirfd, const char *name,
+	    const struct mq_name *, const struct timespec ts[2]);
+int	 replace_own(struct mq_queue *, int dirfd, const char *name, int fd,
+	    const struct timespec ts[2], mode_t keep, int dosync);
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
 int	 own_fd(const struct mq_conf *, int fd, int dir);
 int	 own_dirat(const struct mq_conf *, int dirfd, const char *name);
@@ -171,9 +178,5 @@ void	 fanout_end(struct fanout *);
 const char *fanout_failure(const struct fanout *, size_t i, int *err);
 void	 fanout_free(struct fanout *);
 int	 linked_ok(const struct mq_name *, const struct stat *);
-int	 set_deadline(struct mq_queue *, int dirfd, const char *name,
-	    const struct mq_name *, const struct timespec ts[2]);
-int	 replace_own(struct mq_queue *, int dirfd, const char *name, int fd,
-	    const struct timespec ts[2], mode_t keep, int dosync);
 
 #endif

@@ -15,8 +15,13 @@
  *   can remove or replace what is not theirs there: mq.conf, lock, and
  *   another's paused.  The state directories have no sticky bit: members
  *   move each other's messages.
+ * - Files are owned here (own_*), and a file of another member's that
+ *   needs a time of ours is replaced by our own copy (replace_own,
+ *   set_deadline): below key.c and every move, so that those layers call
+ *   down, never back up into fanout.c.
  */
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -685,4 +691,142 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 	    own_tree(&c, q->dfd, 2) == -1)
 		return -1;
 	return fsync(q->dfd);
+}
+
+/*
+ * Replace dirfd/name, open as fd, by a file of our own with the same
+ * content and the time ts (NULL: now), mode bits outside keep cleared.
+ * This is how a member of a spool's group gives a time to a file of
+ * another member's: setting an explicit time needs ownership (and even
+ * "now" needs write permission, which a sealed fan-out copy does not
+ * give), and the members must not get the right to chmod or chown each
+ * other's files; but they may rename in the group's directories, which
+ * are not sticky.  The new file is made in tmp/ (O_EXCL, O_NOFOLLOW) and
+ * exchanged with the old one in one rename, which fails if the name is
+ * gone (an ack in between is not undone) and is undone if it held another
+ * file by then.  A crash leaves the old file in place and garbage in
+ * tmp/ for mq-fsck, never a name without a file.
+ */
+int
+replace_own(struct mq_queue *q, int dirfd, const char *name, int fd,
+    const struct timespec ts[2], mode_t keep, int dosync)
+{
+	struct stat st, now;
+	char tmp[32], buf[8192];
+	ssize_t n, w;
+	off_t off = 0;
+	int out, r = -1, saved;
+	uint32_t tag = arc4random();
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "own.%08x", tag);
+	if ((out = mq_openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL,
+	    0600)) == -1)
+		return -1;
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		if ((w = write(out, buf, (size_t)n)) != n) {
+			if (w >= 0)
+				errno = ENOSPC;	/* a short write to a file */
+			goto fail;
+		}
+		off += n;
+	}
+	if (n == -1 || own_file(q, out) == -1 ||
+	    fstat(out, &now) == -1 ||
+	    fchmod(out, now.st_mode & st.st_mode & keep & 07777) == -1 ||
+	    futimens(out, ts) == -1 ||
+	    (dosync && q->conf.sync != MQ_SYNC_NONE && fsync(out) == -1))
+		goto fail;
+	if (close(out) == -1) {
+		out = -1;
+		goto fail;
+	}
+	out = -1;
+	if (renameat2(q->tmpfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0) {
+		/* tmp now holds what was at name: the file we read? */
+		if (fstatat(q->tmpfd, tmp, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (now.st_ino != st.st_ino || now.st_dev != st.st_dev)) {
+			/* not ours to remove if it cannot go back */
+			if (renameat2(q->tmpfd, tmp, dirfd, name,
+			    RENAME_EXCHANGE) == -1)
+				tmp[0] = '\0';
+			errno = ESTALE;
+			goto fail;
+		}
+	} else if (errno == EINVAL || errno == ENOSYS) {
+		/* no exchange here (NFS): look, then rename over */
+		if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == -1)
+			goto fail;
+		if (now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+			errno = ESTALE;
+			goto fail;
+		}
+		if (renameat(q->tmpfd, tmp, dirfd, name) == -1)
+			goto fail;
+	} else
+		goto fail;
+	r = 0;
+	if (dosync && q->conf.sync != MQ_SYNC_NONE && fsync(dirfd) == -1)
+		r = -1;
+fail:
+	saved = errno;
+	if (out != -1)
+		close(out);
+	if (tmp[0] != '\0')
+		unlinkat(q->tmpfd, tmp, 0);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Set the mtime of an in-flight message to ts (NULL: now).  The copies of
+ * a fanned-out message share one mtime, so for them it is only raised,
+ * never lowered: a subscriber's claim or touch may lengthen another's
+ * lease, never shorten it.  The flock(2) of the file makes the look and
+ * the change one step, so that two subscribers claiming at once cannot
+ * both see an old time and the later write lower the earlier one.
+ *
+ * A copy is sealed (read-only, see seal), so only its owner may set its
+ * time at all, "now" included.  A member of the spool's group claiming or
+ * touching another member's copy gives it a copy of its own instead
+ * (replace_own): an inode of this queue alone, with the time wanted.  The
+ * name keeps its ",f"; a copy with one link is an ordinary file of its
+ * queue (linked_ok), and the other subscribers' copies keep theirs.
+ */
+int
+set_deadline(struct mq_queue *q, int dirfd, const char *name,
+    const struct mq_name *m, const struct timespec ts[2])
+{
+	struct timespec now, at[2];
+	struct stat st;
+	int fd, r, saved, isnow = ts == NULL;
+
+	if (!m->fanout)
+		return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+	/* O_NONBLOCK kept: flock and futimens do not look at it */
+	if ((fd = mq_openat(dirfd, name, O_RDONLY | O_NONBLOCK, 0)) == -1)
+		return -1;
+	while ((r = flock(fd, LOCK_EX)) == -1 && errno == EINTR)
+		;
+	if (isnow) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		at[0] = at[1] = now;
+		ts = at;
+	}
+	if (r == 0)
+		r = fstat(fd, &st);
+	if (r == 0 && (st.st_mtim.tv_sec < ts[1].tv_sec ||
+	    (st.st_mtim.tv_sec == ts[1].tv_sec &&
+	    st.st_mtim.tv_nsec < ts[1].tv_nsec))) {
+		/* "now" needs only write permission; a time, ownership */
+		r = futimens(fd, isnow ? NULL : ts);
+		if (r == -1 && (errno == EPERM || errno == EACCES) &&
+		    st.st_uid != geteuid())
+			r = replace_own(q, dirfd, name, fd, ts, 0555, 0);
+	}
+	saved = errno;
+	close(fd);	/* and with it the flock */
+	errno = saved;
+	return r;
 }
