@@ -96,8 +96,8 @@ quarantine(struct fsck *f, int dirfd, const char *where, const char *name)
 	if (f->dry)
 		return 0;
 	if (f->qfd == -1) {
-		if (make_dir(f->q, f->q->dfd, "quarantine") == -1 ||
-		    (f->qfd = mq_opendirat(f->q->dfd, "quarantine")) == -1)
+		if (make_dir(f->q, f->q->dfd, L_QUARANTINE) == -1 ||
+		    (f->qfd = mq_opendirat(f->q->dfd, L_QUARANTINE)) == -1)
 			return -1;
 	}
 	for (i = 0; i < 100; i++) {
@@ -106,7 +106,7 @@ quarantine(struct fsck *f, int dirfd, const char *where, const char *name)
 		else
 			snprintf(to, sizeof(to), "%s_%.200s.%d", where, name, i);
 		if (mq_rename(dirfd, name, f->qfd, to) == 0)
-			return mark_dirty(f->q, "quarantine");
+			return mark_dirty(f->q, L_QUARANTINE);
 		if (errno != EEXIST)
 			return errno == ENOENT ? 0 : -1;
 	}
@@ -257,7 +257,7 @@ check_tmp(struct fsck *f, int64_t age_ms)
 		    st.st_mtim.tv_nsec / 1000000 > f->now - age_ms)
 			continue;	/* maybe still being written */
 		if (!S_ISREG(st.st_mode)) {
-			r = quarantine(f, q->tmpfd, "tmp", v[i]);
+			r = quarantine(f, q->tmpfd, L_TMP, v[i]);
 			continue;
 		}
 		f->r->tmp++;
@@ -267,7 +267,7 @@ check_tmp(struct fsck *f, int64_t age_ms)
 	}
 	free_names(v, n);
 	if (f->r->tmp > 0 && !f->dry && r == 0)
-		r = mark_dirty(q, "tmp");
+		r = mark_dirty(q, L_TMP);
 	return r;
 }
 
@@ -326,7 +326,7 @@ scan(struct fsck *f)
 			r = check_files(f, state, q->sfd[state],
 			    mq_state_name(state), NULL, NULL);
 	}
-	gfd = mq_opendirat(q->dfd, "groups");
+	gfd = mq_opendirat(q->dfd, L_GROUPS);
 	if (r == 0 && gfd != -1 && list_names(gfd, ".", &g, &ng, LN_ALL) ==
 	    0) {
 		for (i = 0; i < ng && r == 0; i++) {
@@ -334,7 +334,7 @@ scan(struct fsck *f)
 			if (fd == -1 || strlen(g[i]) != MQ_KEY_HEX) {
 				if (fd != -1)
 					close(fd);
-				r = quarantine(f, gfd, "groups", g[i]);
+				r = quarantine(f, gfd, L_GROUPS, g[i]);
 				continue;
 			}
 			snprintf(where, sizeof(where), "groups_%s", g[i]);
@@ -368,7 +368,7 @@ stuck_groups(struct fsck *f)
 	size_t ng, i;
 	int gfd, r = 0;
 
-	if ((gfd = mq_opendirat(q->dfd, "groups")) == -1)
+	if ((gfd = mq_opendirat(q->dfd, L_GROUPS)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1) {
 		close(gfd);

@@ -209,7 +209,7 @@ int	 mq_put_end(struct mq_putter *);
  */
 const char *mq_put_failure(const struct mq_putter *, size_t i, int *err);
 
-/* fanout.c: topics, queues whose puts go to their subscribers (mq(7)) */
+/* sub.c, fanout.c: topics, queues whose puts go to their subscribers (mq(7)) */
 /*
  * The first subscriber of a queue that holds messages still to deliver
  * (ready, delayed, in flight) is refused: MQ_ENOTEMPTY, *pending of them.
@@ -240,7 +240,7 @@ int	 mq_resume(struct mq_queue *);
 int	 mq_paused(struct mq_queue *);
 
 /*
- * handle.c: acting on messages named by path.  A session caches the queues
+ * session.c, handle.c: acting on messages named by path.  A session caches the queues
  * the handles belong to and fsyncs what it changed when it ends.
  */
 struct mq_session;

@@ -134,10 +134,7 @@ release(struct mq_putter *p, struct mq_name *m)
 	int r;
 
 	/* a message of an ordered group may have to wait its turn */
-	if (m->group[0] != '\0')
-		r = group_put(p->q, p->q->tmpfd, m->id, m);
-	else
-		r = publish(p->q, p->q->tmpfd, m->id, m);
+	r = admit(p->q, p->q->tmpfd, m->id, m);
 	if (r == -1) {
 		int saved = errno;
 
@@ -434,7 +431,7 @@ commit(struct mq_putter *p)
 	if (q->conf.sync == MQ_SYNC_BATCH && syncfs(q->tmpfd) == -1)
 		goto fail;
 	for (i = 0; i < p->npend; i++) {
-		q->want = p->npend - i;
+		pub_ahead(q, p->npend - i);
 		if (release(p, &p->pend[i]) == -1) {
 			size_t done = i;
 
@@ -446,12 +443,12 @@ commit(struct mq_putter *p)
 				for (i = 0; i < done; i++)
 					emit(p, p->pend[i].id);
 			p->npend = 0;
-			q->want = 0;
+			pub_ahead(q, 0);
 			errno = saved;
 			return -1;
 		}
 	}
-	q->want = 0;
+	pub_ahead(q, 0);
 	if (mq_sync_dirs(q) == -1)
 		goto fail_published;
 	for (i = 0; i < p->npend; i++)
@@ -521,11 +518,11 @@ keyed_commit(struct mq_putter *p)
 	for (i = 0; i < n && r == 0; i++) {
 		if (dup[i][0] != '\0')
 			continue;
-		q->want = n - i;
+		pub_ahead(q, n - i);
 		if ((r = release(p, &p->pend[i])) == 0)
 			nnew = i + 1;
 	}
-	q->want = 0;
+	pub_ahead(q, 0);
 	saved = errno;
 	if (r == -1) {
 		/* what was not published goes, with its key record */
