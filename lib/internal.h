@@ -113,19 +113,9 @@ int	 trylk(struct mq_queue *, off_t, off_t, int type);
 #define unlock(q, at)	lk((q), (at), 1, F_UNLCK)
 off_t	 hash_byte(off_t base, off_t n, const char *hash);
 int	 key_lock(struct mq_queue *, const char *hash, int type);
-int	 key_trylock(struct mq_queue *, const char *hash);
 int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 	    int type);
 int	 group_lock(struct mq_queue *, const char *hash, int type);
-
-/* spool.c: finding a spool, making a queue, opening its directories */
-struct queue_core;
-int	 spool_open_queue(struct mq_queue *, const char *spool,
-	    const char *name, int flags, struct mq_conferr *);
-void	 spool_close_queue(struct mq_queue *);
-int	 held_dir(struct mq_queue *);
-int	 open_dir(struct mq_queue *, int dirfd, const char *name, int create);
-void	 spool_of(const struct mq_queue *, char *buf, size_t len);
 
 /* own.c: the spool's mode and group on what we make; others' files */
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
@@ -135,6 +125,14 @@ int	 own_dirat(const struct mq_conf *, int dirfd, const char *name);
 int	 make_dir(struct mq_queue *, int dirfd, const char *name);
 int	 replace_own(struct mq_queue *, int dirfd, const char *name, int fd,
 	    const struct timespec ts[2], mode_t keep, int dosync);
+
+/* spool.c: finding a spool, making a queue, opening its directories */
+int	 spool_open_queue(struct mq_queue *, const char *spool,
+	    const char *name, int flags, struct mq_conferr *);
+void	 spool_close_queue(struct mq_queue *);
+int	 held_dir(struct mq_queue *);
+int	 open_dir(struct mq_queue *, int dirfd, const char *name, int create);
+void	 spool_of(const struct mq_queue *, char *buf, size_t len);
 
 /* pause.c: mq_pause, mq_resume, mq_paused (mq.h) */
 
@@ -190,7 +188,6 @@ struct keys {
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);
 int	 key_hash_ok(const char *);
 int	 key_dir(struct mq_queue *, const char *hash, int create);
-int	 keys_dir(struct mq_queue *);
 int	 key_open(struct mq_queue *, const char *hash, int *known,
 	    char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1]);
 int	 key_lookup(struct mq_queue *, const char *hash,
@@ -308,6 +305,9 @@ int	 resolve(struct mq_session *, const char *path, unsigned states,
 void	 target_close(struct target *);
 int	 gone(int state);
 
+/* sub.c: subscriptions (mq_subscribe, ...); the rest: mq.h */
+int	 read_subs(struct mq_queue *, char ***names, size_t *n);
+
 /* fanout.c: topics and their subscribers */
 struct fanout;
 struct fanout *fanout_new(struct mq_queue *topic, int64_t ttl_ms);
@@ -318,7 +318,28 @@ void	 fanout_end(struct fanout *);
 const char *fanout_failure(const struct fanout *, size_t i, int *err);
 void	 fanout_free(struct fanout *);
 
-/* sub.c: subscriptions (mq_subscribe, ...); the rest: mq.h */
-int	 read_subs(struct mq_queue *, char ***names, size_t *n);
+/* putter.c: a producer's pending messages and the ids to hand back */
+struct mq_putter {
+	struct mq_queue		*q;
+	struct mq_putopts	 o;
+	char			 hash[MQ_KEY_HEX + 1];	/* of o.key */
+	char			 ghash[MQ_KEY_HEX + 1];	/* of o.group */
+	struct mq_name		*pend;		/* written, not yet published */
+	size_t			 npend;
+	char			(*ids)[MQ_ID_LEN + 1];
+	const char		**out;
+	size_t			 nout, cap;
+	struct fanout		*fan;		/* the subscribers, if a topic */
+	size_t			 nkeyed;	/* of pend, with a key */
+};
+int	 release(struct mq_putter *, struct mq_name *);
+void	 emit(struct mq_putter *, const char *id);
+int	 drop(struct mq_putter *);
+int	 commit(struct mq_putter *);
+int	 fan_commit(struct mq_putter *);
+
+/* dedup.c: the keyed put */
+int	 put_keyed(struct mq_putter *, struct mq_name *);
+int	 keyed_commit(struct mq_putter *);
 
 #endif

@@ -76,7 +76,8 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 
 /*
  * Make a message ready (or delayed, when its not-before time is still to
- * come).  The claim token goes; everything else in the name stays.
+ * come).  The claim token, lease and dead reason go; everything else in
+ * the name stays.
  */
 int
 publish(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
@@ -109,7 +110,8 @@ publish(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 
 /*
  * Rename into a flat state directory (dead/, held/); name receives the
- * new file name.  The claim token goes, the rest of the name stays.
+ * new file name.  The claim token and lease go, the rest of the name
+ * stays.
  */
 static int
 into_flat(struct mq_queue *q, int fromfd, const char *from, int state,

@@ -5,7 +5,7 @@
 # tables (nm), not the source.  Prints each call that breaks the rule,
 # and exits 1 if there is one.
 d=${1:?usage: layers.sh OBJDIR}
-readme=$(dirname "$0")/../lib/README
+readme=${LAYERS_README:-$(dirname "$0")/../lib/README}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 # file rank: "layer N: a b c" lines of lib/README, in order
@@ -13,7 +13,7 @@ awk '/^layer [0-9]+:/ { l = $2 + 0; for (i = 3; i <= NF; i++) print $i, l, ++k }
     "$readme" >"$tmp/rank"
 for o in "$d"/*.o; do
 	f=$(basename "$o" .o)
-	grep -q "^$f " "$tmp/rank" || { echo "$f: in no layer of lib/README"; echo x >"$tmp/bad"; }
+	grep -q "^$f " "$tmp/rank" || { echo "$f: in no layer of lib/README" >&2; echo x >"$tmp/bad"; }
 	nm --defined-only -g "$o" | awk -v f="$f" 'NF == 3 { print $3, f }'
 done | sort >"$tmp/defs"
 for o in "$d"/*.o; do
