@@ -232,9 +232,7 @@ mq_get(struct mq_queue *q, int64_t lease_ms, char *handle, size_t len)
 void
 drain_close(struct drain *d)
 {
-	if (d->fd != -1)
-		close(d->fd);
-	d->fd = -1;
+	close_fd(&d->fd);
 	free_names(d->names, d->nnames);
 	d->names = NULL;
 	d->nnames = d->inames = 0;

@@ -251,9 +251,7 @@ group_count(struct mq_queue *q, long long *count, long long *bytes)
 void
 groups_close(struct groups *g)
 {
-	if (g->fd != -1)
-		close(g->fd);
-	g->fd = -1;
+	close_fd(&g->fd);
 	free_names(g->defer, g->ndefer);
 	g->defer = NULL;
 	g->ndefer = 0;

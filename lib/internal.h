@@ -34,6 +34,7 @@ int	 mq_rename(int, const char *, int, const char *);
 int	 mkpath(const char *path);
 int	 fsyncat(int dirfd, const char *rel);
 int64_t	 mtime_ms(const struct stat *);
+void	 close_fd(int *fd);
 
 /* layout.c: the names of a queue's entries, buckets and handles (mq(7)) */
 #define L_LOCK		"lock"

@@ -421,7 +421,5 @@ key_sweep(struct mq_queue *q, const char *hash)
 void
 keys_close(struct keys *k)
 {
-	if (k->fd != -1)
-		close(k->fd);
-	k->fd = -1;
+	close_fd(&k->fd);
 }

@@ -184,7 +184,5 @@ unhold(struct mq_queue *q, const char *from, struct mq_name *m)
 void
 mv_close(struct mv *p)
 {
-	if (p->fd != -1)
-		close(p->fd);
-	p->fd = -1;
+	close_fd(&p->fd);
 }

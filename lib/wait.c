@@ -279,7 +279,5 @@ mq_wait(struct mq_queue *q, int64_t timeout_ms, int extrafd)
 void
 watch_close(struct watch *w)
 {
-	if (w->fd != -1)
-		close(w->fd);
-	w->fd = -1;
+	close_fd(&w->fd);
 }
