@@ -310,7 +310,7 @@ publish(const char *handle, char **buf, size_t *cap)
 	ssize_t len;
 	int r, saved;
 
-	if (mq_name_parse(strrchr(handle, '/') + 1, &m) == -1)
+	if (mq_handle_name(handle, &m) == -1)
 		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
 	if ((len = slurp(handle, buf, cap)) == -1) {
 		saved = errno;

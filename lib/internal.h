@@ -309,6 +309,11 @@ int	 gone(int state);
 /* sub.c: subscriptions (mq_subscribe, ...); the rest: mq.h */
 int	 read_subs(struct mq_queue *, char ***names, size_t *n);
 
+/* copy.c: a fan-out copy's body in a subscriber's tmp/ */
+int	 seal(struct mq_queue *topic, const char *id, int need);
+int	 place(struct mq_queue *topic, struct mq_queue *sub, const char *id,
+	    int *linked);
+
 /* fanout.c: topics and their subscribers */
 struct fanout;
 struct fanout *fanout_new(struct mq_queue *topic, int64_t ttl_ms);

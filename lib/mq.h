@@ -129,6 +129,8 @@ int64_t	 mq_now_ms(void);
 
 /* name.c: the message name grammar */
 int	 mq_name_parse(const char *, struct mq_name *);
+/* the name a handle ends in, parsed; not a check of the handle (see mq_ack) */
+int	 mq_handle_name(const char *handle, struct mq_name *);
 /* fails with MQ_ERANGE for a value the grammar has no room for */
 int	 mq_name_format(const struct mq_name *, char *, size_t);
 int	 mq_queue_name_ok(const char *);

@@ -353,3 +353,16 @@ linked_ok(const struct mq_name *m, const struct stat *st)
 {
 	return st->st_nlink == 1 || (m->fanout && (st->st_mode & 0222) == 0);
 }
+
+/*
+ * The message name a handle (a path, as mq-get prints it) ends in, parsed.
+ * Only the name: where the handle points is checked by whoever acts on it
+ * (session.c).
+ */
+int
+mq_handle_name(const char *handle, struct mq_name *m)
+{
+	const char *base = strrchr(handle, '/');
+
+	return mq_name_parse(base != NULL ? base + 1 : handle, m);
+}
