@@ -289,7 +289,7 @@ struct mq_fsck {
 int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 	    struct mq_fsck *);
 
-/* util.c: errors and argument loops for the tools */
+/* error.c: the library's own errno values, and their messages */
 #define MQ_ECONFIG	4096	/* errno: bad configuration, see mq_conferr */
 #define MQ_EHANDLE	4097	/* errno: not a message of the spool in that state */
 #define MQ_ENOQUEUE	4098	/* errno: no such queue */
@@ -300,13 +300,6 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_ENOTEMPTY	4103	/* errno: a queue holds messages to deliver */
 #define MQ_ENOTREG	4104	/* errno: not a regular file (mq_openat) */
 #define MQ_ERANGE	4110	/* errno: a time or lease no name can hold */
-int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
-/*
- * fn gets each operand or line and its length in bytes: a line with a NUL
- * byte is longer than the string, and so no handle or id (fn says so).
- */
-typedef int (*mq_argfn)(const char *, size_t len, void *);
-int	 mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn, void *);
 
 #endif

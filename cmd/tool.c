@@ -1,6 +1,7 @@
 /*
- * util.c - what every tool needs the same way: one mapping from errors to
- * exit statuses and messages, and one loop over operands or stdin lines.
+ * tool.c - what every tool needs the same way and the library has no
+ * business deciding: one mapping from errors to exit statuses (EXIT STATUS
+ * in mq(7)), and one loop over operands or standard input lines.
  */
 #include <sys/types.h>
 
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mq.h"
+#include "tool.h"
 
 int
 mq_exit_status(int err)
