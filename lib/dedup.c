@@ -32,6 +32,37 @@ tmp_durable(struct mq_queue *q)
 }
 
 /*
+ * The keyed put's one decision, made under the key's lock.  A known key
+ * makes m a duplicate: 1, with the id the key names in orig; if the put of
+ * that id died before publishing, it is finished first, unless ours says
+ * the id is one of this commit's own.  An unknown key is recorded naming
+ * m, under the name m is about to be published with: 0.  With dosync the
+ * body's name in tmp/ is made durable first (a crash must not take away
+ * what a key names) and the record itself; without, the caller's syncfs
+ * does both.  -1 on error.
+ */
+static int
+decide(struct mq_queue *q, const struct mq_name *m,
+    int (*ours)(const char *, void *), void *arg, char orig[MQ_ID_LEN + 1],
+    int dosync)
+{
+	char origname[MQ_NAME_MAX + 1], name[MQ_NAME_MAX + 1];
+	int r;
+
+	if ((r = key_lookup(q, m->key, orig, origname)) == 1) {
+		if ((ours == NULL || !ours(orig, arg)) &&
+		    key_finish(q, orig, origname) == -1)
+			return -1;
+		return 1;
+	}
+	if (r == -1 || (dosync && tmp_durable(q) == -1) ||
+	    mq_name_format(m, name, sizeof(name)) == -1 ||
+	    key_record(q, m->key, m->id, name, dosync) == -1)
+		return -1;
+	return 0;
+}
+
+/*
  * Publish a written message unless its key is known, and record the key.
  * The body was read first, without the lock: a slow writer must not hold
  * up other producers of the key, and a duplicate's writer gets no SIGPIPE.
@@ -42,8 +73,7 @@ int
 put_keyed(struct mq_putter *p, struct mq_name *m)
 {
 	struct mq_queue *q = p->q;
-	char orig[MQ_ID_LEN + 1], origname[MQ_NAME_MAX + 1];
-	char name[MQ_NAME_MAX + 1];
+	char orig[MQ_ID_LEN + 1];
 	int locked, r, saved;
 
 	/* a topic's subscribers each decide by their own keys */
@@ -54,26 +84,13 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 		return r;
 	}
 	locked = key_lock(q, m->key, F_WRLCK) == 0;
-	r = locked ? key_lookup(q, m->key, orig, origname) : -1;
-	/* known: if its put died before publishing, finish that put */
-	if (r == 1 && key_finish(q, orig, origname) == -1)
-		r = -1;
+	r = locked ? decide(q, m, NULL, NULL, orig, 1) : -1;
 	if (r == 0) {
-		/* the key names the body before it is published (key.c) */
-		if ((r = tmp_durable(q)) == 0 &&
-		    (r = mq_name_format(m, name, sizeof(name))) == 0)
-			r = key_record(q, m->key, m->id, name, 1);
-		if (r == 0) {
-			p->pend[p->npend++] = *m;
-			/* published before the key's lock goes */
-			if ((r = commit(p)) == -1) {
-				saved = errno;
-				key_forget(q, m->key, m->id);
-				errno = saved;
-			}
-		} else {
+		p->pend[p->npend++] = *m;
+		/* published before the key's lock goes */
+		if ((r = commit(p)) == -1) {
 			saved = errno;
-			unlinkat(q->tmpfd, m->id, 0);
+			key_forget(q, m->key, m->id);
 			errno = saved;
 		}
 	} else {
@@ -94,6 +111,25 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 	return r;
 }
 
+struct ours {
+	struct mq_putter	 *p;
+	char			(*dup)[MQ_ID_LEN + 1];
+	size_t			  n;		/* the messages decided so far */
+};
+
+/* Whether id is that of a message of this group commit, not a duplicate. */
+static int
+ours(const char *id, void *arg)
+{
+	struct ours *o = arg;
+	size_t k;
+
+	for (k = 0; k < o->n; k++)
+		if (o->dup[k][0] == '\0' && strcmp(o->p->pend[k].id, id) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * A group commit with keys (sync=batch): one syncfs makes the bodies
  * durable, the keys are looked up and recorded under their locks (all
@@ -106,10 +142,10 @@ int
 keyed_commit(struct mq_putter *p)
 {
 	struct mq_queue *q = p->q;
-	char (*dup)[MQ_ID_LEN + 1], name[MQ_NAME_MAX + 1];
-	char orig[MQ_ID_LEN + 1], origname[MQ_NAME_MAX + 1];
+	char (*dup)[MQ_ID_LEN + 1], orig[MQ_ID_LEN + 1];
+	struct ours o;
 	size_t i, k, n = p->npend, nnew = 0;
-	int r = 0, saved, ours;
+	int r = 0, saved;
 
 	if ((dup = calloc(n, sizeof(*dup))) == NULL)
 		return drop(p);
@@ -118,25 +154,17 @@ keyed_commit(struct mq_putter *p)
 		free(dup);
 		return drop(p);
 	}
+	o.p = p;
+	o.dup = dup;
 	for (i = 0; i < n && r == 0; i++) {
 		if (p->pend[i].key[0] == '\0')
 			continue;
-		if ((r = key_lookup(q, p->pend[i].key, orig, origname)) == 1) {
-			/* known: from this group, or a put that died? */
-			for (k = 0, ours = 0; k < i && !ours; k++)
-				ours = dup[k][0] == '\0' &&
-				    strcmp(p->pend[k].id, orig) == 0;
-			if (!ours && key_finish(q, orig, origname) == -1) {
-				r = -1;
-				break;
-			}
+		o.n = i;
+		if ((r = decide(q, &p->pend[i], ours, &o, orig, 0)) == 1) {
 			strlcpy(dup[i], orig, sizeof(dup[i]));
 			unlinkat(q->tmpfd, p->pend[i].id, 0);
 			r = 0;
-		} else if (r == 0 && ((r = mq_name_format(&p->pend[i], name,
-		    sizeof(name))) == -1 || (r = key_record(q, p->pend[i].key,
-		    p->pend[i].id, name, 0)) == -1))
-			break;
+		}
 	}
 	if (r == 0 && q->conf.sync != MQ_SYNC_NONE && syncfs(q->tmpfd) == -1)
 		r = -1;
