@@ -58,23 +58,6 @@ enum mq_sync {
 	MQ_SYNC_FULL
 };
 
-/* mq.conf(5) [forward] and [recv]: a broker for mq-forward and mq-recv */
-struct mq_bridge {
-	char	 url[1024];		/* amqp[s]://[user[:pass]@]host... */
-	char	 password_file[1024];
-	char	 cacert[1024];		/* amqps: a PEM file of CAs */
-	int	 verify;		/* amqps: check peer and host name */
-	/* who wrote the configuration that named each file (mq.conf(5)) */
-	uid_t	 password_owner;
-	uid_t	 cacert_owner;
-	char	 exchange[256];		/* forward */
-	int	 exchange_set;		/* "" is the default exchange */
-	char	 routing_key[256];	/* forward */
-	char	 queue[256];		/* recv: the broker's queue */
-	int	 window;		/* forward: unconfirmed; 0: unset */
-	int	 prefetch;		/* recv: unacked; 0: unset */
-};
-
 struct mq_conf {
 	int64_t	 lease_ms;
 	int64_t	 backoff_ms;
@@ -89,7 +72,6 @@ struct mq_conf {
 	gid_t	 gid;			/* (gid_t)-1: unchanged */
 	int	 wait_poll;		/* wait = poll: never inotify */
 	int64_t	 poll_interval_ms;	/* when waiting cannot use inotify */
-	struct mq_bridge forward, recv;
 };
 
 /* Where a configuration error was found; line 0 means "the whole file". */
@@ -162,6 +144,20 @@ int	 mq_parse_lease(const char *, int64_t *ms);
  */
 int	 mq_conf_load(struct mq_conf *, int dirfd, const char *path,
 	    int must_exist, uid_t owner, struct mq_conferr *);
+/*
+ * The sections of mq.conf(5) that belong to a tool ([forward] of
+ * mq-forward, [recv] of mq-recv): from now on, every load in the process
+ * (mq_queue_open, a session's) hands each of their keys to fn, with the
+ * line and the owner of the file (whom a file the key names must belong
+ * to, see "Trust" in mq.conf(5)).  fn returns 0, or -1 with
+ * the reason in why, which fails the load at that line.  It is called as
+ * the file is read: a file that fails later was not applied, and what fn
+ * kept of it is not to be used.  Without fn (NULL, the default) their
+ * keys are accepted unread; any other section is an error.
+ */
+typedef int (*mq_sectionfn)(const char *section, int line, const char *key,
+	    const char *value, uid_t owner, char *why, size_t, void *);
+void	 mq_conf_sections(mq_sectionfn, void *);
 /*
  * Whether a file that a configuration of owner's names (password_file,
  * cacert), as fstat(2) saw it once open, may be read for it: 0, or -1 with
