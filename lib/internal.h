@@ -83,9 +83,12 @@ int64_t	 ceil_s(int64_t ms);
 
 /* ---- layer 1: the queue object ---- */
 
-/* conf.c: may st be taken as written by owner (or root, if rootok)? */
+/* trust.c: may st be taken as written by owner (or root, if rootok)? */
 int	 conf_trusted(const struct stat *st, uid_t owner, int rootok,
 	    const char *whose, char *why, size_t);
+
+/* conf.c: mq.conf(5), read; and rewritten for a share */
+int	 conf_rewrite_share(FILE *in, FILE *out, int mode, const char *group);
 
 /* durable.c: directories changed and not yet fsynced, relative to dfd */
 struct dirty {

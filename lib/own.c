@@ -168,8 +168,8 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 {
 	struct mq_conf c = q->conf;
 	struct stat st;
-	char line[1024], tmp[32], why[160], *k;
-	FILE *in, *out;
+	char tmp[32], why[160];
+	FILE *in = NULL, *out;
 	mode_t cmode = 0600 | ((mode_t)mode & 0044);
 	int fd, r = 0, saved;
 
@@ -216,24 +216,11 @@ mq_queue_share(struct mq_queue *q, int mode, const char *group)
 		errno = saved;
 		return -1;
 	}
-	if (fd != -1) {
-		while (fgets(line, sizeof(line), in) != NULL) {
-			for (k = line; *k == ' ' || *k == '\t'; k++)
-				;
-			if ((strncmp(k, "mode", 4) == 0 &&
-			    strchr(" \t=", k[4]) != NULL) ||
-			    (strncmp(k, "group", 5) == 0 &&
-			    strchr(" \t=", k[5]) != NULL))
-				continue;
-			fputs(line, out);
-		}
+	r = conf_rewrite_share(in, out, mode, group);
+	if (in != NULL)
 		fclose(in);
-	}
-	fprintf(out, "mode = 0%o\n", (unsigned)mode);
-	if (group != NULL)
-		fprintf(out, "group = %s\n", group);
 	/* the group first: a change of group may clear mode bits */
-	if (fflush(out) == EOF || (c.gid != (gid_t)-1 &&
+	if (r == -1 || fflush(out) == EOF || (c.gid != (gid_t)-1 &&
 	    fchown(fileno(out), (uid_t)-1, c.gid) == -1) ||
 	    fchmod(fileno(out), cmode) == -1 || fsync(fileno(out)) == -1)
 		r = -1;
