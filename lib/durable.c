@@ -23,7 +23,6 @@
 int
 mark_dirty(struct mq_queue *q, const char *rel)
 {
-	char **d;
 	size_t i;
 
 	if (q->conf.sync == MQ_SYNC_NONE)
@@ -32,13 +31,7 @@ mark_dirty(struct mq_queue *q, const char *rel)
 	for (i = q->dirty.n; i-- > 0;)
 		if (strcmp(q->dirty.v[i], rel) == 0)
 			return 0;
-	if ((d = reallocarray(q->dirty.v, q->dirty.n + 1, sizeof(*d))) == NULL)
-		return -1;
-	q->dirty.v = d;
-	if ((d[q->dirty.n] = strdup(rel)) == NULL)
-		return -1;
-	q->dirty.n++;
-	return 0;
+	return names_push(&q->dirty.v, &q->dirty.n, &q->dirty.cap, rel);
 }
 
 int
@@ -66,5 +59,5 @@ dirty_close(struct dirty *d)
 {
 	free_names(d->v, d->n);
 	d->v = NULL;
-	d->n = 0;
+	d->n = d->cap = 0;
 }

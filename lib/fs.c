@@ -48,6 +48,25 @@ cmpstr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Append a copy of s to a list of names that grows by doubling. */
+int
+names_push(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	char **nv;
+
+	if (*n == *cap) {
+		if ((nv = reallocarray(*v, *cap ? *cap * 2 : 64,
+		    sizeof(*nv))) == NULL)
+			return -1;
+		*v = nv;
+		*cap = *cap ? *cap * 2 : 64;
+	}
+	if (((*v)[*n] = strdup(s)) == NULL)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
 void
 free_names(char **v, size_t n)
 {
@@ -77,7 +96,7 @@ int
 list_names(int dirfd, const char *sub, char ***names, size_t *n, int flags)
 {
 	struct dirent *de;
-	char **v = NULL, **nv;
+	char **v = NULL;
 	size_t len = 0, cap = 0;
 	DIR *d;
 	int fd, saved;
@@ -102,15 +121,8 @@ list_names(int dirfd, const char *sub, char ***names, size_t *n, int flags)
 		    (de->d_type != DT_UNKNOWN || !is_type(fd,
 		    de->d_name, (flags & LN_DIRS) ? S_IFDIR : S_IFREG)))
 			continue;
-		if (len == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL)
-				goto fail;
-			v = nv;
-		}
-		if ((v[len] = strdup(de->d_name)) == NULL)
+		if (names_push(&v, &len, &cap, de->d_name) == -1)
 			goto fail;
-		len++;
 	}
 	if (errno != 0)
 		goto fail;

@@ -53,24 +53,6 @@ struct fsck {
 };
 
 static int
-push(char ***v, size_t *n, size_t *cap, const char *s)
-{
-	char **nv;
-
-	if (*n == *cap) {
-		if ((nv = reallocarray(*v, *cap ? *cap * 2 : 64,
-		    sizeof(*nv))) == NULL)
-			return -1;
-		*v = nv;
-		*cap = *cap ? *cap * 2 : 64;
-	}
-	if (((*v)[*n] = strdup(s)) == NULL)
-		return -1;
-	(*n)++;
-	return 0;
-}
-
-static int
 cmpstr(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -157,9 +139,9 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 			 * Waiting in its group (state -1) is in the spool, its
 			 * key live; only ready to held is out in its group.
 			 */
-			if (push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
+			if (names_push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
 			    (m.group[0] != '\0' && state != MQ_DEAD &&
-			    state != -1 && push(&f->groups, &f->ngroups,
+			    state != -1 && names_push(&f->groups, &f->ngroups,
 			    &f->capgroups, m.group) == -1))
 				r = -1;
 			continue;

@@ -142,19 +142,21 @@ group_next(struct mq_queue *q, const char *hash)
 	return r;
 }
 
+/* Forget the groups noted. */
+static void
+groups_forget(struct groups *g)
+{
+	free_names(g->defer, g->ndefer);
+	g->defer = NULL;
+	g->ndefer = g->capdefer = 0;
+}
+
 /* Note a group whose out message left while other locks were held. */
 int
 group_defer(struct mq_queue *q, const char *hash)
 {
-	char **v;
-
-	if ((v = reallocarray(q->groups.defer, q->groups.ndefer + 1, sizeof(*v))) == NULL)
-		return -1;
-	q->groups.defer = v;
-	if ((v[q->groups.ndefer] = strdup(hash)) == NULL)
-		return -1;
-	q->groups.ndefer++;
-	return 0;
+	return names_push(&q->groups.defer, &q->groups.ndefer,
+	    &q->groups.capdefer, hash);
 }
 
 /* Release the next message of every group noted; no other lock is held. */
@@ -173,9 +175,7 @@ group_flush(struct mq_queue *q)
 		}
 		group_lock(q, q->groups.defer[i], F_UNLCK);
 	}
-	free_names(q->groups.defer, q->groups.ndefer);
-	q->groups.defer = NULL;
-	q->groups.ndefer = 0;
+	groups_forget(&q->groups);
 	if (r == -1)
 		errno = saved;
 	return r;
@@ -252,7 +252,5 @@ void
 groups_close(struct groups *g)
 {
 	close_fd(&g->fd);
-	free_names(g->defer, g->ndefer);
-	g->defer = NULL;
-	g->ndefer = 0;
+	groups_forget(g);
 }

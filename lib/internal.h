@@ -30,6 +30,7 @@ int	 mq_openroot(const char *path);
 int	 list_names(int dirfd, const char *sub, char ***names, size_t *n,
 	    int flags);
 void	 free_names(char **, size_t);
+int	 names_push(char ***v, size_t *n, size_t *cap, const char *);
 int	 mq_rename(int, const char *, int, const char *);
 int	 mkpath(const char *path);
 int	 fsyncat(int dirfd, const char *rel);
@@ -93,7 +94,7 @@ int	 conf_rewrite_share(FILE *in, FILE *out, int mode, const char *group);
 /* durable.c: directories changed and not yet fsynced, relative to dfd */
 struct dirty {
 	char		**v;
-	size_t		  n;
+	size_t		  n, cap;
 };
 struct mq_queue;
 int	 mark_dirty(struct mq_queue *, const char *rel);
@@ -208,7 +209,7 @@ void	 keys_close(struct keys *);
 struct groups {
 	int		 fd;		/* groups/, -1 until used */
 	char		**defer;	/* groups whose next is due */
-	size_t		 ndefer;
+	size_t		 ndefer, capdefer;
 };
 int	 group_put(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
