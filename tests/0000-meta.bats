@@ -358,3 +358,18 @@ cmd/amqp.c:} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)'
 	[[ "$bad" == *'cmd/mq-work.c:fd = open(handle, O_RDONLY);'* ]]
 	[[ "$bad" == *'lib/conf.c:f = fopen(path, "r");'* ]]
 }
+
+@test "meta: tests/README.md names every bats file, and only files that exist; test names are unique" {
+	cd "$ROOT/tests"
+	bad=
+	for f in *.bats; do
+		grep -qF "\`$f\`" README.md || bad="$bad unmapped:$f"
+	done
+	for f in $(grep -o '`[0-9]\{4\}-[^`]*\.bats`' README.md | tr -d '`' | sort -u); do
+		[ -f "$f" ] || bad="$bad gone:$f"
+	done
+	dup=$(grep -h '^@test ' ./*.bats | sort | uniq -d)
+	echo "README.md:$bad"
+	echo "names twice: $dup"
+	[ -z "$bad" ] && [ -z "$dup" ]
+}
