@@ -392,4 +392,18 @@ layer_objs() {
 	    "$ROOT"/lib/*.c | grep -v "^$ROOT/lib/layout.c:" |
 	    grep -vE '^[^:]+:[0-9]+:\s*(/?\*|//)' || true)
 	[ -z "$bad" ] || { echo "$bad"; return 1; }
+
+@test "meta: tests/README.md names every bats file, and only files that exist; test names are unique" {
+	cd "$ROOT/tests"
+	bad=
+	for f in *.bats; do
+		grep -qF "\`$f\`" README.md || bad="$bad unmapped:$f"
+	done
+	for f in $(grep -o '`[0-9]\{4\}-[^`]*\.bats`' README.md | tr -d '`' | sort -u); do
+		[ -f "$f" ] || bad="$bad gone:$f"
+	done
+	dup=$(grep -h '^@test ' ./*.bats | sort | uniq -d)
+	echo "README.md:$bad"
+	echo "names twice: $dup"
+	[ -z "$bad" ] && [ -z "$dup" ]
 }
