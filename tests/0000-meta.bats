@@ -392,6 +392,7 @@ layer_objs() {
 	    "$ROOT"/lib/*.c | grep -v "^$ROOT/lib/layout.c:" |
 	    grep -vE '^[^:]+:[0-9]+:\s*(/?\*|//)' || true)
 	[ -z "$bad" ] || { echo "$bad"; return 1; }
+}
 
 @test "meta: tests/README.md names every bats file, and only files that exist; test names are unique" {
 	cd "$ROOT/tests"
