@@ -204,7 +204,7 @@ private_bucket(struct mq_queue *q, int prio, size_t n)
 }
 
 /*
- * The buckets of ready/ or delayed/ that meet the grammar (name.c), in
+ * The buckets of ready/ or delayed/ that meet the grammar (layout.c), in
  * delivery order: ready ones by priority, then SEQ; delayed windows by
  * time, which is name order.  Other names are skipped.
  */

@@ -10,7 +10,7 @@
  *   descriptor with O_NOFOLLOW: a symlink planted in the spool is never
  *   followed.  Only the spool root itself may be reached through symlinks.
  * - The queue's owner is the owner of its directory: its mq.conf is used
- *   only when that user or root wrote it (conf.c), and only they may
+ *   only when that user or root wrote it (trust.c), and only they may
  *   rewrite it (mq_queue_share).  A queue directory that others may write
  *   has the sticky bit, as Postfix's maildrop/ has, so that none of them
  *   can remove or replace what is not theirs there: mq.conf, lock, and
