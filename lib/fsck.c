@@ -319,7 +319,7 @@ scan(struct fsck *f)
 				r = quarantine(f, gfd, L_GROUPS, g[i]);
 				continue;
 			}
-			snprintf(where, sizeof(where), "groups_%s", g[i]);
+			snprintf(where, sizeof(where), "%s_%s", L_GROUPS, g[i]);
 			r = check_files(f, -1, fd, where, NULL, g[i]);
 			close(fd);
 		}

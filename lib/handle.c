@@ -136,9 +136,12 @@ mq_reject(struct mq_session *s, const char *handle)
 
 	if (resolve(s, handle, 1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
-	if ((r = bury_now(t.q, t.fd, t.name, &t.m, "rejected")) == -1 &&
+	/* bury_now would make a failed flush's ENOENT a lost lease */
+	if ((r = bury(t.q, t.fd, t.name, &t.m, "rejected")) == -1 &&
 	    errno == ENOENT)
 		errno = ESTALE;
+	if (group_flush(t.q) == -1 && r == 0)
+		r = -1;
 	if (r == 0)
 		r = mark_dirty(t.q, t.rel);
 	return r;

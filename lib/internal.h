@@ -132,6 +132,7 @@ int	 replace_own(struct mq_queue *, int dirfd, const char *name, int fd,
 	    const struct timespec ts[2], mode_t keep, int dosync);
 
 /* spool.c: finding a spool, making a queue, opening its directories */
+void	 spool_init_queue(struct mq_queue *);
 int	 spool_open_queue(struct mq_queue *, const char *spool,
 	    const char *name, int flags, struct mq_conferr *);
 void	 spool_close_queue(struct mq_queue *);

@@ -19,9 +19,6 @@
  * mq_state, then the others.  Their names are the L_* macros of
  * internal.h; this table is what walks them in order.
  */
-static const char *const statenames[MQ_NSTATES] = {
-	"ready", "delayed", "inflight", "dead", "held"
-};
 const char *const layout_dirs[] = {
 	"ready", "delayed", "inflight", "dead", "held", L_TMP
 };
@@ -39,7 +36,7 @@ mq_parse_state(const char *s)
 	int i;
 
 	for (i = 0; i < MQ_NSTATES; i++)
-		if (strcmp(s, statenames[i]) == 0)
+		if (strcmp(s, layout_dirs[i]) == 0)
 			return i;
 	errno = EINVAL;
 	return -1;
@@ -48,7 +45,7 @@ mq_parse_state(const char *s)
 const char *
 mq_state_name(int state)
 {
-	return state >= 0 && state < MQ_NSTATES ? statenames[state] : "?";
+	return state >= 0 && state < MQ_NSTATES ? layout_dirs[state] : "?";
 }
 
 /*

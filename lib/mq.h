@@ -104,10 +104,11 @@ struct mq_putter;
 int	 mq_parse_duration(const char *, int64_t *ms);
 int	 mq_parse_time(const char *, int64_t *epoch_s);
 int	 mq_parse_size(const char *, int64_t *bytes);
-int	 mq_parse_state(const char *);
-const char *mq_state_name(int);
 void	 mq_format_age(int64_t s, char *, size_t);
 int64_t	 mq_now_ms(void);
+/* layout.c: the names of the states (ready, delayed, ...) */
+int	 mq_parse_state(const char *);
+const char *mq_state_name(int);
 
 /* name.c: the message name grammar */
 int	 mq_name_parse(const char *, struct mq_name *);
@@ -159,7 +160,7 @@ typedef int (*mq_sectionfn)(const char *section, int line, const char *key,
 	    const char *value, uid_t owner, char *why, size_t, void *);
 void	 mq_conf_sections(mq_sectionfn, void *);
 /*
- * Whether a file that a configuration of owner's names (password_file,
+ * trust.c: whether a file that a configuration of owner's names (password_file,
  * cacert), as fstat(2) saw it once open, may be read for it: 0, or -1 with
  * the reason in why.
  */
@@ -167,15 +168,18 @@ struct stat;
 int	 mq_conf_named_ok(const struct stat *, uid_t owner, char *why,
 	    size_t);
 
-/* spool.c: finding and opening queues */
+/* spool.c: finding the spool and its queues */
 int	 mq_spool_path(const char *opt, char *, size_t);
+const struct mq_conf *mq_queue_conf(const struct mq_queue *);
+int	 mq_list_queues(const char *spool, char ***names, size_t *n);
+/* queue.c: opening and closing a queue */
 #define MQ_CREATE	0x1	/* create the spool and queue if missing */
 struct mq_queue *mq_queue_open(const char *spool, const char *name, int flags,
 	    struct mq_conferr *);
-int	 mq_sync_dirs(struct mq_queue *);
 void	 mq_queue_close(struct mq_queue *);
-const struct mq_conf *mq_queue_conf(const struct mq_queue *);
-int	 mq_list_queues(const char *spool, char ***names, size_t *n);
+/* durable.c: make what this process changed in the queue durable now */
+int	 mq_sync_dirs(struct mq_queue *);
+/* own.c: share a queue with a group (mq-init -g) */
 int	 mq_queue_share(struct mq_queue *, int mode, const char *group);
 
 /* put.c: producing */
@@ -223,8 +227,9 @@ int	 mq_subscribers(struct mq_queue *topic, char ***names, size_t *n);
 /* key.c: the key file of a key, relative to the queue: keys/XX/HASH */
 void	 mq_key_path(const char *key, char *, size_t);
 
-/* get.c: consuming */
+/* upkeep.c: promote what is due, return expired leases */
 int	 mq_maintain(struct mq_queue *);
+/* get.c: consuming */
 int	 mq_get(struct mq_queue *, int64_t lease_ms, char *handle, size_t);
 /* n more mq_get calls are coming: claim in runs under one lock hold */
 void	 mq_get_ahead(struct mq_queue *, size_t n);

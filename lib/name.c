@@ -1,6 +1,6 @@
 /*
- * name.c - the grammar of queue names, message ids, message file names and
- * bucket names.
+ * name.c - the grammar of queue names, message ids and message file names
+ * (bucket names are layout.c's).
  *
  * A message file name is its id followed by ",<letter><value>" fields (see
  * mq(7)).  Everything a consumer needs to order, expire or dead-letter a
@@ -8,8 +8,8 @@
  * strict: a name it accepts is one mq could have written, which is what keeps
  * a planted or mangled file from being delivered, and what makes
  * format(parse(x)) == x for canonical names.  The rest of the library asks
- * here, and only here, whether a name is one: of a message, of a bucket, of
- * a message in its bucket.
+ * here, and only here, whether a name is one of a message, and whether it
+ * fits the place it lies in (name_fits).
  *
  * The writer keeps to the same grammar: what the parser would refuse (a
  * time past 2286, a lease of more than 31 years) is never formatted, so no

@@ -1,5 +1,5 @@
 /*
- * parse.c - values users type: durations, points in time, sizes, states.
+ * parse.c - values users type: durations, points in time, sizes.
  *
  * Every parser takes the whole string or fails with EINVAL (ERANGE when the
  * value does not fit); none accepts a sign, so "-5s" cannot sneak a negative

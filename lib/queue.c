@@ -24,6 +24,8 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;
+	/* every descriptor closed, before any road to mq_queue_close */
+	spool_init_queue(q);
 	q->mv.fd = q->keys.fd = q->groups.fd = q->drain.fd = q->watch.fd = -1;
 	if (spool_open_queue(q, spool, name, flags, ce) == -1) {
 		saved = errno;

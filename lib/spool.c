@@ -105,7 +105,7 @@ create_queue(int spoolfd, const char *name, const struct mq_conf *c)
 	for (i = 0; i < sizeof(rnd) - 1; i++)
 		rnd[i] = "abcdefghijklmnopqrstuvwxyz012345"[rnd[i] & 31];
 	rnd[sizeof(rnd) - 1] = '\0';
-	snprintf(tmp, sizeof(tmp), ".init.%s", rnd);
+	snprintf(tmp, sizeof(tmp), L_INIT "%s", rnd);
 	if (mkdirat(spoolfd, tmp, 0777) == -1)
 		return -1;
 	if ((fd = mq_opendirat(spoolfd, tmp)) == -1 ||
@@ -148,6 +148,17 @@ fail:
 	return -1;
 }
 
+/* The core of a queue object with nothing open, for spool_close_queue. */
+void
+spool_init_queue(struct mq_queue *q)
+{
+	size_t i;
+
+	q->dfd = q->tmpfd = q->lockfd = -1;
+	for (i = 0; i < MQ_NSTATES; i++)
+		q->sfd[i] = -1;
+}
+
 /*
  * The core of a queue object: its directories, lock file and
  * configuration (the global file, then the queue's own).  On failure the
@@ -162,9 +173,6 @@ spool_open_queue(struct mq_queue *q, const char *spool, const char *name,
 	size_t i;
 	int spoolfd = -1, saved;
 
-	q->dfd = q->tmpfd = q->lockfd = -1;
-	for (i = 0; i < MQ_NSTATES; i++)
-		q->sfd[i] = -1;
 	strlcpy(q->name, name, sizeof(q->name));
 	if ((size_t)snprintf(q->path, sizeof(q->path), "%s/%s", spool, name) >=
 	    sizeof(q->path)) {
