@@ -85,16 +85,23 @@ $(O)/libmq.a: $(LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
 
-$(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/libmq.a | deps-build
+# what the tools share beside the library (cmd/tool.c)
+$(O)/cmd/tool.o: cmd/tool.c cmd/tool.h lib/mq.h | deps-build
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libmq.a $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/bin/%: cmd/%.c cmd/tool.h lib/mq.h $(O)/cmd/tool.o $(O)/libmq.a \
+    | deps-build
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/cmd/tool.o $(O)/libmq.a \
+	    $(PKG_LIBS)
 
 # the bridge's tools share cmd/amqp.c (rules with more prerequisites first)
 $(addprefix $(O)/bin/,$(BRIDGE)): $(O)/bin/%: cmd/%.c cmd/amqp.c cmd/amqp.h \
-    cmd/tool.h lib/mq.h $(O)/libmq.a | deps-build
+    cmd/tool.h lib/mq.h $(O)/cmd/tool.o $(O)/libmq.a | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(AMQP_CFLAGS) $(LDFLAGS) -o $@ $< cmd/amqp.c \
-	    $(O)/libmq.a $(PKG_LIBS) $(AMQP_LIBS)
+	    $(O)/cmd/tool.o $(O)/libmq.a $(PKG_LIBS) $(AMQP_LIBS)
 
 # tests/amqp-peek: the bridge tests' own AMQP client, independent of
 # cmd/amqp.c and of libbsd's overlay
@@ -114,10 +121,14 @@ $(FUZZ_O)/libmq.a: $(FUZZ_LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(FUZZ_LIBOBJ)
 
+$(FUZZ_O)/cmd/tool.o: cmd/tool.c cmd/tool.h lib/mq.h | deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
 $(FUZZ_O)/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz.h lib/mq.h lib/internal.h \
-    $(FUZZ_O)/libmq.a | deps-fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_O)/libmq.a \
-	    $(PKG_DYNLIBS)
+    cmd/tool.h $(FUZZ_O)/cmd/tool.o $(FUZZ_O)/libmq.a | deps-fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icmd -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_O)/cmd/tool.o $(FUZZ_O)/libmq.a $(PKG_DYNLIBS)
 
 deps-build:
 	@CC='$(CC)' SANITIZE='$(SANITIZE)' sh mk/deps.sh build

@@ -58,6 +58,127 @@ has_password(const char *url)
 }
 
 /*
+ * [forward] and [recv], as mq_conf_sections hands their keys over: into
+ * kept while bridge_open opens the queue, then into later, only to be
+ * checked (a session opening the queue again reads the files again).
+ */
+struct bridges {
+	struct bridge	 forward, recv;
+};
+static struct bridges kept, later;
+
+/* a key and where to say what is wrong with its value */
+struct key {
+	const char	*k, *v;
+	char		*why;
+	size_t		 len;
+};
+
+static int
+refuse(const struct key *key, const char *fmt, const char *a)
+{
+	snprintf(key->why, key->len, fmt, key->k, a);
+	return -1;
+}
+
+static int
+text(const struct key *key, char *out, size_t len)
+{
+	if (key->v[0] == '\0' || strlen(key->v) >= len)
+		return refuse(key, "%s: %s", key->v[0] == '\0' ? "empty" :
+		    "too long");
+	strlcpy(out, key->v, len);
+	return 0;
+}
+
+static int
+count(const struct key *key, int *out)
+{
+	const char *e = NULL;
+	long long n;
+
+	n = strtonum(key->v, 1, 65535, &e);
+	if (e != NULL)
+		return refuse(key, "%s: value %s", e);
+	*out = (int)n;
+	return 0;
+}
+
+/* A key of [forward] or [recv] (mq_sectionfn), in a file of owner's. */
+static int
+bridge_key(const char *section, int line, const char *k, const char *v,
+    uid_t owner, char *why, size_t len, void *arg)
+{
+	struct bridges *bs = arg;
+	struct key key = { k, v, why, len };
+	struct bridge *b;
+	int fwd;
+
+	(void)line;		/* the library names it */
+	if (!(fwd = strcmp(section, "forward") == 0) &&
+	    strcmp(section, "recv") != 0)
+		return 0;	/* some other tool's */
+	b = fwd ? &bs->forward : &bs->recv;
+	if (strcmp(k, "url") == 0) {
+		if (strncmp(v, "amqp://", 7) != 0 &&
+		    strncmp(v, "amqps://", 8) != 0)
+			return refuse(&key, "%s: not an amqp:// or amqps:// "
+			    "url: %s", v);
+		return text(&key, b->url, sizeof(b->url));
+	}
+	/* the files are checked when read, against who named them */
+	if (strcmp(k, "password_file") == 0) {
+		b->password_owner = owner;
+		return text(&key, b->password_file, sizeof(b->password_file));
+	}
+	if (strcmp(k, "cacert") == 0) {
+		b->cacert_owner = owner;
+		return text(&key, b->cacert, sizeof(b->cacert));
+	}
+	if (strcmp(k, "verify") == 0) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return refuse(&key, "%s: must be yes or no: %s", v);
+		b->verify = strcmp(v, "yes") == 0;
+		return 0;
+	}
+	if (fwd && strcmp(k, "exchange") == 0) {
+		/* "" is the default exchange: written as exchange = "" */
+		b->exchange_set = 1;
+		if (strcmp(v, "\"\"") == 0) {
+			b->exchange[0] = '\0';
+			return 0;
+		}
+		return text(&key, b->exchange, sizeof(b->exchange));
+	}
+	if (fwd && strcmp(k, "routing_key") == 0)
+		return text(&key, b->routing_key, sizeof(b->routing_key));
+	if (fwd && strcmp(k, "window") == 0)
+		return count(&key, &b->window);
+	if (!fwd && strcmp(k, "queue") == 0)
+		return text(&key, b->queue, sizeof(b->queue));
+	if (!fwd && strcmp(k, "prefetch") == 0)
+		return count(&key, &b->prefetch);
+	snprintf(why, len, "unknown key in [%s]: %s", section, k);
+	return -1;
+}
+
+struct mq_queue *
+bridge_open(const char *spool, const char *name, int fwd,
+    const struct bridge **b)
+{
+	struct mq_queue *q;
+
+	memset(&kept, 0, sizeof(kept));
+	kept.forward.verify = kept.recv.verify = 1;
+	later = kept;
+	mq_conf_sections(bridge_key, &kept);
+	q = open_queue(spool, name, 0);
+	mq_conf_sections(bridge_key, &later);
+	*b = fwd ? &kept.forward : &kept.recv;
+	return q;
+}
+
+/*
  * Open a file a configuration of owner's names, and check it on the
  * descriptor (mq_conf_named_ok): the file read is the file checked.
  */
@@ -119,7 +240,7 @@ read_password(struct peer *p, const char *file, const uid_t *owner)
 
 int
 peer_init(struct peer *p, const char *url, int cmdline,
-    const struct mq_bridge *b, const char *passfile)
+    const struct bridge *b, const char *passfile)
 {
 	struct amqp_connection_info ci;
 	char buf[sizeof(b->url)], vhost[sizeof(p->vhost) * 3];

@@ -2,10 +2,12 @@
  * amqp.h - the broker side of mq-forward and mq-recv: one AMQP 0-9-1
  * connection with one channel, through librabbitmq.
  *
- * It knows urls, passwords, TLS and how to say what went wrong; it knows
- * nothing of queues.  Errors go to a buffer, never to stderr, so each tool
- * decides what to print and when.  The password never reaches that buffer:
- * urls are shown as scheme://user@host:port/vhost.
+ * It knows urls, passwords, TLS, the [forward] and [recv] sections of
+ * mq.conf(5) that give them, and how to say what went wrong; of queues it
+ * knows only how to open one with its configuration.  Errors go to a
+ * buffer, never to stderr, so each tool decides what to print and when.
+ * The password never reaches that buffer: urls are shown as
+ * scheme://user@host:port/vhost.
  */
 #ifndef MQ_AMQP_H
 #define MQ_AMQP_H
@@ -17,6 +19,32 @@
 #include "mq.h"
 
 #define PEER_CHANNEL	1
+
+/* mq.conf(5) [forward] and [recv]: a broker for mq-forward and mq-recv */
+struct bridge {
+	char	 url[1024];		/* amqp[s]://[user[:pass]@]host... */
+	char	 password_file[1024];
+	char	 cacert[1024];		/* amqps: a PEM file of CAs */
+	int	 verify;		/* amqps: check peer and host name */
+	/* who wrote the configuration that named each file (mq.conf(5)) */
+	uid_t	 password_owner;
+	uid_t	 cacert_owner;
+	char	 exchange[256];		/* forward */
+	int	 exchange_set;		/* "" is the default exchange */
+	char	 routing_key[256];	/* forward */
+	char	 queue[256];		/* recv: the broker's queue */
+	int	 window;		/* forward: unconfirmed; 0: unset */
+	int	 prefetch;		/* recv: unacked; 0: unset */
+};
+
+/*
+ * open_queue (tool.h), and the [forward] (fwd) or [recv] section of the
+ * queue's configuration in *b.  Both sections are checked, in every load
+ * of the files to come: a bad key stops the tool, as any error of
+ * mq.conf(5) does (78).  *b is what this open read.
+ */
+struct mq_queue *bridge_open(const char *spool, const char *name, int fwd,
+	    const struct bridge **b);
 
 /* what a failure means for the caller */
 enum peer_fault {
@@ -58,7 +86,7 @@ void	 peer_signals(void);
  * show in ps(1), so one is refused.  Returns 0, or -1 with p->why.
  */
 int	 peer_init(struct peer *, const char *url, int cmdline,
-	    const struct mq_bridge *, const char *passfile);
+	    const struct bridge *, const char *passfile);
 /* The exit status for a failed peer_init */
 static inline int
 peer_init_status(const struct peer *p, int cmdline)

@@ -310,7 +310,7 @@ publish(const char *handle, char **buf, size_t *cap)
 	ssize_t len;
 	int r, saved;
 
-	if (mq_name_parse(strrchr(handle, '/') + 1, &m) == -1)
+	if (mq_handle_name(handle, &m) == -1)
 		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
 	if ((len = slurp(handle, buf, cap)) == -1) {
 		saved = errno;
@@ -413,7 +413,7 @@ main(int argc, char *argv[])
 	};
 	char spool[PATH_MAX], handle[PATH_MAX], *buf = NULL;
 	struct mq_queue *q;
-	const struct mq_bridge *b;
+	const struct bridge *b;
 	const char *dir = NULL, *passfile = NULL, *e, *url = NULL;
 	int64_t timeout = 60000, now;
 	int64_t stopat = -1;
@@ -463,8 +463,7 @@ main(int argc, char *argv[])
 	if (argc != 1 && argc != 3 && argc != 4)
 		usage(0);
 	spool_path(dir, spool, sizeof(spool));
-	q = open_queue(spool, argv[0], 0);
-	b = &mq_queue_conf(q)->forward;
+	q = bridge_open(spool, argv[0], 1, &b);
 	if (argc >= 3) {
 		url = argv[1];
 		exchange = argv[2];

@@ -267,7 +267,7 @@ main(int argc, char *argv[])
 	char spool[PATH_MAX];
 	struct mq_queue *q;
 	struct mq_putopts o;
-	const struct mq_bridge *b;
+	const struct bridge *b;
 	const char *dir = NULL, *passfile = NULL, *e, *url = NULL;
 	int64_t timeout = 60000;
 	long long max = 0, n;
@@ -318,8 +318,7 @@ main(int argc, char *argv[])
 		usage(0);
 	qname = argv[argc - 1];
 	spool_path(dir, spool, sizeof(spool));
-	q = open_queue(spool, qname, 0);
-	b = &mq_queue_conf(q)->recv;
+	q = bridge_open(spool, qname, 0, &b);
 	if (argc == 3) {
 		url = argv[0];
 		aqueue = argv[1];

@@ -131,13 +131,12 @@ start(const char *queue, struct mq_session *s, const char *handle,
     char **cmd)
 {
 	struct mq_name m;
-	const char *base = strrchr(handle, '/') + 1;
 	struct job *j = &jobs[njobs];
 	int ep[2], fd, e = 0;
 	ssize_t n;
 	pid_t pid, parent = getpid();
 
-	if (mq_name_parse(base, &m) == -1)
+	if (mq_handle_name(handle, &m) == -1)
 		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
 	/*
 	 * Opened here, not in the child, with the library's one open of a

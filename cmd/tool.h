@@ -18,6 +18,15 @@
 
 #include "mq.h"
 
+/* tool.c: the exit status of an errno (mq(7)), and the operand loop */
+int	 mq_exit_status(int err);
+/*
+ * fn gets each operand or line and its length in bytes: a line with a NUL
+ * byte is longer than the string, and so no handle or id (fn says so).
+ */
+typedef int (*mq_argfn)(const char *, size_t len, void *);
+int	 mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn, void *);
+
 /* milliseconds on a clock no one sets: for timeouts and spacing */
 static inline int64_t
 mono_ms(void)

@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mq.h"
+#include "tool.h"
 #include "fuzz.h"
 
 #define GROUP	"0123456789abcdef0123456789abcdef"

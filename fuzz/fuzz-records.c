@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mq.h"
+#include "tool.h"
 #include "fuzz.h"
 
 struct want {

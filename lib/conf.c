@@ -7,14 +7,11 @@
  * a scratch copy first.  Errors carry the file and line for the tool to
  * print as "file:line: reason".
  *
- * Trust (StrictModes of OpenSSH, safe_open of Postfix): a configuration
- * decides where root's mq-forward sends a password and which file it reads
- * it from, so a file is used only when it was written by the user it
- * speaks for or by root, and nobody else could have changed it since:
- * writable by neither group nor others, with one link (a hard link can
- * give a file someone else wrote a name in the spool).  A file that a
- * configuration names is read only when it is that configuration's
- * owner's, or root's where the reader has no more rights than that owner.
+ * The sections, [forward] and [recv], are the broker tools': their keys
+ * go to the tool's mq_conf_sections hook with the owner of the file, or
+ * are skipped unread when no tool asked for them.
+ *
+ * Whose word a file is, is trust.c's to say.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -79,71 +76,6 @@ mq_parse_lease(const char *s, int64_t *ms)
 	return 0;
 }
 
-/* "user NAME (uid N)", or "uid N" for a uid with no name. */
-static void
-who(uid_t uid, char *buf, size_t len)
-{
-	struct passwd *pw;
-
-	if ((pw = getpwuid(uid)) != NULL)
-		snprintf(buf, len, "%.32s (uid %u)", pw->pw_name,
-		    (unsigned)uid);
-	else
-		snprintf(buf, len, "uid %u", (unsigned)uid);
-}
-
-/*
- * Whether st may be taken as written by owner, or by root if rootok.  The
- * reasons tell the owner what to do: a file others could write may have
- * been changed by them, so it is to be read before it is trusted again.
- */
-int
-conf_trusted(const struct stat *st, uid_t owner, int rootok,
-    const char *whose, char *why, size_t len)
-{
-	char by[64], ok[64];
-
-	if (!S_ISREG(st->st_mode)) {
-		snprintf(why, len, "not a regular file");
-		return -1;
-	}
-	if (st->st_uid != owner && !(rootok && st->st_uid == 0)) {
-		who(st->st_uid, by, sizeof(by));
-		who(owner, ok, sizeof(ok));
-		if (owner == 0)
-			snprintf(why, len, "owned by %s, not by root", by);
-		else
-			snprintf(why, len, "owned by %s, not by %s%s%s", by,
-			    ok, whose, rootok ? " or root" : "");
-		return -1;
-	}
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(why, len, "writable by %s: check it, then chmod %s",
-		    st->st_mode & S_IWOTH ? "everyone" : "its group",
-		    st->st_mode & S_IWOTH ? "go-w" : "g-w");
-		return -1;
-	}
-	if (st->st_nlink > 1) {
-		snprintf(why, len, "has %lu hard links: make it a file of "
-		    "its own", (unsigned long)st->st_nlink);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Root's mq-forward reading a password file for a queue owner's
- * configuration must not read what that owner could not: a file of
- * root's is read only for root's configurations, or for a tool run by the
- * configuration's owner, whom the kernel already holds to its own rights.
- */
-int
-mq_conf_named_ok(const struct stat *st, uid_t owner, char *why, size_t len)
-{
-	return conf_trusted(st, owner, owner == 0 || owner == geteuid(),
-	    ", whose configuration names it", why, len);
-}
-
 void
 mq_conf_defaults(struct mq_conf *c)
 {
@@ -160,9 +92,6 @@ mq_conf_defaults(struct mq_conf *c)
 	c->gid = (gid_t)-1;
 	c->wait_poll = 0;
 	c->poll_interval_ms = 1000;
-	memset(&c->forward, 0, sizeof(c->forward));
-	memset(&c->recv, 0, sizeof(c->recv));
-	c->forward.verify = c->recv.verify = 1;
 }
 
 static int
@@ -203,28 +132,47 @@ integer(struct loadctx *x, int line, const char *k, const char *v,
 	return 1;
 }
 
+/*
+ * The sections of the tools (mq_conf_sections), the one list of them:
+ * the library reads none of their keys, and knows no other section.
+ */
+static const char *const sections[] = { "forward", "recv" };
+static mq_sectionfn sectionfn;
+static void *sectionarg;
+
+void
+mq_conf_sections(mq_sectionfn fn, void *arg)
+{
+	sectionfn = fn;
+	sectionarg = arg;
+}
+
+/* The section named at s, blanks around the name skipped up to *end. */
+static const char *
+section_name(const char *s, const char **end)
+{
+	size_t i, n;
+
+	s += strspn(s, " \t");
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		n = strlen(sections[i]);
+		if (strncmp(s, sections[i], n) == 0 && (s[n] == '\0' ||
+		    s[n] == ' ' || s[n] == '\t' || s[n] == ']')) {
+			*end = s + n + strspn(s + n, " \t");
+			return sections[i];
+		}
+	}
+	return NULL;
+}
+
 /* "[forward]" or "[recv]", spaces allowed around the name and after. */
 static int
 known_section(const char *s)
 {
-	static const char *const names[] = { "forward", "recv" };
-	size_t i, n;
-
-	for (s++; *s == ' ' || *s == '\t'; s++)
-		;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		n = strlen(names[i]);
-		if (strncmp(s, names[i], n) != 0)
-			continue;
-		for (s += n; *s == ' ' || *s == '\t'; s++)
-			;
-		if (*s++ != ']')
-			return 0;
-		for (; *s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'; s++)
-			;
-		return *s == '\0' || *s == '#' || *s == ';';
-	}
-	return 0;
+	if (section_name(s + 1, &s) == NULL || *s++ != ']')
+		return 0;
+	s += strspn(s, " \t\r\n");
+	return *s == '\0' || *s == '#' || *s == ';';
 }
 
 /*
@@ -266,68 +214,19 @@ reader(char *buf, int len, void *user)
 	return buf;
 }
 
+/* A key of a tool's section, for the tool to read. */
 static int
-text(struct loadctx *x, int line, const char *k, const char *v, char *out,
-    size_t len)
+tool_key(struct loadctx *x, int line, const char *section, const char *k,
+    const char *v)
 {
-	if (v[0] == '\0' || strlen(v) >= len)
-		return fail(x, line, "%s: %s", k, v[0] == '\0' ? "empty" :
-		    "too long");
-	strlcpy(out, v, len);
-	return 1;
-}
+	char why[sizeof(x->err->reason)] = "";
 
-/* A key of [forward] (fwd) or [recv]. */
-static int
-bridge(struct loadctx *x, int line, struct mq_bridge *b, int fwd,
-    const char *k, const char *v)
-{
-	if (strcmp(k, "url") == 0) {
-		if (strncmp(v, "amqp://", 7) != 0 &&
-		    strncmp(v, "amqps://", 8) != 0)
-			return fail(x, line, "%s: not an amqp:// or amqps:// "
-			    "url: %s", k, v);
-		return text(x, line, k, v, b->url, sizeof(b->url));
-	}
-	/* the files are checked when read, against who named them */
-	if (strcmp(k, "password_file") == 0) {
-		b->password_owner = x->owner;
-		return text(x, line, k, v, b->password_file,
-		    sizeof(b->password_file));
-	}
-	if (strcmp(k, "cacert") == 0) {
-		b->cacert_owner = x->owner;
-		return text(x, line, k, v, b->cacert, sizeof(b->cacert));
-	}
-	if (strcmp(k, "verify") == 0) {
-		if (strcmp(v, "yes") == 0)
-			b->verify = 1;
-		else if (strcmp(v, "no") == 0)
-			b->verify = 0;
-		else
-			return fail(x, line, "%s: must be yes or no: %s", k, v);
+	if (sectionfn == NULL || sectionfn(section, line, k, v, x->owner, why,
+	    sizeof(why), sectionarg) == 0)
 		return 1;
-	}
-	if (fwd && strcmp(k, "exchange") == 0) {
-		/* "" is the default exchange: written as exchange = "" */
-		b->exchange_set = 1;
-		if (strcmp(v, "\"\"") == 0) {
-			b->exchange[0] = '\0';
-			return 1;
-		}
-		return text(x, line, k, v, b->exchange, sizeof(b->exchange));
-	}
-	if (fwd && strcmp(k, "routing_key") == 0)
-		return text(x, line, k, v, b->routing_key,
-		    sizeof(b->routing_key));
-	if (fwd && strcmp(k, "window") == 0)
-		return integer(x, line, k, v, 1, 65535, &b->window);
-	if (!fwd && strcmp(k, "queue") == 0)
-		return text(x, line, k, v, b->queue, sizeof(b->queue));
-	if (!fwd && strcmp(k, "prefetch") == 0)
-		return integer(x, line, k, v, 1, 65535, &b->prefetch);
-	return fail(x, line, "unknown key in [%s]: %s", fwd ? "forward" :
-	    "recv", k);
+	if (why[0] == '\0')
+		return fail(x, line, "%s: refused%s", k, "");
+	return fail(x, line, "%s%s", why, "");
 }
 
 static int
@@ -336,20 +235,20 @@ handler(void *user, const char *section, const char *k, const char *v)
 	struct loadctx *x = user;
 	struct mq_conf *c = &x->conf;
 	int64_t n;
+	const char *name, *rest;
 	char *end, min[32];
 	long m;
 	int line = x->line;
 
 	/* inih keeps the spaces of "[ recv ]"; the reader allowed them */
 	section += strspn(section, " \t");
-	if (strncmp(section, "forward", 7) == 0 &&
-	    section[7 + strspn(section + 7, " \t")] == '\0')
-		return bridge(x, line, &c->forward, 1, k, v);
-	if (strncmp(section, "recv", 4) == 0 &&
-	    section[4 + strspn(section + 4, " \t")] == '\0')
-		return bridge(x, line, &c->recv, 0, k, v);
-	if (section[0] != '\0')
-		return fail(x, line, "unknown section [%s]%s", section, "");
+	if (section[0] != '\0') {
+		if ((name = section_name(section, &rest)) == NULL ||
+		    *rest != '\0')
+			return fail(x, line, "unknown section [%s]%s", section,
+			    "");
+		return tool_key(x, line, name, k, v);
+	}
 	if (strcmp(k, "lease") == 0) {
 		if (mq_parse_lease(v, &n) == -1) {
 			if (n > MQ_LEASE_MAX)
@@ -489,4 +388,30 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 	}
 	*c = x.conf;
 	return 0;
+}
+
+/*
+ * Copy a queue's mq.conf (in; NULL: there is none) to out with its mode
+ * and group set anew (mq-init -g, mq_queue_share): every other line stays
+ * as it was.
+ */
+int
+conf_rewrite_share(FILE *in, FILE *out, int mode, const char *group)
+{
+	char line[1024], *k;
+
+	while (in != NULL && fgets(line, sizeof(line), in) != NULL) {
+		for (k = line; *k == ' ' || *k == '\t'; k++)
+			;
+		if ((strncmp(k, "mode", 4) == 0 &&
+		    strchr(" \t=", k[4]) != NULL) ||
+		    (strncmp(k, "group", 5) == 0 &&
+		    strchr(" \t=", k[5]) != NULL))
+			continue;
+		fputs(line, out);
+	}
+	fprintf(out, "mode = 0%o\n", (unsigned)mode);
+	if (group != NULL)
+		fprintf(out, "group = %s\n", group);
+	return ferror(out) ? -1 : 0;
 }

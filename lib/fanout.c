@@ -30,12 +30,12 @@
  *   a chain between them.
  * - Copies made by link share one inode, hence one mtime, from which the
  *   lease of an in-flight copy is counted (mq(7)).  Their names carry
- *   ",f", and that time is only ever raised (set_deadline, in spool.c),
+ *   ",f", and that time is only ever raised (set_deadline, in lease.c),
  *   under flock(2) of the file: a lease can come out longer than asked,
  *   never shorter, so no subscriber's copy is delivered twice because
  *   another's was claimed.
  *   They are read-only, so no consumer can change another's body, and only
- *   they may have more than one link (handle.c).
+ *   they may have more than one link (session.c).
  * - An id is handed back only once its message is durable in every
  *   subscriber.  A subscriber that fails is reported; the others keep the
  *   message, and a retry with a key fills in what is missing.
@@ -58,7 +58,6 @@
 
 #include "internal.h"
 
-#define SUBS	"subs"
 #define SUBS_KEPT	16	/* subscriber queues kept open between commits */
 
 struct sub {
@@ -85,236 +84,6 @@ struct fanout {
 	struct failure	*fail;
 	size_t		 nfail;
 };
-
-/*
- * The subscribers of a queue, sorted.  Names that are not queue names, or
- * that name the queue itself, were not made by mq-sub: they are skipped.
- */
-static int
-read_subs(struct mq_queue *q, char ***names, size_t *n)
-{
-	char **v;
-	size_t nv, i, k = 0;
-
-	*names = NULL;
-	*n = 0;
-	if (list_names(q->dfd, SUBS, &v, &nv, LN_SORT | LN_FILES) == -1)
-		return errno == ENOENT ? 0 : -1;
-	for (i = 0; i < nv; i++) {
-		if (mq_queue_name_ok(v[i]) && strcmp(v[i], q->name) != 0)
-			v[k++] = v[i];
-		else
-			free(v[i]);
-	}
-	*names = v;
-	*n = k;
-	return 0;
-}
-
-int
-mq_subscribers(struct mq_queue *q, char ***names, size_t *n)
-{
-	return read_subs(q, names, n);
-}
-
-/* The spool a queue lies in: its path without the last component. */
-static void
-spool_of(const struct mq_queue *q, char *buf, size_t len)
-{
-	char *slash;
-
-	strlcpy(buf, q->path, len);
-	if ((slash = strrchr(buf, '/')) != NULL)
-		slash[slash == buf] = '\0';	/* "/q" lies in "/" */
-}
-
-/* Whether queue name is the subscriber of a topic of the spool. */
-static int
-subscribes(const struct mq_queue *q)
-{
-	char spool[PATH_MAX], path[PATH_MAX], **v;
-	size_t n, i;
-	int found = 0;
-
-	spool_of(q, spool, sizeof(spool));
-	if (mq_list_queues(spool, &v, &n) == -1)
-		return -1;
-	for (i = 0; i < n && !found; i++)
-		found = strcmp(v[i], q->name) != 0 &&
-		    (size_t)snprintf(path, sizeof(path), "%s/%s/%s/%s", spool,
-		    v[i], SUBS, q->name) < sizeof(path) &&
-		    faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	free_names(v, n);
-	return found;
-}
-
-/* The subscription locks of two queues, in name order: no deadlock. */
-static int
-lock_pair(struct mq_queue *a, struct mq_queue *b, int type)
-{
-	struct mq_queue *x = a, *y = b;
-
-	if (strcmp(a->name, b->name) > 0) {
-		x = b;
-		y = a;
-	}
-	if (lk(x, LK_SUBS, 1, type) == -1)
-		return -1;
-	if (lk(y, LK_SUBS, 1, type) == -1) {
-		int saved = errno;
-
-		unlock(x, LK_SUBS);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-/* Make a change to subs/ durable, unless sync is none. */
-static int
-sync_subs(struct mq_queue *t, int fd)
-{
-	if (t->conf.sync == MQ_SYNC_NONE)
-		return 0;
-	return fsync(fd);
-}
-
-/*
- * Whether topic t may take a subscriber: yes when it has some already (a
- * topic keeps nothing), else only if it holds nothing still to deliver:
- * ready, waiting their group's turn, delayed or in flight, counted as
- * mq-stat(1) counts them.  Otherwise MQ_ENOTEMPTY, and *pending is their
- * number.  Held and dead messages are out of delivery: they do not count.
- */
-static int
-may_subscribe(struct mq_queue *t, long long *pending)
-{
-	struct mq_stat st;
-	char **v;
-	size_t n;
-
-	*pending = 0;
-	if (read_subs(t, &v, &n) == -1)
-		return -1;
-	free_names(v, n);
-	if (n > 0)
-		return 0;
-	if (mq_stat(t, &st) == -1)
-		return -1;
-	*pending = st.count[MQ_READY] + st.count[MQ_DELAYED] +
-	    st.count[MQ_INFLIGHT];
-	if (*pending > 0) {
-		errno = MQ_ENOTEMPTY;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The same question without the lock, so that mq-sub can refuse before it
- * creates a subscriber's queue; only mq_subscribe's answer is binding.
- */
-int
-mq_subscribe_check(struct mq_queue *t, long long *pending)
-{
-	return may_subscribe(t, pending);
-}
-
-/*
- * Subscribe queue s to topic t: an empty file subs/NAME, made durable.
- * Subscribing twice is no error.  Fan-out stays one level deep: a queue
- * with subscribers cannot subscribe (MQ_EISTOPIC), a subscriber cannot get
- * subscribers (MQ_EISSUB).  The first subscriber of a queue that still
- * holds messages to deliver is refused (MQ_ENOTEMPTY, *pending of them).
- */
-int
-mq_subscribe(struct mq_queue *t, struct mq_queue *s, long long *pending)
-{
-	struct stat st;
-	char **v;
-	size_t n;
-	int fd = -1, sf, r = -1, saved;
-
-	*pending = 0;
-	if (strcmp(t->name, s->name) == 0) {
-		errno = MQ_EISTOPIC;
-		return -1;
-	}
-	if (lock_pair(t, s, F_WRLCK) == -1)
-		return -1;
-	if (read_subs(s, &v, &n) == -1)
-		goto out;
-	free_names(v, n);
-	if (n > 0) {
-		errno = MQ_EISTOPIC;
-		goto out;
-	}
-	if ((r = subscribes(t)) != 0) {
-		if (r == 1)
-			errno = MQ_EISSUB;
-		r = -1;
-		goto out;
-	}
-	r = -1;
-	/*
-	 * Counted under t's subscription lock, exclusive until subs/ names
-	 * s: every put that saw no subscriber has published by now (it holds
-	 * the lock shared until then), and every later one will see s.  The
-	 * count takes t's other locks after the subscription locks, as the
-	 * lock order wants; holding s's too cannot deadlock, as no one waits
-	 * for a subscription lock holding any lock but the subscription lock
-	 * of a queue earlier in name order.
-	 */
-	if (may_subscribe(t, pending) == -1)
-		goto out;
-	if ((fd = open_dir(t, t->dfd, SUBS, 1)) == -1)
-		goto out;
-	/* there already: subscribed, if it is a file (list_names' LN_FILES) */
-	sf = mq_openat(fd, s->name, O_WRONLY | O_CREAT | O_EXCL,
-	    t->conf.mode >= 0 ? t->conf.mode : 0666);
-	if (sf != -1)
-		close(sf);
-	else if (errno != EEXIST ||
-	    fstatat(fd, s->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		goto out;
-	else if (!S_ISREG(st.st_mode)) {
-		errno = MQ_ENOTREG;
-		goto out;
-	}
-	r = sync_subs(t, fd);
-out:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	lock_pair(t, s, F_UNLCK);
-	errno = saved;
-	return r;
-}
-
-/* Unsubscribe a queue: ENOENT when it was not subscribed. */
-int
-mq_unsubscribe(struct mq_queue *t, const char *name)
-{
-	int fd, r = -1, saved;
-
-	if (!mq_queue_name_ok(name)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (lock_ex(t, LK_SUBS) == -1)
-		return -1;
-	if ((fd = open_dir(t, t->dfd, SUBS, 0)) != -1) {
-		if ((r = unlinkat(fd, name, 0)) == 0)
-			r = sync_subs(t, fd);
-		saved = errno;
-		close(fd);
-		errno = saved;
-	}
-	saved = errno;
-	unlock(t, LK_SUBS);
-	errno = saved;
-	return r;
-}
 
 struct fanout *
 fanout_new(struct mq_queue *t, int64_t ttl_ms)
@@ -416,94 +185,6 @@ fanout_failure(const struct fanout *f, size_t i, int *err)
 }
 
 /*
- * Seal a written body before it is linked: read-only, so that no consumer
- * can change what another subscriber reads, and durable when some
- * subscriber wants it so and the topic's own put did not fsync it.
- */
-static int
-seal(struct mq_queue *t, const char *id, int need)
-{
-	struct stat st;
-	int fd, r, saved;
-
-	if ((fd = mq_openat(t->tmpfd, id, O_RDONLY, 0)) == -1)
-		return -1;
-	r = fstat(fd, &st);
-	if (r == 0)
-		r = fchmod(fd, st.st_mode & 0555);
-	if (r == 0 && need == MQ_SYNC_FULL && t->conf.sync != MQ_SYNC_FULL)
-		r = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
-}
-
-/*
- * Copy a body into a subscriber's tmp/, where it cannot be linked: another
- * file system, or too many links.  A copy is an ordinary message of its
- * queue: its own mode, its own inode, no ",f".
- */
-static int
-copy_body(struct mq_queue *t, struct mq_queue *s, const char *id)
-{
-	struct stat st;
-	off_t left;
-	ssize_t n;
-	int in, out, saved;
-
-	if ((in = mq_openat(t->tmpfd, id, O_RDONLY, 0)) == -1)
-		return -1;
-	out = mq_openat(s->tmpfd, id, O_WRONLY | O_CREAT | O_EXCL,
-	    s->conf.mode >= 0 ? s->conf.mode : 0666);
-	if (out == -1) {
-		saved = errno;
-		close(in);
-		errno = saved;
-		return -1;
-	}
-	if (fstat(in, &st) == -1)
-		goto fail;
-	for (left = st.st_size; left > 0; left -= n)
-		if ((n = sendfile(out, in, NULL, (size_t)left)) <= 0) {
-			if (n == 0)
-				errno = EIO;	/* the body shrank */
-			goto fail;
-		}
-	if (own_file(s, out) == -1 ||
-	    (s->conf.sync != MQ_SYNC_NONE && fsync(out) == -1))
-		goto fail;
-	close(in);
-	if (close(out) == 0)
-		return 0;
-	in = -1;
-fail:
-	saved = errno;
-	if (in != -1) {
-		close(in);
-		close(out);
-	}
-	unlinkat(s->tmpfd, id, 0);
-	errno = saved;
-	return -1;
-}
-
-/* Put a body into a subscriber's tmp/: linked (*linked) or copied. */
-static int
-place(struct mq_queue *t, struct mq_queue *s, const char *id, int *linked)
-{
-	*linked = 0;
-	if (linkat(t->tmpfd, id, s->tmpfd, id, 0) == 0) {
-		*linked = 1;
-		return 0;
-	}
-	if (errno != EXDEV && errno != EPERM && errno != EMLINK &&
-	    errno != EOPNOTSUPP)
-		return -1;
-	return copy_body(t, s, id);
-}
-
-/*
  * Key locks of every subscriber, in name order (f->subs is sorted), then
  * what each knows: id gets the first known id, or stays "".
  */
@@ -577,18 +258,16 @@ publish_in(struct fanout *f, struct sub *s, const struct mq_name *m,
 		else if (place(f->t, q, m[i].id, &c.fanout) == -1)
 			s->err = errno;
 		else {
-			q->want = n - i;
+			pub_ahead(q, n - i);
 			/* a message of an ordered group waits its turn here too */
-			if ((c.group[0] != '\0' ? group_put(q, q->tmpfd,
-			    m[i].id, &c) : publish(q, q->tmpfd, m[i].id,
-			    &c)) == -1) {
+			if (admit(q, q->tmpfd, m[i].id, &c) == -1) {
 				s->err = errno;
 				unlinkat(q->tmpfd, m[i].id, 0);
 			} else
 				s->durable++;
 		}
 	}
-	q->want = 0;
+	pub_ahead(q, 0);
 	/* published, and durable once the directories are */
 	if (mq_sync_dirs(q) == -1) {
 		if (s->err == 0)
@@ -715,15 +394,4 @@ fail:
 	let_go(f);
 	errno = first;
 	return -1;
-}
-
-/*
- * A hard link is a message only if it is a fan-out copy: a ",f" name on a
- * read-only file (see seal).  Any other is planted, and acting on it would
- * act on its twin.
- */
-int
-linked_ok(const struct mq_name *m, const struct stat *st)
-{
-	return st->st_nlink == 1 || (m->fanout && (st->st_mode & 0222) == 0);
 }

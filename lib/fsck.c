@@ -53,24 +53,6 @@ struct fsck {
 };
 
 static int
-push(char ***v, size_t *n, size_t *cap, const char *s)
-{
-	char **nv;
-
-	if (*n == *cap) {
-		if ((nv = reallocarray(*v, *cap ? *cap * 2 : 64,
-		    sizeof(*nv))) == NULL)
-			return -1;
-		*v = nv;
-		*cap = *cap ? *cap * 2 : 64;
-	}
-	if (((*v)[*n] = strdup(s)) == NULL)
-		return -1;
-	(*n)++;
-	return 0;
-}
-
-static int
 cmpstr(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -96,8 +78,8 @@ quarantine(struct fsck *f, int dirfd, const char *where, const char *name)
 	if (f->dry)
 		return 0;
 	if (f->qfd == -1) {
-		if (make_dir(f->q, f->q->dfd, "quarantine") == -1 ||
-		    (f->qfd = mq_opendirat(f->q->dfd, "quarantine")) == -1)
+		if (make_dir(f->q, f->q->dfd, L_QUARANTINE) == -1 ||
+		    (f->qfd = mq_opendirat(f->q->dfd, L_QUARANTINE)) == -1)
 			return -1;
 	}
 	for (i = 0; i < 100; i++) {
@@ -106,7 +88,7 @@ quarantine(struct fsck *f, int dirfd, const char *where, const char *name)
 		else
 			snprintf(to, sizeof(to), "%s_%.200s.%d", where, name, i);
 		if (mq_rename(dirfd, name, f->qfd, to) == 0)
-			return mark_dirty(f->q, "quarantine");
+			return mark_dirty(f->q, L_QUARANTINE);
 		if (errno != EEXIST)
 			return errno == ENOENT ? 0 : -1;
 	}
@@ -157,9 +139,9 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 			 * Waiting in its group (state -1) is in the spool, its
 			 * key live; only ready to held is out in its group.
 			 */
-			if (push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
+			if (names_push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
 			    (m.group[0] != '\0' && state != MQ_DEAD &&
-			    state != -1 && push(&f->groups, &f->ngroups,
+			    state != -1 && names_push(&f->groups, &f->ngroups,
 			    &f->capgroups, m.group) == -1))
 				r = -1;
 			continue;
@@ -257,7 +239,7 @@ check_tmp(struct fsck *f, int64_t age_ms)
 		    st.st_mtim.tv_nsec / 1000000 > f->now - age_ms)
 			continue;	/* maybe still being written */
 		if (!S_ISREG(st.st_mode)) {
-			r = quarantine(f, q->tmpfd, "tmp", v[i]);
+			r = quarantine(f, q->tmpfd, L_TMP, v[i]);
 			continue;
 		}
 		f->r->tmp++;
@@ -267,7 +249,7 @@ check_tmp(struct fsck *f, int64_t age_ms)
 	}
 	free_names(v, n);
 	if (f->r->tmp > 0 && !f->dry && r == 0)
-		r = mark_dirty(q, "tmp");
+		r = mark_dirty(q, L_TMP);
 	return r;
 }
 
@@ -326,7 +308,7 @@ scan(struct fsck *f)
 			r = check_files(f, state, q->sfd[state],
 			    mq_state_name(state), NULL, NULL);
 	}
-	gfd = mq_opendirat(q->dfd, "groups");
+	gfd = mq_opendirat(q->dfd, L_GROUPS);
 	if (r == 0 && gfd != -1 && list_names(gfd, ".", &g, &ng, LN_ALL) ==
 	    0) {
 		for (i = 0; i < ng && r == 0; i++) {
@@ -334,10 +316,10 @@ scan(struct fsck *f)
 			if (fd == -1 || strlen(g[i]) != MQ_KEY_HEX) {
 				if (fd != -1)
 					close(fd);
-				r = quarantine(f, gfd, "groups", g[i]);
+				r = quarantine(f, gfd, L_GROUPS, g[i]);
 				continue;
 			}
-			snprintf(where, sizeof(where), "groups_%s", g[i]);
+			snprintf(where, sizeof(where), "%s_%s", L_GROUPS, g[i]);
 			r = check_files(f, -1, fd, where, NULL, g[i]);
 			close(fd);
 		}
@@ -368,7 +350,7 @@ stuck_groups(struct fsck *f)
 	size_t ng, i;
 	int gfd, r = 0;
 
-	if ((gfd = mq_opendirat(q->dfd, "groups")) == -1)
+	if ((gfd = mq_opendirat(q->dfd, L_GROUPS)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1) {
 		close(gfd);

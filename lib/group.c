@@ -11,7 +11,7 @@
  * or the directory removed when none waits.  A message returned (nack,
  * expired lease) or held stays out: the next one waits for it.  A dead
  * one is out no more: purging it later releases nothing, nor does purging
- * a waiting one (leave() in move.c knows which is which).
+ * a waiting one (retire() in retire.c knows which is which).
  *
  * Invariants:
  * - Whether a group is busy and which message goes out next are decided
@@ -38,23 +38,17 @@
 
 #include "internal.h"
 
-int
-group_lock(struct mq_queue *q, const char *hash, int type)
-{
-	return lk(q, hash_byte(LK_GROUPS, LK_NGROUPS, hash), 1, type);
-}
-
 /* groups/, opened (and made, durably, when create is set). */
 static int
 groups_dir(struct mq_queue *q, int create)
 {
-	while (q->groupsfd == -1) {
-		q->groupsfd = mq_opendirat(q->dfd, "groups");
-		if (q->groupsfd == -1 && (errno != ENOENT || !create ||
-		    make_dir(q, q->dfd, "groups") == -1))
+	while (q->groups.fd == -1) {
+		q->groups.fd = mq_opendirat(q->dfd, L_GROUPS);
+		if (q->groups.fd == -1 && (errno != ENOENT || !create ||
+		    make_dir(q, q->dfd, L_GROUPS) == -1))
 			return -1;
 	}
-	return q->groupsfd;
+	return q->groups.fd;
 }
 
 /*
@@ -64,7 +58,7 @@ groups_dir(struct mq_queue *q, int create)
 int
 group_put(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 {
-	char rel[64], name[MQ_NAME_MAX + 1];
+	char rel[STATEDIR_MAX], name[MQ_NAME_MAX + 1];
 	int gfd, fd, r;
 
 	if (group_lock(q, m->group, F_WRLCK) == -1)
@@ -100,7 +94,7 @@ group_put(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 		unlock(q, LK_QUEUE);
 	}
 	close(fd);
-	snprintf(rel, sizeof(rel), "groups/%s", m->group);
+	fmt_groupdir(rel, m->group);
 	if (r == 0)
 		r = mark_dirty(q, rel);
 out:
@@ -139,7 +133,7 @@ group_next(struct mq_queue *q, const char *hash)
 	if (i == n) {
 		/* none waits: the group is free (junk keeps it busy) */
 		if (unlinkat(gfd, hash, AT_REMOVEDIR) == 0)
-			r = mark_dirty(q, "groups");
+			r = mark_dirty(q, L_GROUPS);
 		else if (errno != ENOTEMPTY && errno != ENOENT)
 			r = -1;
 	}
@@ -148,19 +142,21 @@ group_next(struct mq_queue *q, const char *hash)
 	return r;
 }
 
+/* Forget the groups noted. */
+static void
+groups_forget(struct groups *g)
+{
+	free_names(g->defer, g->ndefer);
+	g->defer = NULL;
+	g->ndefer = g->capdefer = 0;
+}
+
 /* Note a group whose out message left while other locks were held. */
 int
 group_defer(struct mq_queue *q, const char *hash)
 {
-	char **v;
-
-	if ((v = reallocarray(q->gdefer, q->ngdefer + 1, sizeof(*v))) == NULL)
-		return -1;
-	q->gdefer = v;
-	if ((v[q->ngdefer] = strdup(hash)) == NULL)
-		return -1;
-	q->ngdefer++;
-	return 0;
+	return names_push(&q->groups.defer, &q->groups.ndefer,
+	    &q->groups.capdefer, hash);
 }
 
 /* Release the next message of every group noted; no other lock is held. */
@@ -170,18 +166,16 @@ group_flush(struct mq_queue *q)
 	size_t i;
 	int r = 0, saved = 0;
 
-	for (i = 0; i < q->ngdefer; i++) {
-		if (group_lock(q, q->gdefer[i], F_WRLCK) == -1 ||
-		    group_next(q, q->gdefer[i]) == -1) {
+	for (i = 0; i < q->groups.ndefer; i++) {
+		if (group_lock(q, q->groups.defer[i], F_WRLCK) == -1 ||
+		    group_next(q, q->groups.defer[i]) == -1) {
 			if (saved == 0)
 				saved = errno;
 			r = -1;
 		}
-		group_lock(q, q->gdefer[i], F_UNLCK);
+		group_lock(q, q->groups.defer[i], F_UNLCK);
 	}
-	free_names(q->gdefer, q->ngdefer);
-	q->gdefer = NULL;
-	q->ngdefer = 0;
+	groups_forget(&q->groups);
 	if (r == -1)
 		errno = saved;
 	return r;
@@ -192,8 +186,8 @@ group_flush(struct mq_queue *q)
  * returns 0 to go on.  The directories of the groups are marked changed
  * when mark is set.
  */
-static int
-each_waiting(struct mq_queue *q, int mark,
+int
+group_each_waiting(struct mq_queue *q, int mark,
     int (*fn)(struct mq_queue *, int fd, const char *name,
     const struct mq_name *, void *),
     void *arg)
@@ -218,7 +212,7 @@ each_waiting(struct mq_queue *q, int mark,
 			free_names(v, n);
 		}
 		close(fd);
-		snprintf(rel, sizeof(rel), "groups/%s", g[i]);
+		fmt_groupdir(rel, g[i]);
 		if (r == 0 && mark && mark_dirty(q, rel) == -1)
 			r = -1;
 	}
@@ -251,26 +245,12 @@ group_count(struct mq_queue *q, long long *count, long long *bytes)
 {
 	struct tally t = { count, bytes };
 
-	return each_waiting(q, 0, count1, &t);
+	return group_each_waiting(q, 0, count1, &t);
 }
 
-/*
- * A waiting message goes as every message leaves (its key's deadline
- * starts); it was never out, so its group's next is not due.
- */
-static int
-purge1(struct mq_queue *q, int fd, const char *name, const struct mq_name *m,
-    void *arg)
+void
+groups_close(struct groups *g)
 {
-	if (leave(q, fd, name, m, 0) == -1)
-		return errno == ENOENT ? 0 : -1;
-	(*(long long *)arg)++;
-	return 0;
-}
-
-/* mq-purge of ready: waiting messages would be next; they go too. */
-int
-group_purge(struct mq_queue *q, long long *purged)
-{
-	return each_waiting(q, 1, purge1, purged);
+	close_fd(&g->fd);
+	groups_forget(g);
 }

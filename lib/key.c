@@ -20,7 +20,7 @@
  * - While its message is in the spool, in any state, the dead one and one
  *   waiting its group's turn included, a key file's mtime is KEY_LIVE.
  *   When the message leaves for good, whatever the road (all go through
- *   leave() in move.c, see there), the mtime becomes now + dedup_window,
+ *   retire() in retire.c, see there), the mtime becomes now + dedup_window,
  *   before the message goes, and only if the file still names that
  *   message: a crash in between leaves a message that will be delivered
  *   again and a key that will expire, never a key that stays known for
@@ -63,79 +63,11 @@ mq_key_path(const char *key, char *buf, size_t len)
 	char hash[MQ_KEY_HEX + 1];
 
 	key_hash(key, hash);
-	snprintf(buf, len, "keys/%.2s/%s", hash, hash);
-}
-
-/*
- * The byte of the lock file that guards a hash (of a key or a group) in
- * the range of n bytes from base: its first 16 bits pick it.
- */
-off_t
-hash_byte(off_t base, off_t n, const char *hash)
-{
-	char first[5];
-
-	memcpy(first, hash, 4);
-	first[4] = '\0';
-	return base + (off_t)strtoul(first, NULL, 16) % n;
+	fmt_keypath(buf, len, hash);
 }
 
 int
-key_lock(struct mq_queue *q, const char *hash, int type)
-{
-	return lk(q, hash_byte(LK_KEYS, LK_NKEYS, hash), 1, type);
-}
-
-static int
-cmpoff(const void *a, const void *b)
-{
-	off_t x = *(const off_t *)a, y = *(const off_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * Lock (or unlock) the keys of n messages at once, for a group commit:
- * their bytes in ascending order, so that two such commits cannot wait on
- * each other; a byte two keys share is taken once.
- */
-int
-key_lock_all(struct mq_queue *q, const struct mq_name *m, size_t n, int type)
-{
-	off_t *b;
-	size_t i, nb = 0;
-	int r = 0;
-
-	if ((b = calloc(n, sizeof(*b))) == NULL)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (m[i].key[0] != '\0')
-			b[nb++] = hash_byte(LK_KEYS, LK_NKEYS, m[i].key);
-	qsort(b, nb, sizeof(*b), cmpoff);
-	for (i = 0; i < nb && r == 0; i++)
-		if (i == 0 || b[i] != b[i - 1])
-			r = lk(q, b[i], 1, type);
-	/* a failed lock: give back those taken (an unheld byte is no harm) */
-	if (r == -1 && type != F_UNLCK) {
-		int saved = errno;
-		size_t j;
-
-		for (j = 0; j + 1 < i; j++)
-			lk(q, b[j], 1, F_UNLCK);
-		errno = saved;
-	}
-	free(b);
-	return r;
-}
-
-static int
-cmpid(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-is_hash(const char *s)
+key_hash_ok(const char *s)
 {
 	size_t i;
 
@@ -145,25 +77,19 @@ is_hash(const char *s)
 	return s[i] == '\0';
 }
 
-static int64_t
-mtime_ms(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
-}
-
 /*
  * keys/XX of a hash, opened; made (durably, with keys/) when create is set.
  * Without create, a missing one fails with ENOENT.
  */
-static int
+int
 key_dir(struct mq_queue *q, const char *hash, int create)
 {
 	char xx[3] = { hash[0], hash[1], '\0' };
 
-	if (q->keysfd == -1 &&
-	    (q->keysfd = open_dir(q, q->dfd, "keys", create)) == -1)
+	if (q->keys.fd == -1 &&
+	    (q->keys.fd = open_dir(q, q->dfd, L_KEYS, create)) == -1)
 		return -1;
-	return open_dir(q, q->keysfd, xx, create);
+	return open_dir(q, q->keys.fd, xx, create);
 }
 
 /*
@@ -172,7 +98,7 @@ key_dir(struct mq_queue *q, const char *hash, int create)
  * whether its deadline is still to come, and id what it holds ("" if not
  * an id).  A file that is not a regular one fails with MQ_EKEYFILE.
  */
-static int
+int
 key_open(struct mq_queue *q, const char *hash, int *known,
     char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1])
 {
@@ -351,31 +277,6 @@ key_forget(struct mq_queue *q, const char *hash, const char *id)
 }
 
 /*
- * Finish the put of a key record with a name (see the invariants): if
- * the body is still in tmp/, its put died before publishing it; publish it
- * now.  Returns 1 if it did, 0 if there was nothing to do, -1 on error.
- * Call with the key lock held.
- */
-int
-key_finish(struct mq_queue *q, const char *id, const char *name)
-{
-	struct mq_name m;
-	struct stat st;
-
-	if (name[0] == '\0' || mq_name_parse(name, &m) == -1 ||
-	    strcmp(m.id, id) != 0)
-		return 0;
-	if (fstatat(q->tmpfd, id, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISREG(st.st_mode) || (m.size >= 0 && st.st_size != m.size))
-		return 0;	/* not that body: mq-fsck's business */
-	if ((m.group[0] != '\0' ? group_put(q, q->tmpfd, id, &m) :
-	    publish(q, q->tmpfd, id, &m)) == -1)
-		return errno == ENOENT ? 0 : -1;
-	return mark_dirty(q, "tmp") == -1 ? -1 : 1;
-}
-
-/*
  * Set the deadline of the key of message m, if its file still names m.
  * Returns 1 if it did, 0 if the file names another message or is missing
  * or unreadable (that is mq-fsck's business, not the consumer's), -1 on
@@ -428,7 +329,7 @@ key_deadline(struct mq_queue *q, const struct mq_name *m, int64_t ms)
 /*
  * Message m leaves the spool for good, or has left it: its key stays known
  * for dedup_window from now, if the key file still names m.  This is the
- * one place of that rule; leave() (move.c) calls it for every message it
+ * one place of that rule; retire() (retire.c) calls it for every message it
  * removes, key_orphans for those found gone.
  */
 int
@@ -463,7 +364,7 @@ sweep_dir(struct mq_queue *q, const char *xx, size_t max)
 	size_t n, i, at;
 	int fd;
 
-	if ((fd = mq_opendirat(q->keysfd, xx)) == -1)
+	if ((fd = mq_opendirat(q->keys.fd, xx)) == -1)
 		return;
 	if (list_names(fd, ".", &v, &n, LN_FILES) == -1) {
 		close(fd);
@@ -475,7 +376,7 @@ sweep_dir(struct mq_queue *q, const char *xx, size_t max)
 	for (i = 0; i < max; i++) {
 		const char *h = v[(at + i) % n];
 
-		if (!is_hash(h) || strncmp(h, xx, 2) != 0 ||
+		if (!key_hash_ok(h) || strncmp(h, xx, 2) != 0 ||
 		    fstatat(fd, h, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    mtime_ms(&st) > mq_now_ms() ||
 		    trylk(q, hash_byte(LK_KEYS, LK_NKEYS, h), 1, F_WRLCK) == -1)
@@ -501,15 +402,15 @@ key_sweep(struct mq_queue *q, const char *hash)
 	char **v, xx[3];
 	size_t n, i;
 
-	if (q->keysfd == -1 &&
-	    (q->keysfd = mq_opendirat(q->dfd, "keys")) == -1)
+	if (q->keys.fd == -1 &&
+	    (q->keys.fd = mq_opendirat(q->dfd, L_KEYS)) == -1)
 		return;
 	if (hash != NULL) {
 		snprintf(xx, sizeof(xx), "%.2s", hash);
 		sweep_dir(q, xx, KEY_SWEEP);
 		return;
 	}
-	if (list_names(q->keysfd, ".", &v, &n, LN_DIRS) == -1)
+	if (list_names(q->keys.fd, ".", &v, &n, LN_DIRS) == -1)
 		return;
 	for (i = 0; i < n; i++)
 		if (strlen(v[i]) == 2)
@@ -517,73 +418,8 @@ key_sweep(struct mq_queue *q, const char *hash)
 	free_names(v, n);
 }
 
-/*
- * Keys still live whose message the caller's scan did not see (ids, sorted)
- * get their deadline, as an ack would have given them.  A key file renamed
- * in after the scan began (since_ms) names a message the scan could not
- * see yet, and is left; the rest are judged again under their key lock.
- */
-int
-key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
-    int64_t since_ms, long long *n)
+void
+keys_close(struct keys *k)
 {
-	struct mq_name m;
-	struct stat st;
-	char **xx, **v, id[MQ_ID_LEN + 1], name[MQ_NAME_MAX + 1];
-	const char *p;
-	size_t nxx, nv, i, j;
-	int fd, kfd, known, r = 0, k;
-
-	if (q->keysfd == -1 &&
-	    (q->keysfd = mq_opendirat(q->dfd, "keys")) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (list_names(q->keysfd, ".", &xx, &nxx, LN_DIRS) == -1)
-		return -1;
-	for (i = 0; i < nxx && r == 0; i++) {
-		if ((fd = mq_opendirat(q->keysfd, xx[i])) == -1)
-			continue;
-		if (list_names(fd, ".", &v, &nv, LN_FILES) == -1) {
-			close(fd);
-			continue;
-		}
-		for (j = 0; j < nv && r == 0; j++) {
-			if (!is_hash(v[j]) || fstatat(fd, v[j], &st,
-			    AT_SYMLINK_NOFOLLOW) == -1 ||
-			    st.st_mtim.tv_sec != KEY_LIVE ||
-			    (int64_t)st.st_ctim.tv_sec * 1000 +
-			    st.st_ctim.tv_nsec / 1000000 >= since_ms)
-				continue;
-			if (key_lock(q, v[j], F_WRLCK) == -1) {
-				r = -1;
-				break;
-			}
-			kfd = key_open(q, v[j], &known, id, name);
-			p = id;
-			if (kfd != -1 && known && id[0] != '\0' &&
-			    (nids == 0 || bsearch(&p, ids, nids, sizeof(*ids),
-			    cmpid) == NULL)) {
-				(*n)++;
-				/* a put that died before publishing: finish it */
-				if (!dry && (k = key_finish(q, id, name)) != 0) {
-					if (k == -1)
-						r = -1;
-					close(kfd);
-					key_lock(q, v[j], F_UNLCK);
-					continue;
-				}
-				memset(&m, 0, sizeof(m));
-				strlcpy(m.id, id, sizeof(m.id));
-				strlcpy(m.key, v[j], sizeof(m.key));
-				if (!dry && key_release(q, &m) == -1)
-					r = -1;
-			}
-			if (kfd != -1)
-				close(kfd);
-			key_lock(q, v[j], F_UNLCK);
-		}
-		free_names(v, nv);
-		close(fd);
-	}
-	free_names(xx, nxx);
-	return r;
+	close_fd(&k->fd);
 }

@@ -58,23 +58,6 @@ enum mq_sync {
 	MQ_SYNC_FULL
 };
 
-/* mq.conf(5) [forward] and [recv]: a broker for mq-forward and mq-recv */
-struct mq_bridge {
-	char	 url[1024];		/* amqp[s]://[user[:pass]@]host... */
-	char	 password_file[1024];
-	char	 cacert[1024];		/* amqps: a PEM file of CAs */
-	int	 verify;		/* amqps: check peer and host name */
-	/* who wrote the configuration that named each file (mq.conf(5)) */
-	uid_t	 password_owner;
-	uid_t	 cacert_owner;
-	char	 exchange[256];		/* forward */
-	int	 exchange_set;		/* "" is the default exchange */
-	char	 routing_key[256];	/* forward */
-	char	 queue[256];		/* recv: the broker's queue */
-	int	 window;		/* forward: unconfirmed; 0: unset */
-	int	 prefetch;		/* recv: unacked; 0: unset */
-};
-
 struct mq_conf {
 	int64_t	 lease_ms;
 	int64_t	 backoff_ms;
@@ -89,7 +72,6 @@ struct mq_conf {
 	gid_t	 gid;			/* (gid_t)-1: unchanged */
 	int	 wait_poll;		/* wait = poll: never inotify */
 	int64_t	 poll_interval_ms;	/* when waiting cannot use inotify */
-	struct mq_bridge forward, recv;
 };
 
 /* Where a configuration error was found; line 0 means "the whole file". */
@@ -122,13 +104,16 @@ struct mq_putter;
 int	 mq_parse_duration(const char *, int64_t *ms);
 int	 mq_parse_time(const char *, int64_t *epoch_s);
 int	 mq_parse_size(const char *, int64_t *bytes);
-int	 mq_parse_state(const char *);
-const char *mq_state_name(int);
 void	 mq_format_age(int64_t s, char *, size_t);
 int64_t	 mq_now_ms(void);
+/* layout.c: the names of the states (ready, delayed, ...) */
+int	 mq_parse_state(const char *);
+const char *mq_state_name(int);
 
 /* name.c: the message name grammar */
 int	 mq_name_parse(const char *, struct mq_name *);
+/* the name a handle ends in, parsed; not a check of the handle (see mq_ack) */
+int	 mq_handle_name(const char *handle, struct mq_name *);
 /* fails with MQ_ERANGE for a value the grammar has no room for */
 int	 mq_name_format(const struct mq_name *, char *, size_t);
 int	 mq_queue_name_ok(const char *);
@@ -161,7 +146,21 @@ int	 mq_parse_lease(const char *, int64_t *ms);
 int	 mq_conf_load(struct mq_conf *, int dirfd, const char *path,
 	    int must_exist, uid_t owner, struct mq_conferr *);
 /*
- * Whether a file that a configuration of owner's names (password_file,
+ * The sections of mq.conf(5) that belong to a tool ([forward] of
+ * mq-forward, [recv] of mq-recv): from now on, every load in the process
+ * (mq_queue_open, a session's) hands each of their keys to fn, with the
+ * line and the owner of the file (whom a file the key names must belong
+ * to, see "Trust" in mq.conf(5)).  fn returns 0, or -1 with
+ * the reason in why, which fails the load at that line.  It is called as
+ * the file is read: a file that fails later was not applied, and what fn
+ * kept of it is not to be used.  Without fn (NULL, the default) their
+ * keys are accepted unread; any other section is an error.
+ */
+typedef int (*mq_sectionfn)(const char *section, int line, const char *key,
+	    const char *value, uid_t owner, char *why, size_t, void *);
+void	 mq_conf_sections(mq_sectionfn, void *);
+/*
+ * trust.c: whether a file that a configuration of owner's names (password_file,
  * cacert), as fstat(2) saw it once open, may be read for it: 0, or -1 with
  * the reason in why.
  */
@@ -169,15 +168,18 @@ struct stat;
 int	 mq_conf_named_ok(const struct stat *, uid_t owner, char *why,
 	    size_t);
 
-/* spool.c: finding and opening queues */
+/* spool.c: finding the spool and its queues */
 int	 mq_spool_path(const char *opt, char *, size_t);
+const struct mq_conf *mq_queue_conf(const struct mq_queue *);
+int	 mq_list_queues(const char *spool, char ***names, size_t *n);
+/* queue.c: opening and closing a queue */
 #define MQ_CREATE	0x1	/* create the spool and queue if missing */
 struct mq_queue *mq_queue_open(const char *spool, const char *name, int flags,
 	    struct mq_conferr *);
-int	 mq_sync_dirs(struct mq_queue *);
 void	 mq_queue_close(struct mq_queue *);
-const struct mq_conf *mq_queue_conf(const struct mq_queue *);
-int	 mq_list_queues(const char *spool, char ***names, size_t *n);
+/* durable.c: make what this process changed in the queue durable now */
+int	 mq_sync_dirs(struct mq_queue *);
+/* own.c: share a queue with a group (mq-init -g) */
 int	 mq_queue_share(struct mq_queue *, int mode, const char *group);
 
 /* put.c: producing */
@@ -209,7 +211,7 @@ int	 mq_put_end(struct mq_putter *);
  */
 const char *mq_put_failure(const struct mq_putter *, size_t i, int *err);
 
-/* fanout.c: topics, queues whose puts go to their subscribers (mq(7)) */
+/* sub.c, fanout.c: topics, queues whose puts go to their subscribers (mq(7)) */
 /*
  * The first subscriber of a queue that holds messages still to deliver
  * (ready, delayed, in flight) is refused: MQ_ENOTEMPTY, *pending of them.
@@ -225,8 +227,9 @@ int	 mq_subscribers(struct mq_queue *topic, char ***names, size_t *n);
 /* key.c: the key file of a key, relative to the queue: keys/XX/HASH */
 void	 mq_key_path(const char *key, char *, size_t);
 
-/* get.c: consuming */
+/* upkeep.c: promote what is due, return expired leases */
 int	 mq_maintain(struct mq_queue *);
+/* get.c: consuming */
 int	 mq_get(struct mq_queue *, int64_t lease_ms, char *handle, size_t);
 /* n more mq_get calls are coming: claim in runs under one lock hold */
 void	 mq_get_ahead(struct mq_queue *, size_t n);
@@ -240,7 +243,7 @@ int	 mq_resume(struct mq_queue *);
 int	 mq_paused(struct mq_queue *);
 
 /*
- * handle.c: acting on messages named by path.  A session caches the queues
+ * session.c, handle.c: acting on messages named by path.  A session caches the queues
  * the handles belong to and fsyncs what it changed when it ends.
  */
 struct mq_session;
@@ -287,7 +290,7 @@ struct mq_fsck {
 int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 	    struct mq_fsck *);
 
-/* util.c: errors and argument loops for the tools */
+/* error.c: the library's own errno values, and their messages */
 #define MQ_ECONFIG	4096	/* errno: bad configuration, see mq_conferr */
 #define MQ_EHANDLE	4097	/* errno: not a message of the spool in that state */
 #define MQ_ENOQUEUE	4098	/* errno: no such queue */
@@ -298,13 +301,6 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_ENOTEMPTY	4103	/* errno: a queue holds messages to deliver */
 #define MQ_ENOTREG	4104	/* errno: not a regular file (mq_openat) */
 #define MQ_ERANGE	4110	/* errno: a time or lease no name can hold */
-int	 mq_exit_status(int err);
 const char *mq_strerror(int err);
-/*
- * fn gets each operand or line and its length in bytes: a line with a NUL
- * byte is longer than the string, and so no handle or id (fn says so).
- */
-typedef int (*mq_argfn)(const char *, size_t len, void *);
-int	 mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn, void *);
 
 #endif

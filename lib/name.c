@@ -1,6 +1,6 @@
 /*
- * name.c - the grammar of queue names, message ids, message file names and
- * bucket names.
+ * name.c - the grammar of queue names, message ids and message file names
+ * (bucket names are layout.c's).
  *
  * A message file name is its id followed by ",<letter><value>" fields (see
  * mq(7)).  Everything a consumer needs to order, expire or dead-letter a
@@ -8,8 +8,8 @@
  * strict: a name it accepts is one mq could have written, which is what keeps
  * a planted or mangled file from being delivered, and what makes
  * format(parse(x)) == x for canonical names.  The rest of the library asks
- * here, and only here, whether a name is one: of a message, of a bucket, of
- * a message in its bucket.
+ * here, and only here, whether a name is one of a message, and whether it
+ * fits the place it lies in (name_fits).
  *
  * The writer keeps to the same grammar: what the parser would refuse (a
  * time past 2286, a lease of more than 31 years) is never formatted, so no
@@ -306,57 +306,6 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 }
 
 /*
- * Bucket names: P.SEQ in ready/ (the priority digit, a dot, 10 digits),
- * T in delayed/ (10 digits: the epoch second that starts a window of
- * DELAY_WINDOW seconds).  Every reader of buckets (consumers, walkers,
- * handles, mq-fsck) goes by these two, so that a directory planted with
- * another name, such as one with control bytes, is no bucket to any of
- * them: never delivered from, listed or printed, and quarantined.
- */
-int
-parse_bucket(const char *s, int *prio, unsigned long long *seq)
-{
-	size_t i;
-
-	if (!isdigitc(s[0]) || s[1] != '.' || strlen(s) != 12)
-		return -1;
-	for (i = 2; i < 12; i++)
-		if (!isdigitc(s[i]))
-			return -1;
-	*prio = s[0] - '0';
-	*seq = strtoull(s + 2, NULL, 10);
-	return 0;
-}
-
-int
-parse_window(const char *s, int64_t *t)
-{
-	size_t i;
-
-	for (i = 0; i < 10; i++)
-		if (!isdigitc(s[i]))
-			return -1;
-	if (s[10] != '\0')
-		return -1;
-	*t = strtoll(s, NULL, 10);
-	return 0;
-}
-
-int
-bucket_ok(int state, const char *s)
-{
-	unsigned long long seq;
-	int64_t t;
-	int prio;
-
-	if (state == MQ_READY)
-		return parse_bucket(s, &prio, &seq) == 0;
-	if (state == MQ_DELAYED)
-		return parse_window(s, &t) == 0;
-	return 0;
-}
-
-/*
  * Whether a parsed name may live in a state directory: a claim token only
  * and always in flight (so never in held/: a hold drops it), a reason only
  * in dead/, a due time always in delayed/ (and kept in held/, for the
@@ -395,13 +344,25 @@ name_fits(const struct mq_name *m, int state, const char *bucket)
 }
 
 /*
- * When the lease of an in-flight file ends, in epoch ms: its mtime (set
- * when claimed or touched) plus the lease in its name.  A name without a
- * lease, as older versions wrote, has its deadline as its mtime.
+ * A hard link is a message only if it is a fan-out copy: a ",f" name on a
+ * read-only file (see seal).  Any other is planted, and acting on it would
+ * act on its twin.
  */
-int64_t
-lease_end(const struct stat *st, const struct mq_name *m)
+int
+linked_ok(const struct mq_name *m, const struct stat *st)
 {
-	return (int64_t)st->st_mtim.tv_sec * 1000 +
-	    st->st_mtim.tv_nsec / 1000000 + m->lease;
+	return st->st_nlink == 1 || (m->fanout && (st->st_mode & 0222) == 0);
+}
+
+/*
+ * The message name a handle (a path, as mq-get prints it) ends in, parsed.
+ * Only the name: where the handle points is checked by whoever acts on it
+ * (session.c).
+ */
+int
+mq_handle_name(const char *handle, struct mq_name *m)
+{
+	const char *base = strrchr(handle, '/');
+
+	return mq_name_parse(base != NULL ? base + 1 : handle, m);
 }

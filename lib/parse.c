@@ -1,5 +1,5 @@
 /*
- * parse.c - values users type: durations, points in time, sizes, states.
+ * parse.c - values users type: durations, points in time, sizes.
  *
  * Every parser takes the whole string or fails with EINVAL (ERANGE when the
  * value does not fit); none accepts a sign, so "-5s" cannot sneak a negative
@@ -18,10 +18,6 @@
 #include "mq.h"
 
 #define DURATION_MAX	(INT64_C(100) * 365 * 86400 * 1000)	/* 100 years */
-
-static const char *const statenames[MQ_NSTATES] = {
-	"ready", "delayed", "inflight", "dead", "held"
-};
 
 /* Read an unsigned decimal number; *end points past it. */
 static int
@@ -202,24 +198,6 @@ mq_parse_size(const char *s, int64_t *bytes)
 	return 0;
 }
 
-int
-mq_parse_state(const char *s)
-{
-	int i;
-
-	for (i = 0; i < MQ_NSTATES; i++)
-		if (strcmp(s, statenames[i]) == 0)
-			return i;
-	errno = EINVAL;
-	return -1;
-}
-
-const char *
-mq_state_name(int state)
-{
-	return state >= 0 && state < MQ_NSTATES ? statenames[state] : "?";
-}
-
 /* An age in the largest unit that keeps it short: 42s, 5m, 3h, 2d. */
 void
 mq_format_age(int64_t s, char *buf, size_t len)
@@ -243,4 +221,10 @@ mq_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+ceil_s(int64_t ms)
+{
+	return (ms + 999) / 1000;
 }

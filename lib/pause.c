@@ -20,7 +20,7 @@
 
 #include "internal.h"
 
-#define PAUSED	"paused"
+
 
 static int
 sync_queue_dir(struct mq_queue *q)
@@ -41,7 +41,7 @@ mq_pause(struct mq_queue *q)
 	 * pause stays theirs (see mq(7), "Trust"), and their file is not
 	 * ours to open.
 	 */
-	fd = mq_openat(q->dfd, PAUSED, O_WRONLY | O_CREAT | O_EXCL,
+	fd = mq_openat(q->dfd, L_PAUSED, O_WRONLY | O_CREAT | O_EXCL,
 	    q->conf.mode == -1 ? 0666 : q->conf.mode);
 	if (fd == -1 && errno != EEXIST)
 		return -1;
@@ -53,7 +53,7 @@ mq_pause(struct mq_queue *q)
 int
 mq_resume(struct mq_queue *q)
 {
-	if (unlinkat(q->dfd, PAUSED, 0) == -1 && errno != ENOENT)
+	if (unlinkat(q->dfd, L_PAUSED, 0) == -1 && errno != ENOENT)
 		return -1;
 	return sync_queue_dir(q);
 }
@@ -61,5 +61,5 @@ mq_resume(struct mq_queue *q)
 int
 mq_paused(struct mq_queue *q)
 {
-	return faccessat(q->dfd, PAUSED, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return faccessat(q->dfd, L_PAUSED, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }

@@ -12,7 +12,7 @@
  *   and only buckets that meet the grammar hold any: anything else in a
  *   state directory is left alone (mq-fsck's business), never counted,
  *   listed or deleted, so nothing listed holds a byte a name cannot.
- * - A purged message leaves through leave() (move.c), as an acked one
+ * - A purged message leaves through retire() (retire.c), as an acked one
  *   does: its key stays known for dedup_window, and its group, if it was
  *   out in it, goes on.  A purge also sweeps expired key files.
  */
@@ -27,105 +27,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-struct entry {
-	char		*name;
-	struct mq_name	 m;
-};
-
-typedef int (*eachfn)(struct mq_queue *, int dirfd, const char *name,
-    const char *path, const struct mq_name *, void *);
-
-static int
-cmpdue(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-
-	if (x->m.notbefore != y->m.notbefore)
-		return x->m.notbefore < y->m.notbefore ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
-/* Visit the messages of one directory; delayed ones by due time. */
-static int
-each_in(struct mq_queue *q, int state, int dirfd, const char *sub,
-    const char *prefix, eachfn fn, void *arg)
-{
-	struct entry *e;
-	char **v, path[PATH_MAX];
-	size_t n, i, k = 0;
-	int fd, r = 0;
-
-	fd = mq_opendirat(dirfd, sub);
-	if (fd == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {
-		close(fd);
-		return -1;
-	}
-	if ((e = calloc(n ? n : 1, sizeof(*e))) == NULL) {
-		r = -1;
-		goto out;
-	}
-	/* sub is the bucket of a ready or delayed message */
-	for (i = 0; i < n; i++)
-		if (mq_name_parse(v[i], &e[k].m) == 0 &&
-		    name_fits(&e[k].m, state, state == MQ_READY ||
-		    state == MQ_DELAYED ? sub : NULL))
-			e[k++].name = v[i];
-	if (state == MQ_DELAYED)
-		qsort(e, k, sizeof(*e), cmpdue);
-	for (i = 0; i < k && r == 0; i++) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", prefix,
-		    e[i].name) >= sizeof(path)) {
-			errno = ENAMETOOLONG;
-			r = -1;
-			break;
-		}
-		r = fn(q, fd, e[i].name, path, &e[i].m, arg);
-	}
-	free(e);
-out:
-	free_names(v, n);
-	close(fd);
-	return r;
-}
-
-/*
- * Visit every message of a state in delivery order.  A callback returning
- * non-zero stops the walk with that value.
- */
-static int
-each(struct mq_queue *q, int state, eachfn fn, void *arg)
-{
-	char **b, prefix[PATH_MAX];
-	size_t nb, i;
-	int r = 0;
-
-	if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s", q->path,
-	    mq_state_name(state)) >= sizeof(prefix)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (q->sfd[state] == -1)
-		return 0;	/* no held/ yet: nothing was ever held */
-	if (state != MQ_READY && state != MQ_DELAYED)
-		return each_in(q, state, q->sfd[state], ".", prefix, fn, arg);
-	/* what is no bucket by the grammar holds no messages */
-	if (list_buckets(q, state, &b, &nb) == -1)
-		return -1;
-	for (i = 0; i < nb && r == 0; i++) {
-		if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s/%s",
-		    q->path, mq_state_name(state), b[i]) >= sizeof(prefix)) {
-			r = -1;
-			errno = ENAMETOOLONG;
-			break;
-		}
-		r = each_in(q, state, q->sfd[state], b[i], prefix, fn, arg);
-	}
-	free_names(b, nb);
-	return r;
-}
 
 struct walkarg {
 	mq_walkfn	 fn;
@@ -149,7 +50,7 @@ mq_walk(struct mq_queue *q, int state, mq_walkfn fn, void *arg)
 {
 	struct walkarg w = { fn, arg };
 
-	return each(q, state, walk1, &w);
+	return walk_state(q, state, walk1, &w);
 }
 
 struct countarg {
@@ -196,7 +97,7 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 		return -1;
 	c.st = st;
 	for (c.state = 0; c.state < MQ_NSTATES && r == 0; c.state++)
-		r = each(q, c.state, count, &c);
+		r = walk_state(q, c.state, count, &c);
 	/* waiting for their group's turn counts as ready: next in line */
 	if (r == 0)
 		r = group_count(q, &st->count[MQ_READY], &st->bytes);
@@ -222,13 +123,34 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 	const char *rel = path + strlen(q->path) + 1;
 
 	/* out in its group unless dead: the group went on when it died */
-	if (leave(q, dirfd, name, m, a->state != MQ_DEAD) == -1)
+	if (retire(q, dirfd, name, m, a->state != MQ_DEAD) == -1)
 		return errno == ENOENT ? 0 : -1;
 	(*a->n)++;
 	/* the directory the message was in: state/ or state/bucket */
 	strlcpy(dir, rel, sizeof(dir));
 	*strrchr(dir, '/') = '\0';
 	return mark_dirty(q, dir);
+}
+
+/*
+ * A waiting message goes as every message leaves (its key's deadline
+ * starts); it was never out, so its group's next is not due.
+ */
+static int
+purge_waiting1(struct mq_queue *q, int fd, const char *name, const struct mq_name *m,
+    void *arg)
+{
+	if (retire(q, fd, name, m, 0) == -1)
+		return errno == ENOENT ? 0 : -1;
+	(*(long long *)arg)++;
+	return 0;
+}
+
+/* mq-purge of ready: waiting messages would be next; they go too. */
+static int
+purge_waiting(struct mq_queue *q, long long *purged)
+{
+	return group_each_waiting(q, 1, purge_waiting1, purged);
 }
 
 int
@@ -240,12 +162,12 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 	*n = 0;
 	if (lock_ex(q, LK_QUEUE) == -1)
 		return -1;
-	r = each(q, state, purge1, &a);
+	r = walk_state(q, state, purge1, &a);
 	/* those waiting for their group's turn would be ready next */
 	if (r == 0 && state == MQ_READY)
-		r = group_purge(q, n);
+		r = purge_waiting(q, n);
 	unlock(q, LK_QUEUE);
-	/* groups whose out message went: their next is due (see leave) */
+	/* groups whose out message went: their next is due (see retire) */
 	if (r == 0)
 		r = group_flush(q);
 	/* removal is durable once the directories are */
@@ -291,7 +213,7 @@ requeue_all(struct mq_queue *q, int state, long long *n)
 	struct requeuearg a = { state, 0 };
 	int r;
 
-	r = each(q, state, requeue1, &a);
+	r = walk_state(q, state, requeue1, &a);
 	*n = a.n;
 	if (mq_sync_dirs(q) == -1 && r == 0)
 		r = -1;

@@ -77,12 +77,12 @@ watch(struct mq_queue *q, const char *rel, uint32_t mask)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((wd = inotify_add_watch(q->ifd, path, mask | IN_DONT_FOLLOW)) ==
+	if ((wd = inotify_add_watch(q->watch.fd, path, mask | IN_DONT_FOLLOW)) ==
 	    -1)
 		return errno == ENOENT ? 0 : -1;	/* gone: nothing to see */
-	if (wd <= q->maxwd)
+	if (wd <= q->watch.maxwd)
 		return 0;
-	q->maxwd = wd;
+	q->watch.maxwd = wd;
 	return 1;
 }
 
@@ -94,18 +94,18 @@ watch(struct mq_queue *q, const char *rel, uint32_t mask)
 static int
 watch_all(struct mq_queue *q)
 {
-	char **v, rel[64];
+	char **v, rel[STATEDIR_MAX];
 	size_t n, i;
 	int added = 0, r, state;
 
-	if (q->ifd == -1) {
-		if ((q->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+	if (q->watch.fd == -1) {
+		if ((q->watch.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 			return -1;
-		q->maxwd = 0;
+		q->watch.maxwd = 0;
 		if (watch(q, ".", WATCH_QUEUE) == -1 ||
-		    watch(q, "ready", WATCH_DIR) == -1 ||
-		    watch(q, "delayed", WATCH_DIR) == -1 ||
-		    watch(q, "inflight", WATCH_LEASES) == -1)
+		    watch(q, mq_state_name(MQ_READY), WATCH_DIR) == -1 ||
+		    watch(q, mq_state_name(MQ_DELAYED), WATCH_DIR) == -1 ||
+		    watch(q, mq_state_name(MQ_INFLIGHT), WATCH_LEASES) == -1)
 			return -1;
 		added = 1;
 	}
@@ -117,8 +117,7 @@ watch_all(struct mq_queue *q)
 		if (list_buckets(q, state, &v, &n) == -1)
 			return -1;
 		for (i = 0; i < n; i++) {
-			snprintf(rel, sizeof(rel), "%s/%s",
-			    mq_state_name(state), v[i]);
+			fmt_statedir(rel, state, v[i]);
 			if ((r = watch(q, rel, WATCH_DIR)) == -1)
 				break;
 			added |= r;
@@ -212,16 +211,16 @@ mq_wait(struct mq_queue *q, int64_t timeout_ms, int extrafd)
 	int n, r, paused;
 
 	/* whatever happened while we slept, the next get looks afresh */
-	q->maintained = 0;
-	if (!q->polling && (q->conf.wait_poll || remote_fs(q->dfd)))
-		q->polling = 1;
+	upkeep_soon(q);
+	if (!q->watch.polling && (q->conf.wait_poll || remote_fs(q->dfd)))
+		q->watch.polling = 1;
 	for (;;) {
-		if (!q->polling) {
+		if (!q->watch.polling) {
 			if ((r = watch_all(q)) == -1) {
 				if (errno != ENOSPC && errno != EMFILE &&
 				    errno != ENOSYS)
 					return -1;
-				q->polling = 1;	/* no inotify: poll */
+				q->watch.polling = 1;	/* no inotify: poll */
 			} else if (r == 1 && !mq_paused(q))
 				return 1;
 		}
@@ -236,23 +235,23 @@ mq_wait(struct mq_queue *q, int64_t timeout_ms, int extrafd)
 		 * nobody can reclaim on a read-only spool, say) must not
 		 * make a busy loop: then look again only once a second.
 		 */
-		if (next == 0 && !q->duewake) {
-			q->duewake = 1;
+		if (next == 0 && !q->watch.duewake) {
+			q->watch.duewake = 1;
 			return 1;
 		}
 		if (next == 0)
 			next = 1000;
 		else
-			q->duewake = 0;
+			q->watch.duewake = 0;
 		poll_ms = left;
 		if (next > 0 && (poll_ms < 0 || next < poll_ms))
 			poll_ms = next;
-		if (q->polling && (poll_ms < 0 ||
+		if (q->watch.polling && (poll_ms < 0 ||
 		    q->conf.poll_interval_ms < poll_ms))
 			poll_ms = q->conf.poll_interval_ms;
 		n = 0;
-		if (!q->polling) {
-			pfd[n].fd = q->ifd;
+		if (!q->watch.polling) {
+			pfd[n].fd = q->watch.fd;
 			pfd[n++].events = POLLIN;
 		}
 		if (extrafd != -1) {
@@ -266,8 +265,8 @@ mq_wait(struct mq_queue *q, int64_t timeout_ms, int extrafd)
 		if (extrafd != -1 && (pfd[n - 1].revents & (POLLIN | POLLHUP |
 		    POLLERR)))
 			return 2;
-		if (!q->polling && (pfd[0].revents & POLLIN))
-			drain_events(q->ifd);
+		if (!q->watch.polling && (pfd[0].revents & POLLIN))
+			drain_events(q->watch.fd);
 		if (r == 0 && timeout_ms >= 0 &&
 		    mq_now_ms() >= start + timeout_ms)
 			return 0;
@@ -275,4 +274,10 @@ mq_wait(struct mq_queue *q, int64_t timeout_ms, int extrafd)
 		if (!mq_paused(q))
 			return 1;
 	}
+}
+
+void
+watch_close(struct watch *w)
+{
+	close_fd(&w->fd);
 }

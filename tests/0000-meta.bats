@@ -358,3 +358,53 @@ cmd/amqp.c:} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)'
 	[[ "$bad" == *'cmd/mq-work.c:fd = open(handle, O_RDONLY);'* ]]
 	[[ "$bad" == *'lib/conf.c:f = fopen(path, "r");'* ]]
 }
+
+# issue 13: lib/ by layers (lib/README), read from the objects' symbols
+layer_objs() {
+	objs=$(dirname "$MQ_BIN")/lib
+	[ -e "$objs/queue.o" ] || skip "no objects of lib/ beside $MQ_BIN"
+}
+
+@test "issue 13: no file of lib/ calls a file of a layer above its own (lib/README, mk/layers.sh)" {
+	layer_objs
+	run sh "$ROOT/mk/layers.sh" "$objs"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "issue 13: a call up a layer, or a file in no layer, is caught (sanity check of the test above)" {
+	layer_objs
+	# the layers upside down: every call between files is a call up
+	awk '/^layer [0-9]+:/ { $2 = (4 - $2) ":" } { print }' \
+	    "$ROOT/lib/README" >"$BATS_TEST_TMPDIR/README"
+	LAYERS_README=$BATS_TEST_TMPDIR/README run sh "$ROOT/mk/layers.sh" "$objs"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"putter (layer 0) calls admit of admit (layer 1)"* ]]
+	grep -v '^layer 2:' "$ROOT/lib/README" >"$BATS_TEST_TMPDIR/README"
+	LAYERS_README=$BATS_TEST_TMPDIR/README run sh "$ROOT/mk/layers.sh" "$objs"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"move: in no layer of lib/README"* ]]
+}
+
+@test "issue 13: the layout is spelled in lib/layout.c alone: no other file of lib/ names a state or entry" {
+	bad=$(grep -nE '"(ready|delayed|inflight|dead|held|keys|groups|subs|quarantine|tmp|lock|paused|mq\.conf)[/"]|%s/(inflight|held|ready|delayed|dead)/' \
+	    "$ROOT"/lib/*.c | grep -v "^$ROOT/lib/layout.c:" |
+	    grep -vE '^[^:]+:[0-9]+:\s*(/?\*|//)' || true)
+	[ -z "$bad" ] || { echo "$bad"; return 1; }
+}
+
+@test "meta: tests/README.md names every bats file, and only files that exist; test names are unique" {
+	cd "$ROOT/tests"
+	bad=
+	for f in *.bats; do
+		grep -qF "\`$f\`" README.md || bad="$bad unmapped:$f"
+	done
+	for f in $(grep -o '`[0-9]\{4\}-[^`]*\.bats`' README.md | tr -d '`' | sort -u); do
+		[ -f "$f" ] || bad="$bad gone:$f"
+	done
+	dup=$(grep -h '^@test ' ./*.bats | sort | uniq -d)
+	echo "README.md:$bad"
+	echo "names twice: $dup"
+	[ -z "$bad" ] && [ -z "$dup" ]
+}

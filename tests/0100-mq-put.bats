@@ -157,6 +157,29 @@ no_messages() {
 	[ -z "$(ls -A "$S/q/tmp")" ]
 }
 
+@test "put: an unreadable FILE operand -> 77 naming it, Permission denied (was reported as ENOENT)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to run as another user"
+	command -v setpriv >/dev/null || skip "no setpriv"
+	# outside the bats run's directory (0700), which uid 65534 cannot
+	# enter: the spool must be reachable, only the FILE not
+	d=$(mktemp -d /var/tmp/mq-unreadable.XXXXXX)
+	chmod 755 "$d"
+	echo x >"$d/secret"
+	chmod 600 "$d/secret"
+	mkdir -m 777 "$d/sp"
+	# no global configuration (a configuration is a regular file: not /dev/null)
+	: >"$d/empty.conf"
+	chmod 644 "$d/empty.conf"
+	mkdir "$d/tools"
+	bin=$(others_bin "$d/tools")
+	run setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    env MQ_CONF="$d/empty.conf" "$bin/mq-put" -d "$d/sp" q "$d/secret"
+	rm -rf "$d"
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"$d/secret: Permission denied"* ]]
+}
+
 @test "put: missing FILE among others: error, every printed id is a message" {
 	printf 'one' >"$BATS_TEST_TMPDIR/f1"
 	printf 'three' >"$BATS_TEST_TMPDIR/f3"
@@ -332,6 +355,15 @@ no_messages() {
 	[ "$(count "$S/q2/delayed")" -eq 1 ]
 }
 
+@test "put: -l -D delays each line from when it is read (was from the start of the stream: later lines came due early)" {
+	run mq-put -l -D 1s q < <(echo a; sleep 2; echo b)
+	[ "$status" -eq 0 ]
+	na=$(find "$S/q/delayed" -type f -name "${lines[0]},*" | sed 's/.*,n//')
+	nb=$(find "$S/q/delayed" -type f -name "${lines[1]},*" | sed 's/.*,n//')
+	[ -n "$na" ] && [ -n "$nb" ]
+	[ "$nb" -ge $((na + 1)) ]
+}
+
 @test "put: -D 0 makes the message ready at once" {
 	mq-put -D 0 q <<<x
 	f=$(only q ready)
@@ -393,6 +425,26 @@ no_messages() {
 		[ "$status" -eq 64 ] || { echo "time [$a]: $status"; false; }
 	done
 	[ ! -e "$S/q" ]
+}
+
+# found by fuzz/fuzz-parse.c (corpus file fuzz/corpus/parse/regression-*)
+@test "put: -A with a date that does not exist or a malformed time -> 64 (2026-02-31 was rolled over into March)" {
+	for a in 2026-02-31T00:00:00Z 2026-11-24T10:00:60Z 2026-11-24T10:0Z \
+	    ' 2026-11-24T10:00Z' 2026-1-2T03:04Z 2026-11-2410:00 \
+	    "$(printf '2026-11-24\n10:00')" 2026-11-24T10:00:00ZZ \
+	    @2026-11-24T10:00:00Z; do
+		run mq-put -A "$a" q <<<x
+		[ "$status" -eq 64 ] || { echo "time [$a]: $status"; false; }
+	done
+	[ ! -e "$S/q" ]
+	# a local time skipped by a change to summer time does not exist either
+	run env TZ=CET-1CEST,M3.5.0,M10.5.0/3 mq-put -A 2026-03-29T02:30 q <<<x
+	[ "$status" -eq 64 ]
+	run env TZ=CET-1CEST,M3.5.0,M10.5.0/3 mq-put -A 2026-03-29T03:30 q <<<x
+	[ "$status" -eq 0 ]
+	t=$(( $(date +%s) + 86400 ))
+	run mq-put -A "$(date -u -d "@$t" '+%Y-%m-%d %H:%M')Z" q <<<x
+	[ "$status" -eq 0 ]
 }
 
 @test "put: -D and -A together are a usage error" {
@@ -491,6 +543,14 @@ no_messages() {
 	f=$(files q ready | head -1)
 	cmp "$f" <(printf 'ok')
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/ids")" -eq "$(count "$S/q/ready")" ]
+}
+
+@test "put: -l a 50 MB record over max_size fails with 65 before it is held in memory (was read whole first)" {
+	conf max_size=1K
+	run mq-put -l q < <(head -c 50000000 /dev/zero)
+	[ "$status" -eq 65 ]
+	[ "$(count "$S/q/ready")" -eq 0 ]
+	[ "$(count "$S/q/tmp")" -eq 0 ]
 }
 
 @test "put: 64 MB default max_size: 64M+1 bytes refused" {
@@ -657,6 +717,16 @@ no_messages() {
 	[ "$(cat "${fs[2999]}")" = 3000 ]
 }
 
+@test "put: sync=batch -l failing mid-group (65) still prints the ids it published (they were published unreported)" {
+	conf sync=batch max_size=4
+	run mq-put -l q < <(printf 'a\nb\ntoolong\nc\n')
+	[ "$status" -eq 65 ]
+	ids=$(printf '%s\n' "$output" | grep -c '^[0-9]\{10\}\.')
+	[ "$ids" -eq 2 ]
+	[ "$(count "$S/q/ready")" -eq 2 ]
+	[ "$(count "$S/q/tmp")" -eq 0 ]
+}
+
 @test "put: sync=batch -l prints each id before more input arrives (slow writer)" {
 	conf sync=batch
 	out=$BATS_TEST_TMPDIR/ids
@@ -712,6 +782,17 @@ no_messages() {
 	mq-put -l -p 9 q < <(printf 'x\ny\nz\n') >/dev/null
 	[ "$(ls "$S/q/ready" | tr '\n' ' ')" = \
 	    "4.0000000001 4.0000000002 9.0000000001 9.0000000002 " ]
+}
+
+@test "put: bucket roll-over past P.9999999999 fails the put or stays deliverable (was rolled into an 11-digit bucket no reader lists: hidden)" {
+	mq-init q
+	mkdir "$S/q/ready/4.9999999999"
+	run mq-put q <<<x
+	if [ "$status" -eq 0 ]; then
+		run mq-get q
+		[ "$status" -eq 0 ]
+	fi
+	[ ! -e "$S/q/ready/4.10000000000" ]
 }
 
 @test "put: tail record in the lock file is P SEQ COUNT, 32 bytes per priority" {

@@ -61,6 +61,21 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	[ "$(count "$S/q/inflight")" -eq 0 ]
 }
 
+# found by fuzz/fuzz-records.c (fuzz/corpus/records/regression-nul-in-line)
+@test "ack: a stdin line with a NUL byte is refused whole (65), by mq-touch too (h1 NUL h2 acked h1 and exited 0)" {
+	printf 'a\nb\n' | mq-put -l q >/dev/null
+	h1=$(mq-get q)
+	h2=$(mq-get q)
+	run mq-ack < <(printf '%s\0%s\n' "$h1" "$h2")
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"$h1\\0$h2: not a message of this spool"* ]]
+	[ "$(count "$S/q/inflight")" -eq 2 ]
+	run mq-touch < <(printf '%s\0\n' "$h1")
+	[ "$status" -eq 65 ]
+	printf '%s\n%s' "$h1" "$h2" | mq-ack
+	[ "$(count "$S/q/inflight")" -eq 0 ]
+}
+
 @test "ack: no operands and empty stdin: nothing to do, exit 0" {
 	run mq-ack </dev/null
 	[ "$status" -eq 0 ]
@@ -258,6 +273,13 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	[ -f "$h" ]
 }
 
+@test "ack: a handle in a queue that does not exist -> 66, no such queue (was 65, as if not of this spool)" {
+	mq-init q
+	run mq-ack "$S/nosuch/inflight/1795488607.232386.EK2Rnnus,p4,a1,s14,tz08xgzpo"
+	[ "$status" -eq 66 ]
+	[[ "$output" == *"no such queue"* ]]
+}
+
 @test "ack: -d naming the handle's spool works" {
 	h=$(claim q)
 	run env -u MQ_SPOOL mq-ack -d "$S" "$h"
@@ -312,6 +334,12 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 		[ "$status" -eq 65 ] || { echo "[$p]: $status"; false; }
 	done
 	[ "$(snapshot)" = "$before" ]
+}
+
+@test "ack: a handle directly under / (/inflight/NAME) -> 65 (was matched against the handle cache before any queue was resolved)" {
+	mq-init q
+	run mq-ack "/inflight/1795488607.232386.EK2Rnnus,p4,a1,s14,tz08xgzpo"
+	[ "$status" -eq 65 ]
 }
 
 @test "ack: mixed good and bad handles: good ones acked, status non-zero" {

@@ -252,23 +252,49 @@ ok_put() {
 }
 
 @test "config: bad keys and values in [forward] and [recv] name their line" {
-	local kv
+	local kv cmd
+	mq-init q
 	for kv in 'url = http://x/' 'window = 0' 'window = 65536' 'verify = maybe' \
 	    'queue = q' 'prefetch = 5' 'lease = 1s' 'url =' 'exchange ='; do
 		printf '# a comment\n[forward]\n%s\n' "$kv" >"$MQ_CONF"
-		conf_error "$MQ_CONF" 3 mq-put q || {
-			echo "accepted in [forward]: $kv"
-			return 1
-		}
+		for cmd in mq-forward mq-recv; do
+			conf_error "$MQ_CONF" 3 $cmd q || {
+				echo "$cmd accepted in [forward]: $kv"
+				return 1
+			}
+		done
 	done
 	for kv in 'exchange = x' 'routing_key = k' 'window = 5' 'prefetch = 0' \
 	    'url = amqpx://h'; do
 		printf '[recv]\n%s\n' "$kv" >"$MQ_CONF"
-		conf_error "$MQ_CONF" 2 mq-put q || {
-			echo "accepted in [recv]: $kv"
-			return 1
-		}
+		for cmd in mq-recv mq-forward; do
+			conf_error "$MQ_CONF" 2 $cmd q || {
+				echo "$cmd accepted in [recv]: $kv"
+				return 1
+			}
+		done
 	done
+}
+
+@test "issue 13: only mq-forward and mq-recv read [forward] and [recv]: mq-put takes a bad key there, they refuse it (78) naming file and line" {
+	local cmd
+	mq-init q
+	printf 'lease = 1s\n[forward]\nwindow = 0\n' >"$S/q/mq.conf"
+	ok_put
+	mq-get q >/dev/null
+	mq-stat q >/dev/null
+	for cmd in mq-forward mq-recv; do
+		conf_error "$S/q/mq.conf" 3 $cmd q
+		[ "$stderr" = "$cmd: $S/q/mq.conf:3: window: value too small" ]
+	done
+	printf '[recv]\nurl = amqp://h/\nprefech = 5\n' >"$MQ_CONF"
+	ok_put
+	conf_error "$MQ_CONF" 3 mq-recv q
+	[ "$stderr" = "mq-recv: $MQ_CONF:3: unknown key in [recv]: prefech" ]
+	# a section no tool has is refused by every tool, as before
+	printf '[forwards]\nwindow = 5\n' >"$MQ_CONF"
+	conf_error "$MQ_CONF" 1 mq-put q
+	conf_error "$MQ_CONF" 1 mq-forward q
 }
 
 @test "config: a section other than [forward] and [recv] names its line" {

@@ -413,6 +413,23 @@ bad_names() {
 	[ -L "$S/q/ready/9.0000000001" ]
 }
 
+@test "hostile: mq-put into a symlink planted as a ready or delayed bucket fails (the message was written outside the spool)" {
+	mq-init q
+	mkdir "$BATS_TEST_TMPDIR/outside"
+	ln -s "$BATS_TEST_TMPDIR/outside" "$S/q/ready/4.0000000001"
+	run mq-put q <<<secret
+	[ "$status" -ne 0 ]
+	[ "$(count "$BATS_TEST_TMPDIR/outside")" -eq 0 ]
+	run mq-put -D 1h q <<<secret
+	[ "$status" -eq 0 ]
+	t=$(basename "$(find "$S/q/delayed" -mindepth 1 -maxdepth 1)")
+	mv "$S/q/delayed/$t" "$BATS_TEST_TMPDIR/d"
+	ln -s "$BATS_TEST_TMPDIR/outside" "$S/q/delayed/$t"
+	run mq-put -D 1h q <<<secret
+	[ "$status" -ne 0 ]
+	[ "$(count "$BATS_TEST_TMPDIR/outside")" -eq 0 ]
+}
+
 @test "hostile: a FIFO planted in a ready bucket does not block consumers" {
 	mq-put q <<<'one' >/dev/null
 	b=$(find "$S/q/ready" -mindepth 1 -type d)

@@ -175,6 +175,12 @@ plant() {
 	[ "$(field x "$f")" -le 9999999999 ] && [ "$(field n "$f")" -le 9999999999 ]
 }
 
+@test "grammar: mq-put -A after the year 2286 is refused with 64 (was put at a time no name holds: an invisible message)" {
+	run mq-put -A 3000-01-01T00:00:00Z q <<<x
+	[ "$status" -eq 64 ]
+	[ ! -d "$S/q" ] || [ "$(count "$S/q")" -le 1 ]
+}
+
 @test "regression: issue 12 defect 6: a nack whose delay ends past 2286 is refused (65), the message stays in flight" {
 	needs_faketime
 	at 9999990000 mq-put q <<<x >/dev/null
@@ -203,6 +209,19 @@ plant() {
 	h=$(mq-get -L 11574d q)
 	[ "$(field l "$h")" = 999993600000 ]
 	mq-ack "$h"
+}
+
+# found by fuzz/fuzz-name.c (fuzz/corpus/name/regression-attempts-ceiling)
+@test "grammar: a message at the attempts ceiling (a999999999) is delivered with a handle mq-ack takes (was claimed as a1000000000, no name: never acked, not counted)" {
+	mq-init q
+	mkdir "$S/q/ready/4.0000000001"
+	echo x >"$S/q/ready/4.0000000001/1000000000.000000.AAAAAAAA,p4,a999999999,s2"
+	run mq-get q
+	[ "$status" -eq 0 ]
+	[ "$(field a "$output")" = 999999999 ]
+	run mq-ack "$output"
+	[ "$status" -eq 0 ]
+	[ "$(count "$S/q/inflight")" -eq 0 ]
 }
 
 @test "issue 12: a name without ,p lies in a bucket of priority 4 only: elsewhere it is not delivered, listed or counted, and mq-fsck quarantines it" {

@@ -1,6 +1,7 @@
 /*
- * util.c - what every tool needs the same way: one mapping from errors to
- * exit statuses and messages, and one loop over operands or stdin lines.
+ * tool.c - what every tool needs the same way and the library has no
+ * business deciding: one mapping from errors to exit statuses (EXIT STATUS
+ * in mq(7)), and one loop over operands or standard input lines.
  */
 #include <sys/types.h>
 
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mq.h"
+#include "tool.h"
 
 int
 mq_exit_status(int err)
@@ -55,40 +56,6 @@ mq_exit_status(int err)
 		return MQ_EX_TEMPFAIL;
 	default:
 		return MQ_EX_IOERR;
-	}
-}
-
-const char *
-mq_strerror(int err)
-{
-	switch (err) {
-	case ESTALE:
-		return "lease lost: message acked, reclaimed or claimed again";
-	case MQ_ECONFIG:
-		return "bad configuration";
-	case MQ_EHANDLE:
-		return "not a message of this spool in that state";
-	case MQ_ENOQUEUE:
-		return "no such queue";
-	case MQ_EMOVED:
-		return "message moved meanwhile: claimed, held, released or deleted";
-	case MQ_EKEYFILE:
-		return "corrupt key file";
-	case MQ_EISTOPIC:
-		return "the queue is a topic: fan-out goes one level deep";
-	case MQ_EISSUB:
-		return "the topic is a subscriber: fan-out goes one level deep";
-	case MQ_ENOTEMPTY:
-		return "the queue holds messages to deliver: drain or purge it";
-	case MQ_ENOTREG:
-		return "not a regular file";
-	case MQ_ERANGE:
-		return "beyond what a message name holds (times up to "
-		    "2286-11-20T17:46:39Z, leases up to 31 years)";
-	case EFBIG:
-		return "message larger than max_size";
-	default:
-		return strerror(err);
 	}
 }
 

@@ -1,0 +1,36 @@
+/*
+ * admit.c - the one road into ready: a message of an ordered group takes
+ * its group's turn (group.c), any other is published (move.c).  Every
+ * road in goes here: a put, a fan-out copy, a put finished after a crash,
+ * a kick of a dead message.  A nack, an expired lease and a release keep
+ * the group's turn they already have, and publish.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Admit a written message: its group's turn if it has a group, else ready. */
+int
+admit(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
+{
+	if (m->group[0] != '\0')
+		return group_put(q, fromfd, from, m);
+	return publish(q, fromfd, from, m);
+}
+
+/* A dead message gets a fresh start: no attempts, no expiry, no delay. */
+int
+revive(struct mq_queue *q, const char *from, struct mq_name *m)
+{
+	m->attempts = 0;
+	m->expiry = 0;
+	m->notbefore = 0;
+	/* back in its group, behind the message that is out, if any */
+	if (admit(q, q->sfd[MQ_DEAD], from, m) == -1)
+		return -1;
+	return mark_dirty(q, mq_state_name(MQ_DEAD));
+}

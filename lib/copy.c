@@ -1,0 +1,104 @@
+/*
+ * copy.c - the body of a fan-out copy in a subscriber's tmp/: a hard link
+ * to the topic's body, sealed read-only so that no consumer can change
+ * another's body, or, where no link can be made (another filesystem, a
+ * subscriber of another owner), a copy of its own.
+ */
+#include <sys/types.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/*
+ * Seal a written body before it is linked: read-only, so that no consumer
+ * can change what another subscriber reads, and durable when some
+ * subscriber wants it so and the topic's own put did not fsync it.
+ */
+int
+seal(struct mq_queue *t, const char *id, int need)
+{
+	struct stat st;
+	int fd, r, saved;
+
+	if ((fd = mq_openat(t->tmpfd, id, O_RDONLY, 0)) == -1)
+		return -1;
+	r = fstat(fd, &st);
+	if (r == 0)
+		r = fchmod(fd, st.st_mode & 0555);
+	if (r == 0 && need == MQ_SYNC_FULL && t->conf.sync != MQ_SYNC_FULL)
+		r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Copy a body into a subscriber's tmp/, where it cannot be linked: another
+ * file system, or too many links.  A copy is an ordinary message of its
+ * queue: its own mode, its own inode, no ",f".
+ */
+static int
+copy_body(struct mq_queue *t, struct mq_queue *s, const char *id)
+{
+	struct stat st;
+	off_t left;
+	ssize_t n;
+	int in, out, saved;
+
+	if ((in = mq_openat(t->tmpfd, id, O_RDONLY, 0)) == -1)
+		return -1;
+	out = mq_openat(s->tmpfd, id, O_WRONLY | O_CREAT | O_EXCL,
+	    s->conf.mode >= 0 ? s->conf.mode : 0666);
+	if (out == -1) {
+		saved = errno;
+		close(in);
+		errno = saved;
+		return -1;
+	}
+	if (fstat(in, &st) == -1)
+		goto fail;
+	for (left = st.st_size; left > 0; left -= n)
+		if ((n = sendfile(out, in, NULL, (size_t)left)) <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the body shrank */
+			goto fail;
+		}
+	if (own_file(s, out) == -1 ||
+	    (s->conf.sync != MQ_SYNC_NONE && fsync(out) == -1))
+		goto fail;
+	close(in);
+	if (close(out) == 0)
+		return 0;
+	in = -1;
+fail:
+	saved = errno;
+	if (in != -1) {
+		close(in);
+		close(out);
+	}
+	unlinkat(s->tmpfd, id, 0);
+	errno = saved;
+	return -1;
+}
+
+/* Put a body into a subscriber's tmp/: linked (*linked) or copied. */
+int
+place(struct mq_queue *t, struct mq_queue *s, const char *id, int *linked)
+{
+	*linked = 0;
+	if (linkat(t->tmpfd, id, s->tmpfd, id, 0) == 0) {
+		*linked = 1;
+		return 0;
+	}
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK &&
+	    errno != EOPNOTSUPP)
+		return -1;
+	return copy_body(t, s, id);
+}

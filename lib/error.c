@@ -1,0 +1,52 @@
+/*
+ * error.c - the messages of mq's own error numbers (mq.h MQ_E*), and of
+ * the system's for the rest.
+ */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+const char *
+mq_strerror(int err)
+{
+	switch (err) {
+	case ESTALE:
+		return "lease lost: message acked, reclaimed or claimed again";
+	case MQ_ECONFIG:
+		return "bad configuration";
+	case MQ_EHANDLE:
+		return "not a message of this spool in that state";
+	case MQ_ENOQUEUE:
+		return "no such queue";
+	case MQ_EMOVED:
+		return "message moved meanwhile: claimed, held, released or deleted";
+	case MQ_EKEYFILE:
+		return "corrupt key file";
+	case MQ_EISTOPIC:
+		return "the queue is a topic: fan-out goes one level deep";
+	case MQ_EISSUB:
+		return "the topic is a subscriber: fan-out goes one level deep";
+	case MQ_ENOTEMPTY:
+		return "the queue holds messages to deliver: drain or purge it";
+	case MQ_ENOTREG:
+		return "not a regular file";
+	case MQ_ERANGE:
+		return "beyond what a message name holds (times up to "
+		    "2286-11-20T17:46:39Z, leases up to 31 years)";
+	case EFBIG:
+		return "message larger than max_size";
+	default:
+		return strerror(err);
+	}
+}

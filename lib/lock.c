@@ -1,0 +1,124 @@
+/*
+ * lock.c - the byte-range locks of a queue's lock file, as mq(7) LOCKS
+ * describes them: open file description locks (F_OFD_SETLKW), so that
+ * threads and descriptors of one process do not share them by accident.
+ * The byte ranges are in internal.h; the order in which they are taken is
+ * in mq(7): a key lock, then a group lock, then the lease, promote and
+ * queue locks.  A read-only spool (lockerr) refuses exclusive locks with
+ * the error that made it read-only.
+ */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int
+lkcmd(struct mq_queue *q, off_t at, off_t len, int type, int cmd)
+{
+	struct flock fl;
+
+	if (type == F_WRLCK && q->lockerr != 0) {
+		errno = q->lockerr;
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = at;
+	fl.l_len = len;
+	while (fcntl(q->lockfd, cmd, &fl) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int
+lk(struct mq_queue *q, off_t at, off_t len, int type)
+{
+	return lkcmd(q, at, len, type, F_OFD_SETLKW);
+}
+
+/* Take a lock only if it is free; EAGAIN if not. */
+int
+trylk(struct mq_queue *q, off_t at, off_t len, int type)
+{
+	return lkcmd(q, at, len, type, F_OFD_SETLK);
+}
+
+/*
+ * The byte of the lock file that guards a hash (of a key or a group) in
+ * the range of n bytes from base: its first 16 bits pick it.
+ */
+off_t
+hash_byte(off_t base, off_t n, const char *hash)
+{
+	char first[5];
+
+	memcpy(first, hash, 4);
+	first[4] = '\0';
+	return base + (off_t)strtoul(first, NULL, 16) % n;
+}
+
+int
+key_lock(struct mq_queue *q, const char *hash, int type)
+{
+	return lk(q, hash_byte(LK_KEYS, LK_NKEYS, hash), 1, type);
+}
+
+static int
+cmpoff(const void *a, const void *b)
+{
+	off_t x = *(const off_t *)a, y = *(const off_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Lock (or unlock) the keys of n messages at once, for a group commit:
+ * their bytes in ascending order, so that two such commits cannot wait on
+ * each other; a byte two keys share is taken once.
+ */
+int
+key_lock_all(struct mq_queue *q, const struct mq_name *m, size_t n, int type)
+{
+	off_t *b;
+	size_t i, nb = 0;
+	int r = 0;
+
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (m[i].key[0] != '\0')
+			b[nb++] = hash_byte(LK_KEYS, LK_NKEYS, m[i].key);
+	qsort(b, nb, sizeof(*b), cmpoff);
+	for (i = 0; i < nb && r == 0; i++)
+		if (i == 0 || b[i] != b[i - 1])
+			r = lk(q, b[i], 1, type);
+	/* a failed lock: give back those taken (an unheld byte is no harm) */
+	if (r == -1 && type != F_UNLCK) {
+		int saved = errno;
+		size_t j;
+
+		for (j = 0; j + 1 < i; j++)
+			lk(q, b[j], 1, F_UNLCK);
+		errno = saved;
+	}
+	free(b);
+	return r;
+}
+
+int
+group_lock(struct mq_queue *q, const char *hash, int type)
+{
+	return lk(q, hash_byte(LK_GROUPS, LK_NGROUPS, hash), 1, type);
+}

@@ -1,0 +1,76 @@
+/*
+ * retire.c - the roads out: a message leaves the spool for good (retire),
+ * or goes to dead/ (bury).  What leaving means for its key and its
+ * ordered group is kept here, once, so that no road can forget a part of
+ * it.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/*
+ * A message leaves the spool for good: the one way it is done, whatever
+ * the road (an ack, a purge of any state, the purge of the messages
+ * waiting their group's turn).
+ * - Its key stays known for dedup_window from now (key_release, key.c).
+ *   The deadline is set before the unlink, so that a crash in between
+ *   leaves a message delivered again, never a key known for good; it is
+ *   set back if the unlink fails.
+ * - If it was its group's out message (out), the group's next is due: it
+ *   is noted, and group_flush releases it once the caller has dropped its
+ *   locks (group.c).  Not so for a dead message, whose group went on when
+ *   it died, nor for one waiting in groups/, which was never out; nor for
+ *   an ack, which releases the next itself, before the unlink.
+ * Call with the queue lock held, shared or exclusive.
+ */
+int
+retire(struct mq_queue *q, int fromfd, const char *from,
+    const struct mq_name *m, int out)
+{
+	int k, saved;
+
+	if ((k = key_release(q, m)) == -1)
+		return -1;
+	if (unlinkat(fromfd, from, 0) == -1) {
+		saved = errno;
+		if (k == 1)
+			key_keep(q, m);
+		errno = saved;
+		return -1;
+	}
+	return out && m->group[0] != '\0' ? group_defer(q, m->group) : 0;
+}
+
+/*
+ * Dead-letter a message, with the reason in its name.  Dead is gone for
+ * its group: the next may go (group.c).  The group is noted, for callers
+ * that hold the lease, promote or queue lock and flush once they have
+ * dropped them (the upkeep); bury_now is for callers that hold none.
+ */
+int
+bury(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
+    const char *reason)
+{
+	if (entomb(q, fromfd, from, m, reason) == -1)
+		return -1;
+	return m->group[0] != '\0' ? group_defer(q, m->group) : 0;
+}
+
+/* bury, and the group's next released at once; call holding no lock. */
+int
+bury_now(struct mq_queue *q, int fromfd, const char *from,
+    struct mq_name *m, const char *reason)
+{
+	int r, saved;
+
+	r = bury(q, fromfd, from, m, reason);
+	saved = errno;
+	if (group_flush(q) == -1 && r == 0)
+		return -1;
+	errno = saved;
+	return r;
+}
