@@ -7,7 +7,7 @@
  *   bucket under the tail record lock of its priority and roll over to a
  *   new one when it is full.  Consumers remove empty buckets except the
  *   tail, which producers are filling; a producer that finds its bucket
- *   gone recreates it (move.c).
+ *   gone takes a slot anew, in the tail (move.c).
  * - The tail record of a priority (in the lock file, see mq(7)) names the
  *   bucket producers fill and how many slots are taken; a lost or torn one
  *   is rebuilt from the bucket names.
@@ -179,6 +179,16 @@ pub_ahead(struct mq_queue *q, size_t n)
 	q->pub.want = n;
 }
 
+/*
+ * Forget the slots reserved in prio's bucket: consumers removed it (see
+ * publish), so the next publish takes a slot anew, in the tail.
+ */
+void
+pub_forget(struct mq_queue *q, int prio)
+{
+	q->pub.left[prio] = 0;
+}
+
 /* One slot for a message about to be published; a batch takes its group's. */
 int
 reserve(struct mq_queue *q, int prio, char bucket[BUCKET_MAX])
@@ -242,6 +252,17 @@ list_buckets(struct mq_queue *q, int state, char ***names, size_t *n)
 	return 0;
 }
 
+/* Whether a ready bucket is the tail of its priority, which producers fill. */
+int
+is_tail(struct mq_queue *q, const char *bucket)
+{
+	unsigned long long seq, tail;
+	int prio;
+
+	return parse_bucket(bucket, &prio, &seq) == 0 &&
+	    tail_seq(q, prio, &tail) == 0 && tail == seq;
+}
+
 /*
  * Remove a bucket if it is empty (rmdir fails otherwise, so a producer
  * racing in keeps its message) and, for ready/, if producers are no longer
@@ -251,12 +272,8 @@ list_buckets(struct mq_queue *q, int state, char ***names, size_t *n)
 int
 drop_bucket(struct mq_queue *q, int state, const char *bucket)
 {
-	unsigned long long seq, tail;
-	int prio;
-
 	if (!bucket_ok(state, bucket) || (state == MQ_READY &&
-	    parse_bucket(bucket, &prio, &seq) == 0 &&
-	    tail_seq(q, prio, &tail) == 0 && tail == seq))
+	    is_tail(q, bucket)))
 		return 0;
 	if (unlinkat(q->sfd[state], bucket, AT_REMOVEDIR) == -1)
 		return errno == ENOTEMPTY || errno == EEXIST ||

@@ -153,7 +153,9 @@ struct pub {
 int	 reserve(struct mq_queue *, int prio, char bucket[BUCKET_MAX]);
 int	 private_bucket(struct mq_queue *, int prio, size_t n);
 void	 pub_ahead(struct mq_queue *, size_t n);
+void	 pub_forget(struct mq_queue *, int prio);
 int	 tail_seq(struct mq_queue *, int prio, unsigned long long *seq);
+int	 is_tail(struct mq_queue *, const char *bucket);
 long long ready_in(struct mq_queue *);
 int	 list_buckets(struct mq_queue *, int state, char ***names, size_t *n);
 int	 drop_bucket(struct mq_queue *, int state, const char *bucket);

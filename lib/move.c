@@ -24,11 +24,17 @@
 
 #include "internal.h"
 
+#define GONE	1	/* into_bucket: the ready bucket was removed */
+
 /*
  * Rename into state/bucket/name.  The bucket is opened without following
  * symlinks, so a link planted in place of a bucket cannot send a message
- * out of the spool.  A bucket removed by a consumer meanwhile is made
- * again; ENOENT is returned only when the source itself is gone.
+ * out of the spool.  A delayed window removed meanwhile is made again.  A
+ * ready bucket removed meanwhile is not: it was emptied by consumers and is
+ * no longer the tail (they keep the tail), so made again it would only be
+ * empty and removable again; GONE tells the caller to take a slot anew, in
+ * the tail.  The tail itself, gone (a hand, a foreign consumer), is made
+ * again.  ENOENT is returned only when the source itself is gone.
  */
 static int
 into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
@@ -45,6 +51,9 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 				close(q->mv.fd);
 			q->mv.rel[0] = '\0';
 			q->mv.fd = mq_opendirat(q->sfd[state], bucket);
+			if (q->mv.fd == -1 && errno == ENOENT &&
+			    state == MQ_READY && !is_tail(q, bucket))
+				return GONE;
 			if (q->mv.fd == -1) {
 				if (errno != ENOENT ||
 				    make_dir(q, q->sfd[state], bucket) == -1)
@@ -69,6 +78,8 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 		/* the bucket was removed under us: open (or make) it again */
 		close(q->mv.fd);
 		q->mv.fd = -1;
+		if (state == MQ_READY && !is_tail(q, bucket))
+			return GONE;
 	}
 	errno = EAGAIN;
 	return -1;
@@ -84,7 +95,7 @@ publish(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 {
 	char name[MQ_NAME_MAX + 1], bucket[BUCKET_MAX];
 	int64_t now = mq_now_ms() / 1000;
-	int state, r;
+	int state, r, tries = 0;
 
 	m->token[0] = '\0';
 	m->lease = 0;
@@ -100,11 +111,20 @@ publish(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 		return -1;
 	if (lock_sh(q, LK_QUEUE) == -1)
 		return -1;
-	if (state == MQ_READY && reserve(q, m->prio, bucket) == -1)
-		r = -1;
-	else
-		r = into_bucket(q, fromfd, from, state, bucket, name);
+	do {
+		if (state == MQ_READY && reserve(q, m->prio, bucket) == -1)
+			r = -1;
+		else
+			r = into_bucket(q, fromfd, from, state, bucket, name);
+		/* the slots left in a removed bucket are no place to go */
+		if (r == GONE)
+			pub_forget(q, m->prio);
+	} while (r == GONE && ++tries < 64);
 	unlock(q, LK_QUEUE);
+	if (r == GONE) {
+		errno = EAGAIN;	/* the tail itself removed 64 times */
+		r = -1;
+	}
 	return r;
 }
 

@@ -115,6 +115,27 @@ check_all() {
 	[ "$(find "$S/q/ready" -mindepth 1 -type d | wc -l)" -le 1 ]
 }
 
+@test "concurrency: bucket_size=1, one put per process: a producer whose bucket consumers removed takes a new slot, never fails (was EAGAIN, 75, once in bench row 6)" {
+	conf sync=none lease=1h bucket_size=1
+	# each put reserves the last slot of a bucket, which the next put makes
+	# a non-tail bucket that consumers remove once empty: the race between
+	# a producer's reservation and its rename, as often as it can come
+	run_mix 4 4 150 1 120
+	check_all 600
+}
+
+@test "concurrency: a ready tail bucket removed by hand is made again by the next put" {
+	mq-init q
+	echo a | mq-put q >/dev/null
+	tail=$(basename "$(find "$S/q/ready" -mindepth 1 -type d)")
+	mq-ack "$(mq-get q)"
+	# empty, and the tail, which consumers keep: a hand removes it
+	[ -d "$S/q/ready/$tail" ]
+	rmdir "$S/q/ready/$tail"
+	id=$(echo b | mq-put q)
+	[ -n "$(find "$S/q/ready/$tail" -name "$id,*")" ]
+}
+
 @test "concurrency: concurrent mq-stat during traffic sees consistent totals" {
 	conf sync=none lease=1h
 	mq-init q
