@@ -415,7 +415,7 @@ main(int argc, char *argv[])
 	struct mq_queue *q;
 	const struct bridge *b;
 	const char *dir = NULL, *passfile = NULL, *e, *url = NULL;
-	int64_t timeout = 60000, now;
+	int64_t timeout = 60000, now, ratewait, ms;
 	int64_t stopat = -1;
 	size_t cap = 0;
 	int ch, drain = 0, empty, r, status = 0;
@@ -485,6 +485,8 @@ main(int argc, char *argv[])
 		window = b->window > 0 ? (size_t)b->window : WINDOW_DEFAULT;
 	if (lease == 0)
 		lease = mq_queue_conf(q)->lease_ms;
+	/* rate in mq.conf: one publish at a time, one late made up */
+	mq_rate_set(q, 0, 2);
 	if ((sess = mq_session_new(spool)) == NULL ||
 	    (ring = calloc(window, sizeof(*ring))) == NULL)
 		err(MQ_EX_TEMPFAIL, NULL);
@@ -512,8 +514,19 @@ main(int argc, char *argv[])
 		/* claim and publish while the window has room */
 		empty = 0;
 		r = 0;
+		ratewait = 0;
 		while (stopat < 0 && nring < window) {
-			mq_get_ahead(q, window - nring);
+			if ((r = mq_rate_take(q, 1, &ratewait)) <= 0) {
+				if (r == -1) {
+					warnx("%s: cannot take from its rate: "
+					    "%s", argv[0], mq_strerror(errno));
+					status = mq_exit_status(errno);
+				}
+				break;
+			}
+			/* under a rate, claim no more than the token taken */
+			mq_get_ahead(q, mq_queue_conf(q)->rate_us > 0 ? 1 :
+			    window - nring);
 			if ((r = mq_get(q, lease, handle, sizeof(handle))) ==
 			    -1) {
 				warnx("%s: cannot claim: %s", argv[0],
@@ -523,6 +536,7 @@ main(int argc, char *argv[])
 			}
 			if (r == 0) {
 				empty = 1;
+				mq_rate_unused(q, 1);
 				break;
 			}
 			if ((r = publish(handle, &buf, &cap)) == -1)
@@ -534,9 +548,13 @@ main(int argc, char *argv[])
 		if (status != 0)
 			break;
 		/* a full window, or nothing more to send: wait for confirms */
+		ms = unsettled > 0 && (empty || nring == window ||
+		    stopat >= 0) ? IDLE_WAKE / 4 : 0;
+		/* held back by the rate: wait for it, confirms or not */
+		if (ratewait > 0 && (ms == 0 || ratewait < ms))
+			ms = ratewait;
 		if (r != -1)
-			r = pump(unsettled > 0 && (empty || nring == window ||
-			    stopat >= 0) ? IDLE_WAKE / 4 : 0);
+			r = pump(ms);
 		if (r != -1)
 			r = upkeep();
 		if (r == -1) {

@@ -63,31 +63,6 @@ wake(int sig)
 	errno = saved;
 }
 
-/* "N", "N/s", "N/m" or "N/h": the least time between two starts, in us. */
-static int64_t
-parse_rate(const char *s)
-{
-	const char *e = NULL;
-	char num[32], *slash;
-	long long n, per = 1000000;
-
-	if (strlcpy(num, s, sizeof(num)) >= sizeof(num))
-		return -1;
-	if ((slash = strchr(num, '/')) != NULL) {
-		*slash++ = '\0';
-		if (strcmp(slash, "s") == 0)
-			per = 1000000;
-		else if (strcmp(slash, "m") == 0)
-			per = 60000000LL;
-		else if (strcmp(slash, "h") == 0)
-			per = 3600000000LL;
-		else
-			return -1;
-	}
-	n = strtonum(num, 1, 1000000, &e);
-	return e != NULL ? -1 : per / n;
-}
-
 static void
 child(const char *queue, const char *handle, const struct mq_name *m,
     char **cmd, int fd, int errfd, pid_t parent)
@@ -276,7 +251,7 @@ main(int argc, char *argv[])
 	struct mq_session *s;
 	struct mq_queue *q;
 	const char *dir = NULL, *e;
-	int64_t lease = 0, grace = 30000, gap = 0, nextstart = 0, stopat = -1;
+	int64_t lease = 0, grace = 30000, rate = 0, stopat = -1;
 	int64_t now, sleep, t;
 	long long max = 0, started = 0;
 	int ch, drain = 0, empty = 0, status = 0, r, i;
@@ -325,7 +300,7 @@ main(int argc, char *argv[])
 				errx(MQ_EX_USAGE, "max %s: %s", optarg, e);
 			break;
 		case 'r':
-			if ((gap = parse_rate(optarg)) < 0)
+			if (mq_parse_rate(optarg, &rate) == -1)
 				errx(MQ_EX_USAGE, "%s: bad rate", optarg);
 			break;
 		case 'v':
@@ -349,6 +324,8 @@ main(int argc, char *argv[])
 	q = open_queue(spool, argv[0], 0);
 	if (lease == 0)
 		lease = mq_queue_conf(q)->lease_ms;
+	/* -r, and rate in mq.conf: a start late may be made up, one a slot */
+	mq_rate_set(q, rate, maxjobs + 1);
 	if ((s = mq_session_new(spool)) == NULL ||
 	    (jobs = calloc(maxjobs, sizeof(*jobs))) == NULL)
 		err(MQ_EX_TEMPFAIL, NULL);
@@ -385,9 +362,14 @@ main(int argc, char *argv[])
 		sleep = -1;
 		while (stopat < 0 && njobs < maxjobs && (max == 0 ||
 		    started < max) && status == 0) {
-			if (gap > 0 && (now = mono_ms() * 1000) < nextstart) {
-				sleep = least(sleep, (nextstart - now + 999) /
-				    1000);
+			if ((r = mq_rate_take(q, 1, &t)) <= 0) {
+				if (r == 0) {
+					sleep = least(sleep, t);
+					break;
+				}
+				warnx("%s: cannot take from its rate: %s",
+				    argv[0], mq_strerror(errno));
+				status = mq_exit_status(errno);
 				break;
 			}
 			mq_get_ahead(q, 1);
@@ -400,6 +382,7 @@ main(int argc, char *argv[])
 			}
 			if (r == 0) {
 				empty = 1;
+				mq_rate_unused(q, 1);
 				break;
 			}
 			if ((r = start(argv[0], s, handle, argv + 1)) != 0) {
@@ -408,9 +391,6 @@ main(int argc, char *argv[])
 				break;
 			}
 			started++;
-			if (gap > 0)
-				nextstart = (nextstart > mono_ms() * 1000 ?
-				    nextstart : mono_ms() * 1000) + gap;
 		}
 		if (njobs == 0 && (status != 0 || (max > 0 && started >= max) ||
 		    (drain && empty)))

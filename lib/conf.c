@@ -92,6 +92,7 @@ mq_conf_defaults(struct mq_conf *c)
 	c->gid = (gid_t)-1;
 	c->wait_poll = 0;
 	c->poll_interval_ms = 1000;
+	c->rate_us = 0;
 }
 
 static int
@@ -277,6 +278,15 @@ handler(void *user, const char *section, const char *k, const char *v)
 		else
 			return fail(x, line,
 			    "%s: must be inotify or poll: %s", k, v);
+		return 1;
+	}
+	if (strcmp(k, "rate") == 0) {
+		/* 0: no limit, so a queue can lift the global file's */
+		if (strcmp(v, "0") == 0)
+			c->rate_us = 0;
+		else if (mq_parse_rate(v, &c->rate_us) == -1)
+			return fail(x, line,
+			    "%s: bad rate, N, N/s, N/m or N/h: %s", k, v);
 		return 1;
 	}
 	if (strcmp(k, "dedup_window") == 0)

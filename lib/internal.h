@@ -107,6 +107,9 @@ void	 dirty_close(struct dirty *);
 #define LK_LEASE	513
 #define LK_PROMOTE	514
 #define LK_SUBS		515	/* subs/ of a topic: see sub.c */
+#define LK_RATE		516	/* the rate record: see rate.c */
+#define LK_RATEREC	LK_TAIL(MQ_PRIORITY_MAX + 1)	/* after the tails */
+#define LK_RATELEN	32
 #define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
 #define LK_NKEYS	1024
 #define LK_GROUPS	2048	/* group locks: bytes 2048 to 2048+LK_NGROUPS-1 */
@@ -184,6 +187,13 @@ int	 set_deadline(struct mq_queue *, int dirfd, const char *name,
 	    const struct mq_name *, const struct timespec ts[2]);
 int64_t	 backoff(const struct mq_conf *, int attempts);
 void	 new_token(char *tok);
+
+/* rate.c: token buckets, the queue's (rate in mq.conf) and the process's */
+struct rate {
+	int64_t		 own_us;	/* -r: us per token, 0: none */
+	int64_t		 own_spent;	/* monotonic us, see rate.c */
+	int		 burst;		/* tokens a bucket holds, 0: 2 */
+};
 
 /* ---- layer 3: what is built on moves ---- */
 
@@ -295,6 +305,7 @@ struct mq_queue {
 	struct keys	 keys;
 	struct groups	 groups;
 	struct upkeep	 upkeep;
+	struct rate	 rate;
 	struct drain	 drain;
 	struct watch	 watch;
 };

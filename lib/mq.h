@@ -72,6 +72,7 @@ struct mq_conf {
 	gid_t	 gid;			/* (gid_t)-1: unchanged */
 	int	 wait_poll;		/* wait = poll: never inotify */
 	int64_t	 poll_interval_ms;	/* when waiting cannot use inotify */
+	int64_t	 rate_us;		/* rate: us per token, 0: no limit */
 };
 
 /* Where a configuration error was found; line 0 means "the whole file". */
@@ -104,6 +105,9 @@ struct mq_putter;
 int	 mq_parse_duration(const char *, int64_t *ms);
 int	 mq_parse_time(const char *, int64_t *epoch_s);
 int	 mq_parse_size(const char *, int64_t *bytes);
+/* "N", "N/s", "N/m" or "N/h", N from 1 to 1000000: microseconds per token */
+#define MQ_RATE_MAX	1000000
+int	 mq_parse_rate(const char *, int64_t *us);
 void	 mq_format_age(int64_t s, char *, size_t);
 int64_t	 mq_now_ms(void);
 /* layout.c: the names of the states (ready, delayed, ...) */
@@ -233,6 +237,20 @@ int	 mq_maintain(struct mq_queue *);
 int	 mq_get(struct mq_queue *, int64_t lease_ms, char *handle, size_t);
 /* n more mq_get calls are coming: claim in runs under one lock hold */
 void	 mq_get_ahead(struct mq_queue *, size_t n);
+
+/*
+ * rate.c: how fast messages are taken (mq-work, mq-forward): the queue's
+ * token bucket, shared by all who take from it (rate in mq.conf(5), see
+ * Locks in mq(7)), and the process's own (us per token, 0: none).  burst:
+ * the most tokens either bucket holds for this process, and so the most
+ * starts that may follow each other at once.  mq_rate_take takes up to n
+ * tokens: returns how many (1 to n), or 0 and the ms to wait for one, or
+ * -1; mq_rate_unused gives back tokens taken and not used.  Without a
+ * rate it takes n at once and touches nothing.
+ */
+void	 mq_rate_set(struct mq_queue *, int64_t us, int burst);
+int	 mq_rate_take(struct mq_queue *, int n, int64_t *wait_ms);
+int	 mq_rate_unused(struct mq_queue *, int n);
 
 /* wait.c: sleep until mq_get may find something (1), timeout (0), extrafd (2) */
 int	 mq_wait(struct mq_queue *, int64_t timeout_ms, int extrafd);

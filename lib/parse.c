@@ -198,6 +198,36 @@ mq_parse_size(const char *s, int64_t *bytes)
 	return 0;
 }
 
+/*
+ * A rate, as -r of mq-work and rate in mq.conf take it: "N" or "N/s"
+ * (per second), "N/m", "N/h", N from 1 to MQ_RATE_MAX; the interval
+ * between two tokens in microseconds.
+ */
+int
+mq_parse_rate(const char *s, int64_t *us)
+{
+	static const struct { const char *u; int64_t us; } units[] = {
+		{ "", 1000000 }, { "/s", 1000000 }, { "/m", 60000000 },
+		{ "/h", INT64_C(3600000000) },
+	};
+	const char *end;
+	int64_t n;
+	size_t i;
+
+	if (number(s, &end, INT64_MAX, &n) == -1 || n < 1 ||
+	    n > MQ_RATE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].u) == 0) {
+			*us = units[i].us / n;
+			return 0;
+		}
+	errno = EINVAL;
+	return -1;
+}
+
 /* An age in the largest unit that keeps it short: 42s, 5m, 3h, 2d. */
 void
 mq_format_age(int64_t s, char *buf, size_t len)

@@ -303,6 +303,29 @@ teardown_file() {
 	[ "$(peek fconf | cut -f1)" = "$id" ]
 }
 
+@test "forward: rate in mq.conf holds it to that rate (an upper bound), shared with mq-work's bucket" {
+	bq frate
+	conf rate=10/s
+	seq 30 | mq-put -l q >/dev/null
+	t0=$(date +%s%N)
+	run mq-forward --drain q "$URL" "" frate
+	t1=$(date +%s%N)
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(msgs q)" -eq 0 ]
+	[ "$(peek frate | wc -l)" -eq 30 ]
+	# 30 at 10/s, after a burst of 2: no less than 2.8 s (2.5 with slack)
+	ms=$(((t1 - t0) / 1000000))
+	echo "30 forwarded in $ms ms"
+	[ "$ms" -ge 2500 ]
+	# the bucket is the queue's: mq-work finds it spent
+	seq 5 | mq-put -l q >/dev/null
+	conf rate=1/h
+	run timeout 3 mq-work -e q true
+	[ "$status" -eq 124 ]
+	[ "$(find "$S/q/ready" -type f | wc -l)" -eq 5 ]
+}
+
 @test "forward: the queue's mq.conf [forward] with password_file; the command line overrides it" {
 	bq fqconf
 	printf '%s\n' "$PASSWORD" >"$T/pass"

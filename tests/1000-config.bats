@@ -147,6 +147,34 @@ ok_put() {
 	done
 }
 
+@test "config: rate takes N, N/s, N/m, N/h (N from 1 to 1000000), and 0 for no limit" {
+	for kv in rate=1 rate=5 rate=5/s rate=5/m rate=5/h rate=0 \
+	    rate=1000000 rate=1000000/s rate=1/h; do
+		conf "$kv"
+		ok_put || {
+			echo "rejected: $kv"
+			return 1
+		}
+	done
+}
+
+@test "config: a bad rate exits 78 naming the file and line, in the global file and the queue's" {
+	for kv in 'rate = ' 'rate = -1' 'rate = 0/s' 'rate = 5/d' 'rate = x' \
+	    'rate = 5/' 'rate = /s' 'rate = 1000001' 'rate = 1.5/s' \
+	    'rate = +5' 'rate = 5 /s' 'rate = 5/S' 'rate = 5/sec'; do
+		printf '# bad value on line 2\n%s\n' "$kv" >"$MQ_CONF"
+		conf_error "$MQ_CONF" 2 mq-put q || {
+			echo "accepted: $kv"
+			return 1
+		}
+	done
+	: >"$MQ_CONF"
+	mq-init q
+	printf 'lease = 1m\nbackoff = 1s\nrate = 5/d\n' >"$S/q/mq.conf"
+	conf_error "$S/q/mq.conf" 3 mq-work -e q true
+	[[ "$stderr" == *"rate"*"5/d"* ]]
+}
+
 @test "issue 12: lease = 1ms or 2ms, on which mq-work renewed every 0 ms at 100% CPU, is refused like -L" {
 	mq-put q <<<x >/dev/null
 	for l in 1ms 2ms; do
