@@ -26,6 +26,7 @@
 
 #include "internal.h"
 
+#define ACK_RUN		64	/* acks per hold of the queue lock */
 
 
 /*
@@ -75,6 +76,65 @@ mq_ack(struct mq_session *s, const char *handle)
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;
 	return mark_dirty(t.q, t.rel);
+}
+
+/*
+ * Ack n handles; errs[i] is the outcome of handles[i], 0 or what mq_ack
+ * would have failed with.  Ungrouped messages of one queue that come in a
+ * row, as mq-get prints them, are retired under one hold of the queue
+ * lock, up to ACK_RUN of them: a run of acks takes the lock once, as a run
+ * of claims does (get.c).  The hold never spans anything but the acks of
+ * the run: a handle of a grouped message (whose group lock comes before
+ * the queue lock), or one whose queue must be looked up or opened
+ * (resolve_cached), ends it, and it ends before the call returns, so a
+ * caller never holds it while it reads more handles.
+ */
+int
+mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
+    int *errs)
+{
+	struct mq_queue *held = NULL;
+	struct target t;
+	size_t i, run = 0;
+	int r, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		if (held != NULL && (run == ACK_RUN ||
+		    !resolve_cached(s, handles[i]))) {
+			unlock(held, LK_QUEUE);
+			held = NULL;
+		}
+		if (resolve(s, handles[i], 1U << MQ_INFLIGHT, &t) == -1)
+			r = -1;
+		else if (t.m.group[0] != '\0') {
+			if (held != NULL)
+				unlock(held, LK_QUEUE);
+			held = NULL;
+			r = ack_grouped(&t);
+		} else {
+			if (held != NULL && held != t.q) {
+				unlock(held, LK_QUEUE);
+				held = NULL;
+			}
+			if (held == NULL && (r = lock_sh(t.q, LK_QUEUE)) == 0) {
+				held = t.q;
+				run = 0;
+			}
+			if (held != NULL) {
+				run++;
+				r = retire(t.q, t.fd, t.name, &t.m, 1);
+				if (r == -1 && errno == ENOENT)
+					errno = ESTALE;
+				if (r == 0)
+					r = mark_dirty(t.q, t.rel);
+			}
+		}
+		errs[i] = r == 0 ? 0 : errno;
+		bad |= r != 0;
+	}
+	if (held != NULL)
+		unlock(held, LK_QUEUE);
+	return bad ? -1 : 0;
 }
 
 int

@@ -205,6 +205,8 @@ struct keys {
 };
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);
 int	 key_hash_ok(const char *);
+#define KEYDIR_DURABLE	1	/* key_dir: make it, durably */
+#define KEYDIR_COMMIT	2	/* make it; the caller's syncfs syncs it */
 int	 key_dir(struct mq_queue *, const char *hash, int create);
 int	 key_open(struct mq_queue *, const char *hash, int *known,
 	    char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1]);
@@ -321,6 +323,7 @@ struct target {
 };
 int	 resolve(struct mq_session *, const char *path, unsigned states,
 	    struct target *);
+int	 resolve_cached(const struct mq_session *, const char *path);
 void	 target_close(struct target *);
 int	 gone(int state);
 

@@ -78,8 +78,36 @@ key_hash_ok(const char *s)
 }
 
 /*
- * keys/XX of a hash, opened; made (durably, with keys/) when create is set.
- * Without create, a missing one fails with ENOENT.
+ * A directory of the key store, opened; made first if missing, as create
+ * says (key_dir).
+ */
+static int
+keys_opendir(struct mq_queue *q, int dirfd, const char *name, int create)
+{
+	int fd;
+
+	if (create != KEYDIR_COMMIT || q->conf.sync == MQ_SYNC_NONE)
+		return open_dir(q, dirfd, name, create != 0);
+	for (;;) {
+		fd = mq_opendirat(dirfd, name);
+		if (fd != -1 || errno != ENOENT)
+			return fd;
+		/* no fsync: the caller's syncfs makes the name durable */
+		if (mkdirat(dirfd, name, 0777) == 0) {
+			if (own_dirat(&q->conf, dirfd, name) == -1)
+				return -1;
+		} else if (errno != EEXIST)
+			return -1;
+	}
+}
+
+/*
+ * keys/XX of a hash, opened.  A missing one fails with ENOENT (create 0),
+ * or is made (with keys/): durably (KEYDIR_DURABLE), or for a group
+ * commit, whose syncfs after the records are written makes the new
+ * directories' names durable along with the records in them
+ * (KEYDIR_COMMIT): no fsync of keys/ for each of its 256 directories as
+ * a new queue's first keys make them.
  */
 int
 key_dir(struct mq_queue *q, const char *hash, int create)
@@ -87,9 +115,9 @@ key_dir(struct mq_queue *q, const char *hash, int create)
 	char xx[3] = { hash[0], hash[1], '\0' };
 
 	if (q->keys.fd == -1 &&
-	    (q->keys.fd = open_dir(q, q->dfd, L_KEYS, create)) == -1)
+	    (q->keys.fd = keys_opendir(q, q->dfd, L_KEYS, create)) == -1)
 		return -1;
-	return open_dir(q, q->keys.fd, xx, create);
+	return keys_opendir(q, q->keys.fd, xx, create);
 }
 
 /*
@@ -198,7 +226,8 @@ key_record(struct mq_queue *q, const char *hash, const char *id,
 	else
 		snprintf(line, sizeof(line), "%s\n", id);
 	len = strlen(line);
-	if ((dfd = key_dir(q, hash, 1)) == -1)
+	if ((dfd = key_dir(q, hash, dosync ? KEYDIR_DURABLE : KEYDIR_COMMIT))
+	    == -1)
 		return -1;
 	/*
 	 * tmp/HASH.key is a name anyone who may put can work out, and plant
@@ -206,16 +235,18 @@ key_record(struct mq_queue *q, const char *hash, const char *id,
 	 * truncate, chown and chmod.  Under the key lock the name is ours, so
 	 * whatever is there was left by a put that died, or planted: its name
 	 * goes (never the file it may link to), and ours is made with O_EXCL,
-	 * which opens nothing planted again meanwhile.  A few tries, then the
-	 * put fails (EEXIST) rather than race a planter for good.
+	 * which opens nothing planted again meanwhile.  The name is most
+	 * often free: O_EXCL is tried first, and only what is in its way is
+	 * unlinked.  A few tries, then the put fails (EEXIST) rather than
+	 * race a planter for good.
 	 */
 	for (tries = 0; ; tries++) {
-		if (unlinkat(q->tmpfd, tmp, 0) == -1 && errno != ENOENT)
-			goto out;
 		fd = mq_openat(q->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL,
 		    q->conf.mode >= 0 ? q->conf.mode : 0666);
 		if (fd != -1 || errno != EEXIST || tries == 2)
 			break;
+		if (unlinkat(q->tmpfd, tmp, 0) == -1 && errno != ENOENT)
+			goto out;
 	}
 	if (fd == -1)
 		goto out;

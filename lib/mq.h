@@ -267,6 +267,9 @@ int	 mq_paused(struct mq_queue *);
 struct mq_session;
 struct mq_session *mq_session_new(const char *spool);
 int	 mq_ack(struct mq_session *, const char *handle);
+/* n handles, each one's outcome in errs (0 or an errno); -1 if any failed */
+int	 mq_ack_many(struct mq_session *, const char *const *handles,
+	    size_t n, int *errs);
 int	 mq_nack(struct mq_session *, const char *handle, int64_t delay_ms);
 int	 mq_reject(struct mq_session *, const char *handle);
 /* back to ready, the claim's attempt undone: it was never tried */

@@ -242,6 +242,26 @@ bad:
 	return -1;
 }
 
+/*
+ * Whether resolving path as an in-flight handle would look nothing up:
+ * it is SPOOL/QUEUE/inflight/NAME with the SPOOL/QUEUE the last handle
+ * resolved, so resolve() calls no realpath and opens no queue, it only
+ * parses the name and looks at the file.  mq_ack_many holds the queue
+ * lock across such a resolve, and drops it before any other.
+ */
+int
+resolve_cached(const struct mq_session *s, const char *path)
+{
+	const char *base, *sd = mq_state_name(MQ_INFLIGHT);
+	size_t n = strlen(s->lastdir), k = strlen(sd);
+
+	if (s->lastq[0] == '\0' || (base = strrchr(path, '/')) == NULL)
+		return 0;
+	return (size_t)(base - path) == n + 1 + k &&
+	    memcmp(path, s->lastdir, n) == 0 && path[n] == '/' &&
+	    memcmp(path + n + 1, sd, k) == 0;
+}
+
 /* Make what the session changed durable now; long-running tools call it. */
 int
 mq_session_sync(struct mq_session *s)

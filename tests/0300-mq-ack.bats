@@ -412,3 +412,45 @@ NAME=1700000000.000001.AAAAAAAA,p4,a1,s6,tTOKEN123
 	umount "$RO"
 	[ -f "$h" ]
 }
+
+@test "ack: stdin from a slow writer: each line is acked as it comes, and no lock is held while mq-ack waits for more" {
+	mq-put -l q < <(printf 'a\nb\n') >/dev/null
+	mapfile -t hs < <(mq-get -n 2 q)
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	mq-ack <"$BATS_TEST_TMPDIR/in" 3>&- &
+	pid=$!
+	exec 8>"$BATS_TEST_TMPDIR/in"
+	echo "${hs[0]}" >&8
+	for _ in $(seq 100); do
+		[ -e "${hs[0]}" ] || break
+		sleep 0.05
+	done
+	[ ! -e "${hs[0]}" ]
+	[ -e "${hs[1]}" ]
+	# mq-stat takes the queue lock exclusive: mq-ack, reading, holds none
+	run timeout 5 mq-stat q
+	[ "$status" -eq 0 ]
+	echo "${hs[1]}" >&8
+	exec 8>&-
+	wait "$pid"
+	[ ! -e "${hs[1]}" ]
+	[ "$(count "$S/q/inflight")" -eq 0 ]
+}
+
+@test "ack: a run of handles broken by a grouped message and by another queue's: each acked, the group goes on" {
+	mq-put -l q < <(printf 'a\nb\n') >/dev/null
+	mq-put -g G q <<<g1 >/dev/null
+	mq-put -g G q <<<g2 >/dev/null
+	mq-put r <<<r1 >/dev/null
+	mapfile -t hs < <(mq-get -n 3 q)
+	[ "${#hs[@]}" -eq 3 ]
+	hr=$(mq-get r)
+	run mq-ack < <(printf '%s\n' "${hs[0]}" "$hr" "${hs[1]}" "${hs[2]}")
+	[ "$status" -eq 0 ]
+	[ "$(count "$S/q/inflight")" -eq 0 ]
+	[ "$(count "$S/r/inflight")" -eq 0 ]
+	# the group's next is out now
+	h=$(mq-get q)
+	[ "$(cat "$h")" = g2 ]
+	mq-ack "$h"
+}
