@@ -291,12 +291,11 @@ slot_write(struct work *w, struct slot *sl)
 static const char *
 parse_answer(char *line, enum settle *how, char **id, int64_t *delay)
 {
-	char *arg;
+	char *arg = NULL;
 
-	if ((*id = strchr(line, ' ')) == NULL)
-		return "no message id";
-	*(*id)++ = '\0';
-	if ((arg = strchr(*id, ' ')) != NULL)
+	if ((*id = strchr(line, ' ')) != NULL)
+		*(*id)++ = '\0';
+	if (*id != NULL && (arg = strchr(*id, ' ')) != NULL)
 		*arg++ = '\0';
 	*delay = -1;
 	if (strcmp(line, "ack") == 0)
@@ -310,6 +309,8 @@ parse_answer(char *line, enum settle *how, char **id, int64_t *delay)
 		arg = NULL;
 	} else
 		return "not ack, nack or dead";
+	if (*id == NULL || **id == '\0')
+		return "no message id";
 	return arg != NULL ? "more words than expected" : NULL;
 }
 

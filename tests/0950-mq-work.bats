@@ -290,3 +290,22 @@ exists() {
 	seq 400 | cmp - "$T/all"
 	[ "$(msgs q)" -eq 0 ]
 }
+
+@test "work: PATH is searched once, when mq-work starts" {
+	T=$BATS_TEST_TMPDIR
+	mkdir "$T/a" "$T/b"
+	printf '#!/bin/sh\necho b >>"%s/ran"\n' "$T" >"$T/b/job"
+	chmod +x "$T/b/job"
+	mq-put q <<<one >/dev/null
+	PATH=$T/a:$T/b:$PATH mq-work q job &
+	w=$!
+	wait_for 10 exists "$T/ran"
+	# a job earlier in PATH now: execvp would search again and find it
+	printf '#!/bin/sh\necho a >>"%s/ran"\n' "$T" >"$T/a/job"
+	chmod +x "$T/a/job"
+	mq-put q <<<two >/dev/null
+	wait_for 10 bash -c "[ \$(wc -l <'$T/ran') -eq 2 ]"
+	kill -TERM "$w"
+	wait "$w"
+	[ "$(cat "$T/ran" | tr '\n' ' ')" = "b b " ]
+}
