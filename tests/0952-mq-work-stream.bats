@@ -28,7 +28,7 @@ man_example() {
 	' "$ROOT/man/mq-work.1" | sed 's/\\e/\\/g; s/\\&//g'
 }
 
-# ackall - a consumer in Python that records each frame (line and body,
+# consumer [N] - writes $T/consume, a consumer in Python that records each frame (line and body,
 # repr) in $T/frames and acks it; $1 says how many to take before exiting
 consumer() {
 	cat >"$BATS_TEST_TMPDIR/consume" <<'EOF'
@@ -55,9 +55,8 @@ EOF
 	a=$(printf 'a\nb\0c\n' | mq-put q)
 	b=$(printf '' | mq-put q)
 	c=$(printf '\n\n' | mq-put q)
-	mq-work -e -s q sh -c 'tee "$0/raw" | "$0/consume"' "$T" &
 	consumer
-	wait $!
+	mq-work -e -s q sh -c 'tee "$0/raw" | "$0/consume"' "$T"
 	{
 		printf '%s 1 6\na\nb\0c\n\n' "$a"
 		printf '%s 1 0\n\n' "$b"
