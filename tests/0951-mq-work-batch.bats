@@ -4,13 +4,6 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 
-exists() {
-	local f
-	for f; do
-		[ -e "$f" ] || return 1
-	done
-}
-
 @test "batch: handles as operands, stdin /dev/null, MQ_QUEUE only; exit 0 acks them all" {
 	seq 5 | mq-put -l q >/dev/null
 	T=$BATS_TEST_TMPDIR
@@ -134,11 +127,7 @@ exists() {
 @test "batch: mq-work killed with SIGKILL mid-batch: the batch comes back after the lease" {
 	seq 3 | mq-put -l q >/dev/null
 	T=$BATS_TEST_TMPDIR
-	mq-work -L 2 -b 3 q sh -c 'touch "$0/started"; exec sleep 60' "$T" &
-	w=$!
-	wait_for 10 exists "$T/started"
-	kill -KILL "$w"
-	wait "$w" || true
+	sigkill_worker "$T/started" -L 2 -b 3 q sh -c 'touch "$0/started"; exec sleep 60' "$T"
 	run mq-get q
 	[ "$status" -eq 1 ]
 	wait_for 20 try_get -n 3 q

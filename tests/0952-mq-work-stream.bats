@@ -6,13 +6,6 @@ load test_helper
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
-exists() {
-	local f
-	for f; do
-		[ -e "$f" ] || return 1
-	done
-}
-
 settled() {
 	[ "$(find "$S/$1"/*/ -type f -name '*,*' | wc -l)" -eq "${2:-0}" ]
 }
