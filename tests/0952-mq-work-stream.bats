@@ -194,7 +194,8 @@ EOF
 @test "stream: mq-work killed with SIGKILL: the command goes, the messages come back after their lease" {
 	seq 3 | mq-put -l q >/dev/null
 	T=$BATS_TEST_TMPDIR
-	mq-work -s -L 2 q sh -c 'echo $$ >"$0/pid"; exec sleep 600' "$T" &
+	# a lease long enough for the steps below on a loaded machine
+	mq-work -s -L 8 q sh -c 'echo $$ >"$0/pid"; exec sleep 600' "$T" &
 	w=$!
 	wait_for 10 exists "$T/pid"
 	wait_for 10 bash -c "[ \$(find '$S/q/inflight' -type f | wc -l) -eq 3 ]"
@@ -203,7 +204,7 @@ EOF
 	wait_for 10 bash -c "! kill -0 $(cat "$T/pid") 2>/dev/null"
 	run mq-get q
 	[ "$status" -eq 1 ]
-	wait_for 20 try_get -n 3 q
+	wait_for 30 try_get -n 3 q
 	[ "$(printf '%s\n' "$h" | wc -l)" -eq 3 ]
 }
 
