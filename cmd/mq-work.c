@@ -517,6 +517,8 @@ main(int argc, char *argv[])
 			status = r;
 	}
 	mq_queue_close(w.q);
+	if (w.path != w.cmd[0])
+		free((char *)w.path);
 	if (mq_session_end(w.s) == -1) {
 		warnx("cannot sync spool: %s", mq_strerror(errno));
 		if (status == 0)
