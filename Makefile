@@ -103,6 +103,14 @@ $(addprefix $(O)/bin/,$(BRIDGE)): $(O)/bin/%: cmd/%.c cmd/amqp.c cmd/amqp.h \
 	$(CC) $(ALL_CFLAGS) $(AMQP_CFLAGS) $(LDFLAGS) -o $@ $< cmd/amqp.c \
 	    $(O)/cmd/tool.o $(O)/libmq.a $(PKG_LIBS) $(AMQP_LIBS)
 
+# mq-work's modes have files of their own (cmd/work-*.c), linked to it alone
+WORK_SRC = cmd/work-run.c cmd/work-stream.c
+$(O)/bin/mq-work: cmd/mq-work.c $(WORK_SRC) cmd/work.h cmd/tool.h lib/mq.h \
+    $(O)/cmd/tool.o $(O)/libmq.a | deps-build
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(WORK_SRC) $(O)/cmd/tool.o \
+	    $(O)/libmq.a $(PKG_LIBS)
+
 # tests/amqp-peek: the bridge tests' own AMQP client, independent of
 # cmd/amqp.c and of libbsd's overlay
 TEST_BINS = $(O)/test/amqp-peek

@@ -1,14 +1,15 @@
 /*
- * mq-work - run a command once per message.
+ * mq-work - run a command once per message, per batch (-b), or keep one
+ * running per job slot and feed it messages (-s, work-stream.c).
  *
  * One process claims, runs up to -j commands at once, keeps their leases
- * alive and settles each message by its command's exit status.  It
- * sleeps in mq_wait (inotify) and in poll(2) on a self-pipe that signal
- * handlers write to, so SIGCHLD, SIGTERM and new messages all wake the
- * same loop and no time is spent spinning.
+ * alive and settles each message by its command's exit status (or, -s, by
+ * its answer).  It sleeps in mq_wait (inotify) and in poll(2) on a
+ * self-pipe that signal handlers write to (-s: on an epoll set that holds
+ * it and the commands' pipes), so SIGCHLD, SIGTERM, answers and new
+ * messages all wake the same loop and no time is spent spinning.
  */
 #include <sys/types.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -26,27 +27,26 @@
 
 #include "mq.h"
 #include "tool.h"
+#include "work.h"
 
-#define EX_REJECT	100	/* a command's "never retry this message" */
-#define JOBS_MAX	1024
-
+/* A command running on one message, or on a batch (-b). */
 struct job {
 	pid_t	 pid;
-	char	 handle[PATH_MAX];
-	char	 id[MQ_ID_LEN + 1];
-	int64_t	 touched;		/* monotonic ms of the last lease renewal */
+	size_t	 n;
+	struct wmsg *m;			/* room for -b messages (1 without) */
 };
 
 static struct job *jobs;
-static int njobs, maxjobs = 1, verbose;
+static int njobs;
 static int selfpipe[2];
 static volatile sig_atomic_t stopsig, signals;
 
 static void __attribute__((noreturn))
 usage(int help)
 {
-	usage_exit(help, "[-ev] [-d dir] [-j jobs] [-k grace] "
-	    "[-L lease] [-n max] [-r rate] queue command [arg ...]");
+	usage_exit(help, "[-esv] [-b batch] [-d dir] [-j jobs] [-k grace] "
+	    "[-L lease] [-n max] [-r rate] [-t timeout] queue command "
+	    "[arg ...]");
 }
 
 static void
@@ -63,200 +63,206 @@ wake(int sig)
 	errno = saved;
 }
 
-static void
-child(const char *queue, const char *handle, const struct mq_name *m,
-    char **cmd, int fd, int errfd, pid_t parent)
+/*
+ * A command per message: its standard input is the message, opened here
+ * with the library's one open of a spool file (whoever may write
+ * inflight/ could have swapped the file for a FIFO since the claim, and
+ * the command must not start on, nor the child hang in, anything else).
+ * A message that cannot be opened is nacked as a failed command's would
+ * be; 0 is returned and no command started.
+ */
+static pid_t
+start_msg(struct work *w, struct wmsg *m, int *e)
 {
-	char attempts[16];
-	sigset_t none;
-	int e;
+	pid_t pid;
+	int fd;
 
-	/* our own group: a ^C at the terminal is for mq-work to handle */
-	setpgid(0, 0);
-	/* a worker killed outright takes its commands along */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(127);	/* it died before we asked */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	snprintf(attempts, sizeof(attempts), "%d", m->attempts);
-	/* fd is close-on-exec, and dup2 of 0 onto itself would keep that */
-	if ((fd == 0 ? fcntl(0, F_SETFD, 0) : dup2(fd, 0)) == -1 ||
-	    setenv("MQ_QUEUE", queue, 1) == -1 ||
-	    setenv("MQ_ID", m->id, 1) == -1 ||
-	    setenv("MQ_ATTEMPT", attempts, 1) == -1 ||
-	    setenv("MQ_HANDLE", handle, 1) == -1)
-		e = errno;
-	else {
-		execvp(cmd[0], cmd);
-		e = errno;
+	if ((fd = mq_openat(AT_FDCWD, m->handle, O_RDONLY, 0)) == -1) {
+		*e = errno;
+		warnx("%s: cannot read: %s", m->handle, mq_strerror(*e));
+		/* gone, or no message mq made: there is nothing to nack */
+		if (*e != ENOENT && *e != MQ_ENOTREG &&
+		    mq_nack(w->s, m->handle, -1) == -1)
+			warnx("%s: cannot release: %s", m->handle,
+			    mq_strerror(errno));
+		free(m->handle);
+		m->handle = NULL;
+		return 0;
 	}
-	(void)!write(errfd, &e, sizeof(e));
-	_exit(127);
+	pid = spawn(w, w->cmd, fd, -1, m, e);
+	close(fd);
+	return pid;
+}
+
+/* A batch: the handles after the command's words, as xargs(1) does. */
+static pid_t
+start_batch(struct work *w, struct wmsg *m, size_t n, int *e)
+{
+	char **argv;
+	size_t nc, i;
+	pid_t pid;
+
+	for (nc = 0; w->cmd[nc] != NULL; nc++)
+		;
+	if ((argv = reallocarray(NULL, nc + n + 1, sizeof(*argv))) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+	memcpy(argv, w->cmd, nc * sizeof(*argv));
+	for (i = 0; i < n; i++)
+		argv[nc + i] = m[i].handle;
+	argv[nc + n] = NULL;
+	pid = spawn(w, argv, -1, -1, NULL, e);
+	free(argv);
+	return pid;
 }
 
 /*
- * Start the command on a claimed message.  Returns 0, or the errno of a
- * command that could not be run (the message is then released at once).
- * A message that cannot be opened is nacked as a failed command's would
- * be, and 0 returned: the next one may do.
+ * Claim up to want messages and start a command on them.  Returns how
+ * many were claimed (fewer than want: the queue had no more ready), or
+ * -1 when the worker must stop, with its exit status in *status.
  */
 static int
-start(const char *queue, struct mq_session *s, const char *handle,
-    char **cmd)
+job_claim(struct work *w, size_t want, int *status)
 {
-	struct mq_name m;
 	struct job *j = &jobs[njobs];
-	int ep[2], fd, e = 0;
-	ssize_t n;
-	pid_t pid, parent = getpid();
+	size_t n = 0;
+	int r = 0, e = 0;
+	pid_t pid;
 
-	if (mq_handle_name(handle, &m) == -1)
-		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
-	/*
-	 * Opened here, not in the child, with the library's one open of a
-	 * spool file: whoever may write inflight/ could have swapped the
-	 * file for a FIFO since the claim, and the command must not start
-	 * on (nor the child hang in) anything but the message.
-	 */
-	if ((fd = mq_openat(AT_FDCWD, handle, O_RDONLY, 0)) == -1) {
-		e = errno;
-		warnx("%s: cannot read: %s", handle, mq_strerror(e));
-		/* gone, or no message mq made: there is nothing to nack */
-		if (e != ENOENT && e != MQ_ENOTREG &&
-		    mq_nack(s, handle, -1) == -1)
-			warnx("%s: cannot release: %s", handle,
-			    mq_strerror(errno));
-		return 0;
+	mq_get_ahead(w->q, want);
+	while (n < want && (r = claim(w, &j->m[n])) == 1)
+		n++;
+	if (r == -1) {
+		warnx("%s: cannot claim: %s", w->queue, mq_strerror(errno));
+		*status = mq_exit_status(errno);
 	}
-	if (pipe2(ep, O_CLOEXEC) == -1)
-		err(MQ_EX_TEMPFAIL, "pipe");
-	if ((pid = fork()) == -1)
-		err(MQ_EX_TEMPFAIL, "fork");
-	if (pid == 0)
-		child(queue, handle, &m, cmd, fd, ep[1], parent);
-	close(fd);
-	setpgid(pid, pid);
-	close(ep[1]);
-	/* the pipe closes on exec: data on it means exec failed */
-	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
-		;
-	close(ep[0]);
-	if (n == sizeof(e)) {
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
-		if (mq_nack(s, handle, 0) == -1)
-			warnx("%s: cannot release: %s", handle,
-			    mq_strerror(errno));
-		return e;
+	if (n == 0)
+		return r == -1 ? -1 : 0;
+	pid = w->batch == 0 ? start_msg(w, j->m, &e) :
+	    start_batch(w, j->m, n, &e);
+	if (pid == -1) {
+		warnx("%s: %s", w->cmd[0], strerror(e));
+		give_back(w, j->m, n, S_BACK);
+		*status = exec_status(e);
+		return -1;
 	}
-	j->pid = pid;
-	strlcpy(j->handle, handle, sizeof(j->handle));
-	strlcpy(j->id, m.id, sizeof(j->id));
-	j->touched = mono_ms();
-	njobs++;
-	return 0;
+	if (pid > 0) {
+		j->pid = pid;
+		j->n = n;
+		njobs++;
+	}
+	return r == -1 ? -1 : (int)n;
 }
 
-/* Settle a finished job's message by its status; returns 0 or errno. */
+/*
+ * Settle a finished job's messages by its status; returns 0 or errno.  A
+ * batch's command may have settled some itself: their lost leases are no
+ * news.
+ */
 static int
-settle(struct mq_session *s, struct job *j, int status)
+job_settle(struct work *w, struct job *j, int status)
 {
-	const char *what;
-	int r;
+	enum settle how;
+	size_t i;
+	int e = 0, r;
 
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		r = mq_ack(s, j->handle);
-		what = "acked";
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == EX_REJECT) {
-		r = mq_reject(s, j->handle);
-		what = "dead";
-	} else {
-		r = mq_nack(s, j->handle, -1);
-		what = "nacked";
-	}
-	if (r == -1) {
-		warnx("%s: %s", j->id, mq_strerror(errno));
-		/* a lost lease: another consumer has it now; go on */
-		return errno == ESTALE ? 0 : errno;
-	}
-	if (verbose)
-		fprintf(stderr, "%s: %s %s\n", getprogname(), j->id, what);
-	return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		how = S_ACK;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == EX_REJECT)
+		how = S_DEAD;
+	else
+		how = S_NACK;
+	for (i = 0; i < j->n; i++)
+		if (j->m[i].handle != NULL && (r = settle_msg(w, &j->m[i], how,
+		    -1, w->batch > 0)) != 0 && e == 0)
+			e = r;
+	return e;
 }
 
 /* Reap finished commands; returns the worst settle error seen, or 0. */
 static int
-reap(struct mq_session *s)
+reap(struct work *w)
 {
+	struct wmsg *m;
 	int status, i, e = 0, r;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (w->stream) {
+			stream_reaped(w, pid, status);
+			continue;
+		}
 		for (i = 0; i < njobs && jobs[i].pid != pid; i++)
 			;
 		if (i == njobs)
 			continue;
-		if ((r = settle(s, &jobs[i], status)) != 0 && e == 0)
+		if ((r = job_settle(w, &jobs[i], status)) != 0 && e == 0)
 			e = r;
+		/* swap the slots' arrays, each keeps its own */
+		m = jobs[i].m;
 		jobs[i] = jobs[--njobs];
+		jobs[njobs].m = m;
 	}
-	if (mq_session_sync(s) == -1 && e == 0)
+	if (mq_session_sync(w->s) == -1 && e == 0)
 		e = errno;
 	return e;
 }
 
-/* Renew leases a third of the way through; returns ms to the next renewal. */
-static int64_t
-renew(struct mq_session *s, int64_t lease)
+/* The grace time is over: kill the commands, return their messages. */
+static int
+kill_all(struct work *w)
 {
-	int64_t now = mono_ms(), next = -1, due;
+	int i, n = njobs;
+
+	if (w->stream)
+		return stream_kill(w);
+	for (i = 0; i < njobs; i++)
+		kill(-jobs[i].pid, SIGKILL);
+	for (i = 0; i < njobs; i++) {
+		while (waitpid(jobs[i].pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		give_back(w, jobs[i].m, jobs[i].n, S_BACK);
+	}
+	njobs = 0;
+	return n;
+}
+
+/* Renew leases; returns ms to the next thing to do (-1: nothing). */
+static int64_t
+renew(struct work *w)
+{
+	int64_t now = mono_ms(), next = -1;
 	int i;
 
-	for (i = 0; i < njobs; i++) {
-		due = jobs[i].touched + lease / 3;
-		if (due <= now) {
-			if (mq_touch(s, jobs[i].handle, lease) == -1)
-				warnx("%s: cannot renew lease: %s",
-				    jobs[i].id, mq_strerror(errno));
-			jobs[i].touched = now;
-			due = now + lease / 3;
-		}
-		if (next == -1 || due - now < next)
-			next = due - now;
-	}
+	if (w->stream)
+		return stream_tick(w, now);
+	for (i = 0; i < njobs; i++)
+		next = least(next, renew_msgs(w, jobs[i].m, jobs[i].n, now,
+		    w->batch > 0));
 	return next;
 }
 
-static int64_t
-least(int64_t a, int64_t b)
+static int
+busy(const struct work *w)
 {
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
+	return w->stream ? stream_busy(w) : njobs > 0;
 }
 
-int
-main(int argc, char *argv[])
+/* How many messages may be claimed now (0: no room). */
+static size_t
+room(struct work *w, int64_t *wake)
 {
-	static const struct option longopts[] = {
-		{ "drain", no_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	char spool[PATH_MAX], handle[PATH_MAX], c;
-	struct sigaction sa;
-	struct mq_session *s;
-	struct mq_queue *q;
-	const char *dir = NULL, *e;
-	int64_t lease = 0, grace = 30000, rate = 0, stopat = -1;
-	int64_t now, sleep, t;
-	long long max = 0, started = 0;
-	int ch, drain = 0, empty = 0, status = 0, r, i;
+	if (w->stream)
+		return stream_room(w, mono_ms(), wake);
+	if (njobs == w->maxjobs)
+		return 0;
+	return w->batch > 0 ? (size_t)w->batch : 1;
+}
 
-	/* first: a signal during start-up must stop the worker cleanly */
+static void
+signals_init(void)
+{
+	struct sigaction sa;
+
 	if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		err(MQ_EX_TEMPFAIL, "pipe");
 	memset(&sa, 0, sizeof(sa));
@@ -267,16 +273,77 @@ main(int argc, char *argv[])
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* a stream command that has gone: write(2) says EPIPE instead */
+	signal(SIGPIPE, SIG_IGN);
+}
 
-	while ((ch = getopt_long(argc, argv, "+L:Vd:ehj:k:n:r:v", longopts,
-	    NULL)) != -1) {
+static void
+jobs_init(struct work *w)
+{
+	size_t per = w->batch > 0 ? (size_t)w->batch : 1;
+	int i;
+
+	if ((jobs = calloc(w->maxjobs, sizeof(*jobs))) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+	for (i = 0; i < w->maxjobs; i++)
+		if ((jobs[i].m = calloc(per, sizeof(*jobs[i].m))) == NULL)
+			err(MQ_EX_TEMPFAIL, NULL);
+}
+
+/* Sleep until something is to be done, at most sleep ms (-1: no limit). */
+static int
+nap(struct work *w, int64_t sleep, int inotify)
+{
+	struct pollfd p = { w->waitfd, POLLIN, 0 };
+	int64_t t;
+
+	if (inotify) {
+		if (mq_wait(w->q, sleep, w->waitfd) == -1 && errno != EINTR) {
+			warnx("%s: cannot wait: %s", w->queue,
+			    mq_strerror(errno));
+			return mq_exit_status(errno);
+		}
+		return 0;
+	}
+	t = sleep < 0 || sleep > INT32_MAX ? -1 : sleep;
+	if (poll(&p, 1, (int)t) == -1 && errno != EINTR)
+		err(MQ_EX_TEMPFAIL, "poll");
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "drain", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct work w = { .maxjobs = 1, .timeout = 30 * 60 * 1000 };
+	char spool[PATH_MAX], c;
+	const char *dir = NULL, *e;
+	int64_t grace = 30000, rate = 0, stopat = -1;
+	int64_t now, sleep, later;
+	long long max = 0, started = 0;
+	size_t want;
+	int ch, drain = 0, empty = 0, status = 0, r;
+
+	/* first: a signal during start-up must stop the worker cleanly */
+	signals_init();
+	while ((ch = getopt_long(argc, argv, "+L:Vb:d:ehj:k:n:r:st:v",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'L':
-			if (mq_parse_lease(optarg, &lease) == -1)
+			if (mq_parse_lease(optarg, &w.lease) == -1)
 				errx(MQ_EX_USAGE, "%s: bad lease", optarg);
 			break;
 		case 'V':
 			version();
+		case 'b':
+			w.batch = strtonum(optarg, 1, BATCH_MAX, &e);
+			if (e != NULL)
+				errx(MQ_EX_USAGE, "batch %s: %s", optarg, e);
+			break;
 		case 'd':
 			dir = optarg;
 			break;
@@ -286,7 +353,7 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(1);
 		case 'j':
-			maxjobs = strtonum(optarg, 1, JOBS_MAX, &e);
+			w.maxjobs = strtonum(optarg, 1, JOBS_MAX, &e);
 			if (e != NULL)
 				errx(MQ_EX_USAGE, "jobs %s: %s", optarg, e);
 			break;
@@ -303,8 +370,16 @@ main(int argc, char *argv[])
 			if (mq_parse_rate(optarg, &rate) == -1)
 				errx(MQ_EX_USAGE, "%s: bad rate", optarg);
 			break;
+		case 's':
+			w.stream = 1;
+			break;
+		case 't':
+			if (mq_parse_duration(optarg, &w.timeout) == -1 ||
+			    w.timeout <= 0)
+				errx(MQ_EX_USAGE, "%s: bad timeout", optarg);
+			break;
 		case 'v':
-			verbose = 1;
+			w.verbose = 1;
 			break;
 		default:
 			usage(0);
@@ -320,105 +395,101 @@ main(int argc, char *argv[])
 	}
 	if (argc < 2)
 		usage(0);
+	if (w.stream && w.batch == 0)
+		w.batch = STREAM_BATCH;
+	w.queue = argv[0];
+	w.cmd = argv + 1;
+	w.waitfd = selfpipe[0];
 	spool_path(dir, spool, sizeof(spool));
-	q = open_queue(spool, argv[0], 0);
-	if (lease == 0)
-		lease = mq_queue_conf(q)->lease_ms;
+	w.q = open_queue(spool, w.queue, 0);
+	if (w.lease == 0)
+		w.lease = mq_queue_conf(w.q)->lease_ms;
 	/* -r, and rate in mq.conf: a start late may be made up, one a slot */
-	mq_rate_set(q, rate, maxjobs + 1);
-	if ((s = mq_session_new(spool)) == NULL ||
-	    (jobs = calloc(maxjobs, sizeof(*jobs))) == NULL)
+	mq_rate_set(w.q, rate, w.maxjobs + 1);
+	if ((w.s = mq_session_new(spool)) == NULL)
 		err(MQ_EX_TEMPFAIL, NULL);
-
+	w.path = resolve_cmd(w.cmd[0]);
+	if (w.stream)
+		stream_init(&w);
+	else
+		jobs_init(&w);
 
 	for (;;) {
 		while (read(selfpipe[0], &c, 1) == 1)
 			;
-		if ((r = reap(s)) != 0 && status == 0)
+		/* answers first: reap() syncs what they settled */
+		if (w.stream && (r = stream_io(&w)) != 0 && status == 0)
+			status = mq_exit_status(r);
+		if ((r = reap(&w)) != 0 && status == 0)
 			status = mq_exit_status(r);
 		now = mono_ms();
 		if (stopsig && stopat < 0)
 			stopat = now + grace;
 		/* a second signal, or the grace time over: stop them now */
-		if (stopat >= 0 && njobs > 0 && (signals > 1 || now >= stopat)) {
-			for (i = 0; i < njobs; i++)
-				kill(-jobs[i].pid, SIGKILL);
-			for (i = 0; i < njobs; i++) {
-				while (waitpid(jobs[i].pid, NULL, 0) == -1 &&
-				    errno == EINTR)
-					;
-				if (mq_nack(s, jobs[i].handle, 0) == -1)
-					warnx("%s: cannot release: %s",
-					    jobs[i].id, mq_strerror(errno));
-			}
-			njobs = 0;
-			if (status == 0)
-				status = MQ_EX_TEMPFAIL;
-		}
-		if (stopat >= 0 && njobs == 0)
+		if (stopat >= 0 && busy(&w) && (signals > 1 || now >= stopat) &&
+		    kill_all(&w) > 0 && status == 0)
+			status = MQ_EX_TEMPFAIL;
+		if (stopat >= 0 && !busy(&w))
 			break;
 		/* claim while there is room, the rate allows and -n is not met */
 		empty = 0;
 		sleep = -1;
-		while (stopat < 0 && njobs < maxjobs && (max == 0 ||
-		    started < max) && status == 0) {
-			if ((r = mq_rate_take(q, 1, &t)) <= 0) {
+		while (stopat < 0 && (max == 0 || started < max) &&
+		    status == 0 && (want = room(&w, &sleep)) > 0) {
+			if (max > 0 && (long long)want > max - started)
+				want = max - started;
+			/* each message counts: a batch takes what tokens allow */
+			if ((r = mq_rate_take(w.q, (int)want, &later)) <= 0) {
 				if (r == 0) {
-					sleep = least(sleep, t);
+					sleep = least(sleep, later);
 					break;
 				}
 				warnx("%s: cannot take from its rate: %s",
-				    argv[0], mq_strerror(errno));
+				    w.queue, mq_strerror(errno));
 				status = mq_exit_status(errno);
 				break;
 			}
-			mq_get_ahead(q, 1);
-			if ((r = mq_get(q, lease, handle, sizeof(handle))) ==
-			    -1) {
-				warnx("%s: cannot claim: %s", argv[0],
-				    mq_strerror(errno));
-				status = mq_exit_status(errno);
+			want = (size_t)r;
+			r = w.stream ? stream_claim(&w, want, &status) :
+			    job_claim(&w, want, &status);
+			if (r > 0)
+				started += r;
+			if (r >= 0 && (size_t)r < want)
+				mq_rate_unused(w.q, (int)(want - r));
+			if (r < 0)
 				break;
-			}
-			if (r == 0) {
+			if ((size_t)r < want) {
 				empty = 1;
-				mq_rate_unused(q, 1);
 				break;
 			}
-			if ((r = start(argv[0], s, handle, argv + 1)) != 0) {
-				warnx("%s: %s", argv[1], strerror(r));
-				status = r == ENOENT ? 127 : 126;
-				break;
-			}
-			started++;
 		}
-		if (njobs == 0 && (status != 0 || (max > 0 && started >= max) ||
+		/*
+		 * -s: nothing more to claim and nothing unsettled: the
+		 * commands' input is closed, and they are waited for.
+		 */
+		if (w.stream && stream_unsettled(&w) == 0 && (stopat >= 0 ||
+		    status != 0 || (max > 0 && started >= max) ||
 		    (drain && empty)))
+			stream_close(&w);
+		if (!busy(&w) && (status != 0 || (max > 0 && started >= max) ||
+		    (drain && empty) || w.closed))
 			break;
 		/* after claiming, so that new jobs count */
-		sleep = least(sleep, renew(s, lease));
+		sleep = least(sleep, renew(&w));
 		if (stopat >= 0)
 			sleep = least(sleep, stopat - mono_ms());
 		if (sleep == 0)
 			continue;
 		/* room for more and none ready: sleep in inotify as well */
-		if (empty && njobs < maxjobs && !drain && status == 0) {
-			if (mq_wait(q, sleep, selfpipe[0]) == -1 &&
-			    errno != EINTR) {
-				warnx("%s: cannot wait: %s", argv[0],
-				    mq_strerror(errno));
-				status = mq_exit_status(errno);
-			}
-		} else {
-			struct pollfd p = { selfpipe[0], POLLIN, 0 };
-
-			t = sleep < 0 || sleep > INT32_MAX ? -1 : sleep;
-			if (poll(&p, 1, (int)t) == -1 && errno != EINTR)
-				err(MQ_EX_TEMPFAIL, "poll");
-		}
+		r = nap(&w, sleep, empty && !drain && status == 0 &&
+		    room(&w, &later) > 0);
+		if (r != 0 && status == 0)
+			status = r;
 	}
-	mq_queue_close(q);
-	if (mq_session_end(s) == -1) {
+	mq_queue_close(w.q);
+	if (w.path != w.cmd[0])
+		free((char *)w.path);
+	if (mq_session_end(w.s) == -1) {
 		warnx("cannot sync spool: %s", mq_strerror(errno));
 		if (status == 0)
 			status = mq_exit_status(errno);

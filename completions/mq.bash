@@ -53,7 +53,7 @@ _mq()
     case $cmd in
         mq-put) argopts=dgkpDAT flags=0l ;;
         mq-get) argopts=dnLt flags=w ;;
-        mq-work) argopts=djkLnr flags=ev ;;
+        mq-work) argopts=bdjkLnrt flags=esv ;;
         mq-nack) argopts=dD ;;
         mq-touch) argopts=dL ;;
         mq-ls | mq-purge) argopts=ds ;;

@@ -331,7 +331,7 @@ $t -h:     $u"
 	split "$r" "$BATS_TEST_TMPDIR/p"
 	cat "$BATS_TEST_TMPDIR/p/errors"
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/p/errors")" -eq 3 ]
-	sed 's/^| `mq-work \[-ev\]/| `mq-work [-e]/' "$ROOT/README.md" >"$r"
+	sed 's/^| `mq-work \[-esv\]/| `mq-work [-e]/' "$ROOT/README.md" >"$r"
 	! cmp -s "$r" "$ROOT/README.md"
 	run check_table "$r"
 	echo "$output"

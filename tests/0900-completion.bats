@@ -86,7 +86,7 @@ expect() {
     expect 'mq-put -k ' # a key: nothing to offer
     expect 'mq-put -k key ' orders other zz
     expect 'mq-get -' -w -d -n -L -t -h -V
-    expect 'mq-work -' -e -v -d -j -k -L -n -r -h -V --drain
+    expect 'mq-work -' -e -s -v -b -d -j -k -L -n -r -t -h -V --drain
     expect 'mq-ack -' -d -h -V
     expect 'mq-purge -' -d -s -h -V
     expect 'mq-stat -' -j -P -d -w -c -h -V

@@ -13,14 +13,6 @@ asleep() {
 	    [ "$(awk '{print $3}' "/proc/$1/stat")" = S ]
 }
 
-# exists FILE... - all of them exist
-exists() {
-	local f
-	for f; do
-		[ -e "$f" ] || return 1
-	done
-}
-
 @test "work: body on stdin, MQ_* in the environment, exit 0 acks" {
 	id=$(printf 'body\0bytes' | mq-put q)
 	T=$BATS_TEST_TMPDIR
@@ -138,12 +130,8 @@ exists() {
 @test "work: a worker killed with SIGKILL mid-job: the message comes back after the lease" {
 	mq-put q <<<job >/dev/null
 	T=$BATS_TEST_TMPDIR
-	mq-work -L 2 q sh -c 'touch "$0/started"; exec sleep 60' "$T" &
 	# (the command dies with its worker: SIGTERM from the parent-death signal)
-	w=$!
-	wait_for 10 exists "$T/started"
-	kill -KILL "$w"
-	wait "$w" || true
+	sigkill_worker "$T/started" -L 2 q sh -c 'touch "$0/started"; exec sleep 60' "$T"
 	# no worker renews the lease now; the message returns when it ends
 	run mq-get q
 	[ "$status" -eq 1 ]
@@ -289,4 +277,23 @@ exists() {
 	cat "$T"/done.* | sort -n >"$T/all"
 	seq 400 | cmp - "$T/all"
 	[ "$(msgs q)" -eq 0 ]
+}
+
+@test "work: PATH is searched once, when mq-work starts" {
+	T=$BATS_TEST_TMPDIR
+	mkdir "$T/a" "$T/b"
+	printf '#!/bin/sh\necho b >>"%s/ran"\n' "$T" >"$T/b/job"
+	chmod +x "$T/b/job"
+	mq-put q <<<one >/dev/null
+	PATH=$T/a:$T/b:$PATH mq-work q job &
+	w=$!
+	wait_for 10 exists "$T/ran"
+	# a job earlier in PATH now: execvp would search again and find it
+	printf '#!/bin/sh\necho a >>"%s/ran"\n' "$T" >"$T/a/job"
+	chmod +x "$T/a/job"
+	mq-put q <<<two >/dev/null
+	wait_for 10 bash -c "[ \$(wc -l <'$T/ran') -eq 2 ]"
+	kill -TERM "$w"
+	wait "$w"
+	[ "$(cat "$T/ran" | tr '\n' ' ')" = "b b " ]
 }

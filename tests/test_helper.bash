@@ -47,6 +47,27 @@ wait_for() {
 	done
 }
 
+# exists FILE... - all of them exist
+exists() {
+	local f
+	for f; do
+		[ -e "$f" ] || return 1
+	done
+}
+
+# sigkill_worker FILE ARGS... - run mq-work ARGS in the background and
+# SIGKILL it once FILE exists (its command makes it); then nothing renews
+# the leases of what it had claimed
+sigkill_worker() {
+	local file=$1 w
+	shift
+	mq-work "$@" &
+	w=$!
+	wait_for 10 exists "$file"
+	kill -KILL "$w"
+	wait "$w" || true
+}
+
 # field F PATH - the value of field F in the message name of PATH
 field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"

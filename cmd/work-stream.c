@@ -1,0 +1,689 @@
+/*
+ * work-stream.c - mq-work -s: one command per job slot, kept running, fed
+ * messages on its standard input and answering on its standard output
+ * (the format is in mq-work(1), STREAM FORMAT).
+ *
+ * Invariants:
+ * - a slot's unsettled messages are m[0..n), in the order they were
+ *   claimed; m[0..wr) have had their frame line put out, m[wr..n) not
+ *   yet, and only those of m[0..wr) can be answered;
+ * - the pipes are non-blocking and watched by one epoll set, which the
+ *   loop sleeps on (through mq_wait, with the self-pipe in it): writing
+ *   never blocks the loop, so leases are renewed and answers read however
+ *   slow the command is;
+ * - a command that is gone (exited, killed, or never answered in time)
+ *   leaves nothing unsettled behind: what it was sent goes back with its
+ *   attempt counted, what it was not sent is unclaimed.
+ */
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "work.h"
+
+#define OBUF_CAP	(128 * 1024)	/* frames waiting for the pipe */
+#define LINE_MAX_OUT	(64 * 1024)	/* a frame line, newline included */
+#define ANSWER_MAX	1024		/* an answer line, newline included */
+#define RESTART_MIN	100		/* ms: first wait after a vain start */
+#define RESTART_MAX	30000
+#define SELF		UINT64_MAX	/* epoll data of the self-pipe */
+
+struct slot {
+	pid_t	 pid;		/* 0: no command */
+	int	 in, out;	/* its standard input and output; -1: closed */
+	int	 watchin;	/* in is in the epoll set (output pending) */
+	int	 closing;	/* input closed by us: to exit, not restart */
+	int	 killed;	/* sent SIGKILL: to be reaped */
+	long	 settled;	/* answers since it started */
+	int64_t	 restart;	/* monotonic ms before which it is not started */
+	int64_t	 backoff;	/* ms: doubled by each start that settled nothing */
+	struct wmsg *m;
+	size_t	 n, wr;
+	int	 src;		/* the body being copied, -1: none */
+	int64_t	 left;		/* its bytes to copy, the final newline included */
+	char	*obuf;
+	size_t	 olen;
+	char	 ibuf[ANSWER_MAX];
+	size_t	 ilen;
+	int	 skip;		/* in an answer line too long: up to its end */
+};
+
+static struct slot *slots;
+static int epfd = -1, settle_err;
+
+static void
+watch(int fd, uint64_t data, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		err(MQ_EX_TEMPFAIL, "epoll_ctl");
+}
+
+void
+stream_init(struct work *w)
+{
+	int i;
+
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(MQ_EX_TEMPFAIL, "epoll_create1");
+	watch(w->waitfd, SELF, EPOLLIN);
+	w->waitfd = epfd;
+	if ((slots = calloc(w->maxjobs, sizeof(*slots))) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+	for (i = 0; i < w->maxjobs; i++) {
+		slots[i].in = slots[i].out = slots[i].src = -1;
+		if ((slots[i].m = calloc(w->batch, sizeof(*slots[i].m))) ==
+		    NULL || (slots[i].obuf = malloc(OBUF_CAP)) == NULL)
+			err(MQ_EX_TEMPFAIL, NULL);
+	}
+}
+
+/*
+ * The frame line of a message: "ID ATTEMPT BYTES", then " name=value"
+ * for each field, each value's bytes percent-encoded (%XX, upper case)
+ * when they are %, =, space or outside printable ASCII, then a newline.
+ * Returns its length, or 0 when it does not fit in cap or is longer than
+ * LINE_MAX_OUT.  No field is sent yet; consumers ignore those they do not
+ * know.
+ */
+struct field {
+	const char	*name;		/* [a-z0-9_]+ */
+	const char	*value;
+	size_t		 len;
+};
+
+static size_t
+frame_line(char *buf, size_t cap, const struct wmsg *m, int64_t bytes,
+    const struct field *f, size_t nf)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char b;
+	size_t len, i, j;
+	int r;
+
+	if (cap > LINE_MAX_OUT)
+		cap = LINE_MAX_OUT;
+	r = snprintf(buf, cap, "%s %d %lld", m->id, m->attempts,
+	    (long long)bytes);
+	if (r < 0 || (size_t)r >= cap)
+		return 0;
+	len = r;
+	for (i = 0; i < nf; i++) {
+		r = snprintf(buf + len, cap - len, " %s=", f[i].name);
+		if (r < 0 || (size_t)r >= cap - len)
+			return 0;
+		len += r;
+		for (j = 0; j < f[i].len; j++) {
+			if (cap - len < 4)
+				return 0;
+			b = f[i].value[j];
+			if (b == '%' || b == '=' || b <= ' ' || b > '~') {
+				buf[len++] = '%';
+				buf[len++] = hex[b >> 4];
+				buf[len++] = hex[b & 15];
+			} else
+				buf[len++] = b;
+		}
+	}
+	if (cap - len < 1)
+		return 0;
+	buf[len++] = '\n';
+	return len;
+}
+
+/* Stop a slot's command: it is reaped later, and its messages go back. */
+static void
+slot_kill(struct slot *sl)
+{
+	if (sl->pid > 0 && !sl->killed)
+		kill(-sl->pid, SIGKILL);
+	sl->killed = 1;
+}
+
+static void
+close_in(struct slot *sl)
+{
+	if (sl->in != -1)
+		close(sl->in);	/* which takes it out of the epoll set */
+	sl->in = -1;
+	sl->watchin = 0;
+	if (sl->src != -1)
+		close(sl->src);
+	sl->src = -1;
+	sl->olen = 0;
+}
+
+/* Open m[wr] and put its frame line out; 0, or -1 when there is no room. */
+static int
+next_frame(struct work *w, struct slot *sl)
+{
+	struct wmsg *m = &sl->m[sl->wr];
+	struct stat st;
+	size_t len;
+	int fd, e;
+
+	if ((fd = mq_openat_stat(AT_FDCWD, m->handle, O_RDONLY, 0, &st)) ==
+	    -1) {
+		e = errno;
+		warnx("%s: cannot read: %s", m->handle, mq_strerror(e));
+		/* gone, or no message mq made: nothing to nack */
+		if (e == ENOENT || e == MQ_ENOTREG) {
+			free(m->handle);
+			m->handle = NULL;
+		} else
+			settle_msg(w, m, S_NACK, -1, 0);
+		memmove(m, m + 1, (sl->n - sl->wr - 1) * sizeof(*m));
+		sl->n--;
+		return 0;
+	}
+	if ((len = frame_line(sl->obuf + sl->olen, OBUF_CAP - sl->olen, m,
+	    st.st_size, NULL, 0)) == 0) {
+		close(fd);
+		return -1;
+	}
+	sl->olen += len;
+	sl->src = fd;
+	sl->left = (int64_t)st.st_size + 1;
+	sl->wr++;
+	return 0;
+}
+
+/* Copy what fits of the current body; -1 when the file ends early. */
+static int
+copy_body(struct work *w, struct slot *sl)
+{
+	size_t room = OBUF_CAP - sl->olen;
+	ssize_t k;
+
+	if (sl->left == 1) {
+		sl->obuf[sl->olen++] = '\n';
+		close(sl->src);
+		sl->src = -1;
+		return 0;
+	}
+	if ((int64_t)room > sl->left - 1)
+		room = sl->left - 1;
+	while ((k = read(sl->src, sl->obuf + sl->olen, room)) == -1 &&
+	    errno == EINTR)
+		;
+	if (k <= 0) {
+		/* the frame promised BYTES: the stream is broken */
+		warnx("%s: %s: cannot read the body: %s", w->cmd[0],
+		    sl->m[sl->wr - 1].id, k == 0 ? "shorter than its size" :
+		    strerror(errno));
+		return -1;
+	}
+	sl->olen += k;
+	sl->left -= k;
+	return 0;
+}
+
+/* Frames into obuf while it has room and messages wait. */
+static void
+fill(struct work *w, struct slot *sl)
+{
+	while (sl->olen < OBUF_CAP) {
+		if (sl->src != -1) {
+			if (copy_body(w, sl) == -1) {
+				slot_kill(sl);
+				close_in(sl);
+				return;
+			}
+		} else if (sl->wr < sl->n) {
+			if (next_frame(w, sl) == -1)
+				return;
+		} else
+			return;
+	}
+}
+
+/* Write what the pipe takes now; the rest when epoll says it may. */
+static void
+slot_write(struct work *w, struct slot *sl)
+{
+	struct epoll_event ev = { .events = EPOLLOUT };
+	ssize_t k;
+
+	while (sl->in != -1) {
+		fill(w, sl);
+		if (sl->olen == 0 || sl->in == -1)
+			break;
+		if ((k = write(sl->in, sl->obuf, sl->olen)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				/* it closed its input: it is to exit, or
+				   time out */
+				close_in(sl);
+				return;
+			}
+			if (!sl->watchin) {
+				ev.data.u64 = (uint64_t)(sl - slots) * 2 + 1;
+				if (epoll_ctl(epfd, EPOLL_CTL_ADD, sl->in,
+				    &ev) == -1)
+					err(MQ_EX_TEMPFAIL, "epoll_ctl");
+				sl->watchin = 1;
+			}
+			return;
+		}
+		memmove(sl->obuf, sl->obuf + k, sl->olen - k);
+		sl->olen -= k;
+	}
+	if (sl->watchin && sl->in != -1 &&
+	    epoll_ctl(epfd, EPOLL_CTL_DEL, sl->in, NULL) == -1)
+		err(MQ_EX_TEMPFAIL, "epoll_ctl");
+	sl->watchin = 0;
+}
+
+/* Why an answer line is refused, or NULL; its parts in the rest. */
+static const char *
+parse_answer(char *line, enum settle *how, char **id, int64_t *delay)
+{
+	char *arg = NULL;
+
+	if ((*id = strchr(line, ' ')) != NULL)
+		*(*id)++ = '\0';
+	if (*id != NULL && (arg = strchr(*id, ' ')) != NULL)
+		*arg++ = '\0';
+	*delay = -1;
+	if (strcmp(line, "ack") == 0)
+		*how = S_ACK;
+	else if (strcmp(line, "dead") == 0)
+		*how = S_DEAD;
+	else if (strcmp(line, "nack") == 0) {
+		*how = S_NACK;
+		if (arg != NULL && mq_parse_duration(arg, delay) == -1)
+			return "bad delay";
+		arg = NULL;
+	} else
+		return "not ack, nack or dead";
+	if (*id == NULL || **id == '\0')
+		return "no message id";
+	return arg != NULL ? "more words than expected" : NULL;
+}
+
+/* One answer line (without its newline): settle, or say why not. */
+static void
+answer(struct work *w, struct slot *sl, const char *text, size_t len)
+{
+	char line[ANSWER_MAX], *id, *v;
+	const char *why;
+	enum settle how;
+	int64_t delay;
+	size_t i;
+	int r;
+
+	memcpy(line, text, len);
+	line[len] = '\0';
+	if (strlen(line) != len)
+		why = "a NUL byte";
+	else if ((why = parse_answer(line, &how, &id, &delay)) == NULL) {
+		for (i = 0; i < sl->wr; i++)
+			if (sl->m[i].handle != NULL &&
+			    strcmp(sl->m[i].id, id) == 0)
+				break;
+		if (i == sl->wr)
+			why = "no such message unsettled";
+	}
+	if (why != NULL) {
+		v = visible(text, len);
+		warnx("%s: bad answer \"%s\": %s", w->cmd[0], v, why);
+		free(v);
+		return;
+	}
+	if ((r = settle_msg(w, &sl->m[i], how, delay, 0)) != 0 &&
+	    settle_err == 0)
+		settle_err = r;
+	sl->settled++;
+	memmove(&sl->m[i], &sl->m[i + 1], (sl->n - i - 1) * sizeof(*sl->m));
+	sl->n--;
+	sl->wr--;
+}
+
+/* The complete lines of ibuf; what is left moves to its start. */
+static void
+lines(struct work *w, struct slot *sl)
+{
+	char *p = sl->ibuf, *end = sl->ibuf + sl->ilen, *nl;
+
+	while ((nl = memchr(p, '\n', end - p)) != NULL) {
+		if (!sl->skip)
+			answer(w, sl, p, nl - p);
+		sl->skip = 0;
+		p = nl + 1;
+	}
+	sl->ilen = end - p;
+	memmove(sl->ibuf, p, sl->ilen);
+	if (sl->ilen == sizeof(sl->ibuf)) {
+		if (!sl->skip) {
+			char *v = visible(sl->ibuf, 40);
+
+			warnx("%s: bad answer \"%s...\": longer than %d bytes",
+			    w->cmd[0], v, ANSWER_MAX - 1);
+			free(v);
+		}
+		sl->skip = 1;
+		sl->ilen = 0;
+	}
+}
+
+/* Read the answers there are; at the end of them, close the pipe. */
+static void
+slot_read(struct work *w, struct slot *sl)
+{
+	ssize_t k;
+
+	while (sl->out != -1) {
+		k = read(sl->out, sl->ibuf + sl->ilen,
+		    sizeof(sl->ibuf) - sl->ilen);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1 && errno == EAGAIN)
+			return;
+		if (k > 0) {
+			sl->ilen += k;
+			lines(w, sl);
+			continue;
+		}
+		/* the end: a last line without its newline is one too */
+		if (sl->ilen > 0 && !sl->skip)
+			answer(w, sl, sl->ibuf, sl->ilen);
+		sl->ilen = 0;
+		sl->skip = 0;
+		close(sl->out);
+		sl->out = -1;
+	}
+}
+
+int
+stream_io(struct work *w)
+{
+	struct epoll_event ev[64];
+	struct slot *sl;
+	int i, n, e;
+
+	if ((n = epoll_wait(epfd, ev, 64, 0)) == -1 && errno != EINTR)
+		err(MQ_EX_TEMPFAIL, "epoll_wait");
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.u64 == SELF)
+			continue;
+		sl = &slots[ev[i].data.u64 / 2];
+		if (ev[i].data.u64 % 2)
+			slot_write(w, sl);
+		else
+			slot_read(w, sl);
+	}
+	e = settle_err;
+	settle_err = 0;
+	return e;
+}
+
+static void
+set_nonblock(int fd)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		err(MQ_EX_TEMPFAIL, "fcntl");
+}
+
+/* Start the slot's command; 0, or -1 with the exec errno in *e. */
+static int
+slot_start(struct work *w, struct slot *sl, int *e)
+{
+	int in[2], out[2];
+
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
+		err(MQ_EX_TEMPFAIL, "pipe");
+	sl->pid = spawn(w, w->cmd, in[0], out[1], NULL, e);
+	close(in[0]);
+	close(out[1]);
+	if (sl->pid == -1) {
+		sl->pid = 0;
+		close(in[1]);
+		close(out[0]);
+		return -1;
+	}
+	sl->in = in[1];
+	sl->out = out[0];
+	set_nonblock(sl->in);
+	set_nonblock(sl->out);
+	watch(sl->out, (uint64_t)(sl - slots) * 2, EPOLLIN);
+	sl->settled = 0;
+	sl->killed = 0;
+	return 0;
+}
+
+/* Whether a slot takes messages now; when it will, in *wake. */
+static size_t
+slot_room(struct work *w, struct slot *sl, int64_t now, int64_t *wake)
+{
+	if (sl->closing || sl->killed)
+		return 0;
+	if (sl->pid == 0 && sl->restart > now) {
+		*wake = least(*wake, sl->restart - now);
+		return 0;
+	}
+	if (sl->pid != 0 && sl->in == -1)
+		return 0;
+	return w->batch - sl->n;
+}
+
+size_t
+stream_room(struct work *w, int64_t now, int64_t *wake)
+{
+	size_t r = 0;
+	int i;
+
+	for (i = 0; i < w->maxjobs; i++)
+		r += slot_room(w, &slots[i], now, wake);
+	return r;
+}
+
+/* The slot with room and the fewest unsettled: the work is spread. */
+static struct slot *
+pick(struct work *w, int64_t now)
+{
+	struct slot *best = NULL;
+	int64_t wake = -1;
+	int i;
+
+	for (i = 0; i < w->maxjobs; i++)
+		if (slot_room(w, &slots[i], now, &wake) > 0 &&
+		    (best == NULL || slots[i].n < best->n))
+			best = &slots[i];
+	return best;
+}
+
+int
+stream_claim(struct work *w, size_t want, int *status)
+{
+	struct wmsg m;
+	struct slot *sl;
+	size_t got;
+	int r, e, i;
+
+	mq_get_ahead(w->q, want);
+	for (got = 0; got < want; got++) {
+		if ((sl = pick(w, mono_ms())) == NULL)
+			break;
+		if ((r = claim(w, &m)) == 0)
+			break;
+		if (r == -1) {
+			warnx("%s: cannot claim: %s", w->queue,
+			    mq_strerror(errno));
+			*status = mq_exit_status(errno);
+			break;
+		}
+		/* started on its first message: an idle queue runs none */
+		if (sl->pid == 0 && slot_start(w, sl, &e) == -1) {
+			warnx("%s: %s", w->cmd[0], strerror(e));
+			settle_msg(w, &m, S_BACK, 0, 1);
+			*status = exec_status(e);
+			return -1;
+		}
+		sl->m[sl->n++] = m;
+	}
+	for (i = 0; i < w->maxjobs; i++)
+		if (slots[i].pid != 0 && slots[i].wr < slots[i].n)
+			slot_write(w, &slots[i]);
+	return (int)got;
+}
+
+/* A slot's command is gone: its last answers, then the rest goes back. */
+static void
+slot_gone(struct work *w, struct slot *sl, int status, int64_t now)
+{
+	size_t left;
+
+	slot_read(w, sl);
+	if (sl->out != -1)
+		close(sl->out);	/* held open by what it started */
+	sl->out = -1;
+	sl->ilen = 0;
+	sl->skip = 0;
+	close_in(sl);
+	left = 0;
+	for (size_t i = 0; i < sl->n; i++)
+		left += sl->m[i].handle != NULL;
+	if (!sl->closing || left > 0) {
+		if (WIFSIGNALED(status))
+			warnx("%s: killed by signal %d, %zu messages returned",
+			    w->cmd[0], WTERMSIG(status), left);
+		else
+			warnx("%s: exited %d, %zu messages returned",
+			    w->cmd[0], WEXITSTATUS(status), left);
+	}
+	give_back(w, sl->m, sl->wr, S_BACK);
+	give_back(w, sl->m + sl->wr, sl->n - sl->wr, S_UNCLAIM);
+	sl->n = sl->wr = 0;
+	sl->pid = 0;
+	sl->killed = 0;
+	/* one that keeps dying before it settles anything waits longer */
+	if (sl->settled > 0)
+		sl->backoff = 0;
+	else if ((sl->backoff *= 2) < RESTART_MIN)
+		sl->backoff = RESTART_MIN;
+	else if (sl->backoff > RESTART_MAX)
+		sl->backoff = RESTART_MAX;
+	sl->restart = now + sl->backoff;
+}
+
+void
+stream_reaped(struct work *w, pid_t pid, int status)
+{
+	int i;
+
+	for (i = 0; i < w->maxjobs; i++)
+		if (slots[i].pid == pid) {
+			slot_gone(w, &slots[i], status, mono_ms());
+			return;
+		}
+}
+
+int
+stream_busy(const struct work *w)
+{
+	int i;
+
+	for (i = 0; i < w->maxjobs; i++)
+		if (slots[i].pid != 0)
+			return 1;
+	return 0;
+}
+
+size_t
+stream_unsettled(const struct work *w)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < w->maxjobs; i++)
+		n += slots[i].n;
+	return n;
+}
+
+/* Nothing more will come: close the commands' input, let them exit. */
+void
+stream_close(struct work *w)
+{
+	int i;
+
+	for (i = 0; i < w->maxjobs; i++) {
+		slots[i].closing = 1;
+		close_in(&slots[i]);
+	}
+	w->closed = 1;
+}
+
+/* The grace time is over: kill the commands; returns how many ran. */
+int
+stream_kill(struct work *w)
+{
+	int i, n = 0, status;
+
+	for (i = 0; i < w->maxjobs; i++) {
+		if (slots[i].pid == 0)
+			continue;
+		slots[i].closing = 1;
+		slot_kill(&slots[i]);
+		while (waitpid(slots[i].pid, &status, 0) == -1 &&
+		    errno == EINTR)
+			;
+		slot_gone(w, &slots[i], status, 0);
+		n++;
+	}
+	w->closed = 1;
+	return n;
+}
+
+/*
+ * Renew the leases of what is unsettled, and restart a command that
+ * kept a message past the answer timeout: that one goes back as a
+ * failure would (its attempt counts, with backoff), the rest as for any
+ * command gone.  Returns ms to the next renewal or timeout.
+ */
+int64_t
+stream_tick(struct work *w, int64_t now)
+{
+	struct slot *sl;
+	int64_t next = -1;
+	size_t i;
+	int j;
+
+	for (j = 0; j < w->maxjobs; j++) {
+		sl = &slots[j];
+		if (sl->pid == 0 || sl->killed)
+			continue;
+		for (i = 0; i < sl->n; i++) {
+			if (sl->m[i].handle == NULL ||
+			    now - sl->m[i].claimed < w->timeout)
+				continue;
+			warnx("%s: %s: no answer in %lld ms: restarting it",
+			    w->cmd[0], sl->m[i].id, (long long)w->timeout);
+			settle_msg(w, &sl->m[i], S_NACK, -1, 0);
+			slot_kill(sl);
+			close_in(sl);
+			break;
+		}
+		if (sl->killed)
+			continue;
+		next = least(next, renew_msgs(w, sl->m, sl->n, now, 0));
+		if (sl->n > 0)
+			next = least(next, sl->m[0].claimed + w->timeout - now);
+	}
+	return next;
+}

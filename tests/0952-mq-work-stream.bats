@@ -1,0 +1,258 @@
+#!/usr/bin/env bats
+# mq-work -s: one command kept running, fed a stream of messages.
+
+bats_require_minimum_version 1.5.0
+load test_helper
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+
+settled() {
+	[ "$(find "$S/$1"/*/ -type f -name '*,*' | wc -l)" -eq "${2:-0}" ]
+}
+
+# man_example FIRST - the literal block of mq-work(1) whose first line is
+# FIRST, as the page prints it (its escapes \e and \& undone)
+man_example() {
+	awk -v first="$1" '
+		/^\.Bd -literal/ { inblk = 1; n = 0; keep = 0; next }
+		/^\.Ed/ { inblk = 0; keep = 0; next }
+		inblk && ++n == 1 && $0 == first { keep = 1 }
+		keep { print }
+	' "$ROOT/man/mq-work.1" | sed 's/\\e/\\/g; s/\\&//g'
+}
+
+# consumer [N] - writes $T/consume, a consumer in Python that records each frame (line and body,
+# repr) in $T/frames and acks it; $1 says how many to take before exiting
+consumer() {
+	cat >"$BATS_TEST_TMPDIR/consume" <<'EOF'
+#!/usr/bin/env python3
+import os, sys
+inp, n, limit = sys.stdin.buffer, 0, int(sys.argv[1]) if len(sys.argv) > 1 else -1
+log = open(os.environ["T"] + "/frames", "a")
+for line in inp:
+    id, attempt, size = line.split()[:3]
+    body = inp.read(int(size))
+    assert inp.read(1) == b"\n"
+    log.write("%r %r\n" % (line, body)); log.flush()
+    print("ack", id.decode(), flush=True)
+    n += 1
+    if n == limit:
+        os.kill(os.getpid(), 9)
+log.write("eof\n")
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/consume"
+}
+
+@test "stream: the frames, byte for byte: binary bodies with newlines and NUL bytes, an empty body" {
+	export T=$BATS_TEST_TMPDIR
+	a=$(printf 'a\nb\0c\n' | mq-put q)
+	b=$(printf '' | mq-put q)
+	c=$(printf '\n\n' | mq-put q)
+	consumer
+	mq-work -e -s q sh -c 'tee "$0/raw" | "$0/consume"' "$T"
+	{
+		printf '%s 1 6\na\nb\0c\n\n' "$a"
+		printf '%s 1 0\n\n' "$b"
+		printf '%s 1 2\n\n\n\n' "$c"
+	} | cmp - "$T/raw"
+	[ "$(msgs q)" -eq 0 ]
+	grep -qx eof "$T/frames"
+}
+
+@test "stream: the sh and Python consumers of mq-work(1), run as printed, each under 15 lines" {
+	export T=$BATS_TEST_TMPDIR
+	man_example '#!/bin/sh' >"$T/consume.sh"
+	man_example '#!/usr/bin/env python3' >"$T/consume.py"
+	chmod +x "$T/consume.sh" "$T/consume.py"
+	[ "$(wc -l <"$T/consume.sh")" -lt 15 ] && [ "$(wc -l <"$T/consume.sh")" -gt 5 ]
+	[ "$(wc -l <"$T/consume.py")" -lt 15 ] && [ "$(wc -l <"$T/consume.py")" -gt 5 ]
+	# the sh one runs process(1): here a stub that fails on "fail"
+	mkdir "$T/bin"
+	cat >"$T/bin/process" <<EOF
+#!/bin/sh
+cat >"$T/last"
+[ "\$(cat "$T/last")" != fail ] || exit 1
+cat "$T/last" >>"$T/bodies"
+echo >>"$T/bodies"
+EOF
+	chmod +x "$T/bin/process"
+	printf 'x\0y\nz' | mq-put q >/dev/null
+	printf '' | mq-put q >/dev/null
+	printf 'fail' | mq-put q >/dev/null
+	PATH=$T/bin:$PATH mq-work -e -s q "$T/consume.sh"
+	printf 'x\0y\nz\n\n' | cmp - "$T/bodies"
+	# the failed one: nacked for 10 s
+	f=$(only q delayed)
+	[ "$(cat "$f")" = fail ]
+	[ "$(field n "$f")" -ge $(($(date +%s) + 5)) ]
+	mq-purge -s delayed q
+	# (bats keeps what its run printed up to a NUL byte: none here)
+	printf 'x\ny' | mq-put q >/dev/null
+	printf '' | mq-put q >/dev/null
+	run --separate-stderr mq-work -e -s -j 2 q "$T/consume.py"
+	[ "$status" -eq 0 ]
+	[ "$(msgs q)" -eq 0 ]
+	[ "$(printf '%s\n' "$stderr" | grep -v '^$' | sort | tr '\n' ' ')" = "x y " ]
+}
+
+@test "stream: a bad or unknown answer line is an error naming it, escaped, and settles nothing" {
+	mq-put q <<<one >/dev/null
+	T=$BATS_TEST_TMPDIR
+	run --separate-stderr mq-work -e -s q sh -c '
+		read -r id att n; head -c $((n + 1)) >/dev/null
+		printf "hello\nack\nack nosuch\nack %s extra\nnack %s soon\n\033]0;x\nack %s\n" "$id" "$id" "$id"
+		touch "$0/answered"
+		while read -r l; do :; done' "$T"
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[[ "$stderr" == *'bad answer "hello": not ack, nack or dead'* ]]
+	[[ "$stderr" == *'bad answer "ack": no message id'* ]]
+	[[ "$stderr" == *'bad answer "ack nosuch": no such message unsettled'* ]]
+	[[ "$stderr" == *'extra": more words than expected'* ]]
+	[[ "$stderr" == *'soon": bad delay'* ]]
+	[[ "$stderr" == *'bad answer "\033]0;x": not ack, nack or dead'* ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 6 ]
+	# only the last, good line settled it: acked, not nacked
+	[ "$(msgs q)" -eq 0 ]
+}
+
+@test "stream: a command that never answers: leases renewed, then the answer timeout restarts it" {
+	conf backoff=0
+	head -c 1000000 /dev/zero | mq-put q >/dev/null
+	T=$BATS_TEST_TMPDIR
+	# it does not even read: the megabyte cannot be written, and mq-work
+	# must not block on it
+	mq-work -s -L 1 -t 4s -k 1s q sh -c 'echo $$ >>"$0/starts"; exec sleep 600' "$T" 2>"$T/err" &
+	w=$!
+	wait_for 10 exists "$T/starts"
+	sleep 2.5
+	# two and a half leases: it would have been reclaimed without renewal
+	run mq-get q
+	[ "$status" -eq 1 ]
+	wait_for 20 grep -q 'no answer in 4000 ms' "$T/err"
+	# the message went back, its attempt counted; then it is delivered
+	# again to a new command
+	wait_for 20 bash -c "[ \$(wc -l <'$T/starts') -ge 2 ]"
+	wait_for 10 bash -c "[ \$(find '$S/q/inflight' -type f | wc -l) -eq 1 ]"
+	kill -TERM "$w"
+	st=0
+	wait "$w" || st=$?
+	echo "status $st"
+	cat "$T/err"
+	[ "$st" -eq 75 ]
+	for p in $(cat "$T/starts"); do
+		! kill -0 "$p" 2>/dev/null
+	done
+	# returned at once after the kill: attempt 2 ready, nothing in flight
+	[[ "$(only q ready)" == *,a2,* ]]
+}
+
+@test "stream: SIGTERM waits for the answers and closes the input; -k then kills a command that stays" {
+	seq 2 | mq-put -l q >/dev/null
+	T=$BATS_TEST_TMPDIR
+	mq-work -s -k 1s q sh -c '
+		while read -r id att n; do
+			head -c $((n + 1)) >/dev/null
+			until [ -e "$0/go" ]; do sleep 0.05; done
+			echo "ack $id"
+		done
+		touch "$0/eof"
+		exec sleep 600' "$T" &
+	w=$!
+	wait_for 10 bash -c "[ \$(find '$S/q/inflight' -type f | wc -l) -eq 2 ]"
+	kill -TERM "$w"
+	sleep 0.5
+	kill -0 "$w"
+	touch "$T/go"
+	wait_for 10 exists "$T/eof"
+	st=0
+	wait "$w" || st=$?
+	[ "$st" -eq 75 ]
+	[ "$(msgs q)" -eq 0 ]
+}
+
+@test "stream: a command killed mid-stream loses nothing: the unanswered come back, it is restarted" {
+	export T=$BATS_TEST_TMPDIR
+	consumer
+	seq 10 | mq-put -l q >/dev/null
+	# the first command dies (SIGKILL) after acking 3 of what it was sent
+	run --separate-stderr mq-work -e -s -b 4 q sh -c '
+		if [ -e "$0/killed" ]; then exec "$0/consume"; fi
+		touch "$0/killed"; exec "$0/consume" 3' "$T"
+	[ "$status" -eq 0 ]
+	echo "$stderr"
+	[[ "$stderr" == *"killed by signal 9, "* ]]
+	[ "$(msgs q)" -eq 0 ]
+	# every body, each acked once, in all
+	sed -n "s/.* b'\([0-9]*\)'$/\1/p" "$T/frames" | sort -n | uniq -c >"$T/count"
+	cat "$T/count"
+	[ "$(awk '$1 == 1' "$T/count" | wc -l)" -eq 10 ]
+	# the one sent and not answered: attempt 2; those not sent: still 1
+	grep -qF " 2 1\\n'" "$T/frames"
+}
+
+@test "stream: mq-work killed with SIGKILL: the command goes, the messages come back after their lease" {
+	seq 3 | mq-put -l q >/dev/null
+	T=$BATS_TEST_TMPDIR
+	# a lease long enough for the steps below on a loaded machine
+	mq-work -s -L 8 q sh -c 'echo $$ >"$0/pid"; exec sleep 600' "$T" &
+	w=$!
+	wait_for 10 exists "$T/pid"
+	wait_for 10 bash -c "[ \$(find '$S/q/inflight' -type f | wc -l) -eq 3 ]"
+	kill -KILL "$w"
+	wait "$w" || true
+	wait_for 10 bash -c "! kill -0 $(cat "$T/pid") 2>/dev/null"
+	run mq-get q
+	[ "$status" -eq 1 ]
+	wait_for 30 try_get -n 3 q
+	[ "$(printf '%s\n' "$h" | wc -l)" -eq 3 ]
+}
+
+@test "stream: --drain closes the command's input once all is settled, and waits for it" {
+	export T=$BATS_TEST_TMPDIR
+	consumer
+	seq 200 | mq-put -l q >/dev/null
+	run mq-work -e -s -j 2 q sh -c 'exec "$0/consume"; ' "$T"
+	[ "$status" -eq 0 ]
+	[ "$(grep -cx eof "$T/frames")" -eq 2 ]
+	sed -n "s/.* b'\([0-9]*\)'$/\1/p" "$T/frames" | sort -n | cmp - <(seq 200)
+	[ "$(msgs q)" -eq 0 ]
+}
+
+@test "stream: -n counts messages; -b bounds the unsettled per command" {
+	export T=$BATS_TEST_TMPDIR
+	seq 10 | mq-put -l q >/dev/null
+	# answers only once it has three: with -b 2 it never gets them
+	mq-work -s -b 2 -t 3s -n 5 q sh -c '
+		while read -r id att n; do
+			head -c $((n + 1)) >/dev/null
+			echo "$id" >>"$0/got"
+			[ $(wc -l <"$0/got") -lt 3 ] || exit 1
+		done' "$T" 2>/dev/null &
+	w=$!
+	sleep 1
+	[ "$(count "$S/q/inflight")" -eq 2 ]
+	[ ! -e "$T/got" ] || [ "$(wc -l <"$T/got")" -le 2 ]
+	kill -KILL "$w"
+	mq-kick -a q 2>/dev/null || true
+	rm -f "$T/got"
+	find "$S/q/inflight" -type f -delete
+	find "$S/q" -type f -name '*,*' -delete
+	seq 10 | mq-put -l q >/dev/null
+	consumer
+	mq-work -s -n 5 q "$T/consume"
+	[ "$(grep -c "^b'" "$T/frames")" -eq 5 ]
+	[ "$(count "$S/q/ready")" -eq 5 ]
+	grep -qx eof "$T/frames"
+}
+
+@test "stream: -t and -b are checked" {
+	mq-init q
+	run mq-work -e -s -t 0 q true
+	[ "$status" -eq 64 ]
+	run mq-work -e -s -t soon q true
+	[ "$status" -eq 64 ]
+	mq-put q <<<x >/dev/null
+	run -127 --separate-stderr mq-work -e -s q /nonexistent/cmd
+	[ "$(count "$S/q/ready")" -eq 1 ]
+}
