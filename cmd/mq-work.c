@@ -211,16 +211,20 @@ reap(struct work *w)
 static int
 kill_all(struct work *w)
 {
-	int i, n = njobs;
+	int i, n = njobs, st = 0;
 
 	if (w->stream)
 		return stream_kill(w);
 	for (i = 0; i < njobs; i++)
 		kill(-jobs[i].pid, SIGKILL);
 	for (i = 0; i < njobs; i++) {
-		while (waitpid(jobs[i].pid, NULL, 0) == -1 && errno == EINTR)
+		while (waitpid(jobs[i].pid, &st, 0) == -1 && errno == EINTR)
 			;
-		give_back(w, jobs[i].m, jobs[i].n, S_BACK);
+		/* one that finished before the kill is settled by its status */
+		if (WIFEXITED(st))
+			job_settle(w, &jobs[i], st);
+		else
+			give_back(w, jobs[i].m, jobs[i].n, S_BACK);
 	}
 	njobs = 0;
 	return n;
@@ -469,8 +473,12 @@ main(int argc, char *argv[])
 		 */
 		if (w.stream && stream_unsettled(&w) == 0 && (stopat >= 0 ||
 		    status != 0 || (max > 0 && started >= max) ||
-		    (drain && empty)))
+		    (drain && empty))) {
 			stream_close(&w);
+			/* -k applies here too: a command that stays is killed */
+			if (stopat < 0)
+				stopat = mono_ms() + grace;
+		}
 		if (!busy(&w) && (status != 0 || (max > 0 && started >= max) ||
 		    (drain && empty) || w.closed))
 			break;

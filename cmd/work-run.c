@@ -38,6 +38,9 @@ least(int64_t a, int64_t b)
 int
 exec_status(int e)
 {
+	/* out of descriptors, processes or memory: try again later */
+	if (e == EMFILE || e == ENFILE || e == ENOMEM || e == EAGAIN)
+		return MQ_EX_TEMPFAIL;
 	return e == ENOENT ? 127 : 126;
 }
 

@@ -12,11 +12,14 @@
  *   never blocks the loop, so leases are renewed and answers read however
  *   slow the command is;
  * - a command that is gone (exited, killed, or never answered in time)
- *   leaves nothing unsettled behind: what it was sent goes back with its
- *   attempt counted, what it was not sent is unclaimed.
+ *   leaves nothing unsettled behind: what it began to read goes back with
+ *   its attempt counted; what it never read (frames still in the pipe,
+ *   FIONREAD, or not yet written) is unclaimed, so that a message that
+ *   kills its command takes no attempt from the ones queued behind it.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -38,6 +41,9 @@
 #define RESTART_MIN	100		/* ms: first wait after a vain start */
 #define RESTART_MAX	30000
 #define SELF		UINT64_MAX	/* epoll data of the self-pipe */
+#define READ_TURN	(64 * 1024)	/* answers read a slot a loop turn */
+#define READ_LAST	(1024 * 1024)	/* a gone command's last answers */
+#define WRITE_TURN	(256 * 1024)	/* frames written a slot a loop turn */
 
 struct slot {
 	pid_t	 pid;		/* 0: no command */
@@ -48,6 +54,10 @@ struct slot {
 	long	 settled;	/* answers since it started */
 	int64_t	 restart;	/* monotonic ms before which it is not started */
 	int64_t	 backoff;	/* ms: doubled by each start that settled nothing */
+	int64_t	 progress;	/* monotonic ms of its start or last answer */
+	int64_t	 queued;	/* bytes of frames put in obuf since its start */
+	int64_t	 written;	/* of those, written to its input */
+	int64_t	 consumed;	/* of those, read by it when its input closed */
 	struct wmsg *m;
 	size_t	 n, wr;
 	int	 src;		/* the body being copied, -1: none */
@@ -155,6 +165,14 @@ slot_kill(struct slot *sl)
 static void
 close_in(struct slot *sl)
 {
+	int unread = 0;
+
+	/* what the command read of what was written: the rest is in the pipe */
+	if (sl->in != -1) {
+		if (ioctl(sl->in, FIONREAD, &unread) == -1 || unread < 0)
+			unread = 0;
+		sl->consumed = sl->written - unread;
+	}
 	if (sl->in != -1)
 		close(sl->in);	/* which takes it out of the epoll set */
 	sl->in = -1;
@@ -193,7 +211,9 @@ next_frame(struct work *w, struct slot *sl)
 		close(fd);
 		return -1;
 	}
+	m->sent = sl->queued;
 	sl->olen += len;
+	sl->queued += len;
 	sl->src = fd;
 	sl->left = (int64_t)st.st_size + 1;
 	sl->wr++;
@@ -209,6 +229,7 @@ copy_body(struct work *w, struct slot *sl)
 
 	if (sl->left == 1) {
 		sl->obuf[sl->olen++] = '\n';
+		sl->queued++;
 		close(sl->src);
 		sl->src = -1;
 		return 0;
@@ -226,6 +247,7 @@ copy_body(struct work *w, struct slot *sl)
 		return -1;
 	}
 	sl->olen += k;
+	sl->queued += k;
 	sl->left -= k;
 	return 0;
 }
@@ -254,13 +276,23 @@ static void
 slot_write(struct work *w, struct slot *sl)
 {
 	struct epoll_event ev = { .events = EPOLLOUT };
+	size_t done = 0;
 	ssize_t k;
 
 	while (sl->in != -1) {
 		fill(w, sl);
 		if (sl->olen == 0 || sl->in == -1)
 			break;
-		if ((k = write(sl->in, sl->obuf, sl->olen)) == -1) {
+		/*
+		 * A fast reader of big bodies must not hold the loop either:
+		 * after WRITE_TURN bytes, the rest as if the pipe were full.
+		 */
+		if (done >= WRITE_TURN) {
+			k = -1;
+			errno = EAGAIN;
+		} else
+			k = write(sl->in, sl->obuf, sl->olen);
+		if (k == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN) {
@@ -280,6 +312,8 @@ slot_write(struct work *w, struct slot *sl)
 		}
 		memmove(sl->obuf, sl->obuf + k, sl->olen - k);
 		sl->olen -= k;
+		sl->written += k;
+		done += k;
 	}
 	if (sl->watchin && sl->in != -1 &&
 	    epoll_ctl(epfd, EPOLL_CTL_DEL, sl->in, NULL) == -1)
@@ -347,6 +381,7 @@ answer(struct work *w, struct slot *sl, const char *text, size_t len)
 	    settle_err == 0)
 		settle_err = r;
 	sl->settled++;
+	sl->progress = mono_ms();
 	memmove(&sl->m[i], &sl->m[i + 1], (sl->n - i - 1) * sizeof(*sl->m));
 	sl->n--;
 	sl->wr--;
@@ -381,11 +416,16 @@ lines(struct work *w, struct slot *sl)
 
 /* Read the answers there are; at the end of them, close the pipe. */
 static void
-slot_read(struct work *w, struct slot *sl)
+slot_read(struct work *w, struct slot *sl, size_t max)
 {
+	size_t got = 0;
 	ssize_t k;
 
-	while (sl->out != -1) {
+	/*
+	 * At most max bytes a call: a command that floods its output must not
+	 * hold the loop (epoll is level-triggered: the rest comes next turn)
+	 */
+	while (sl->out != -1 && got < max) {
 		k = read(sl->out, sl->ibuf + sl->ilen,
 		    sizeof(sl->ibuf) - sl->ilen);
 		if (k == -1 && errno == EINTR)
@@ -393,6 +433,7 @@ slot_read(struct work *w, struct slot *sl)
 		if (k == -1 && errno == EAGAIN)
 			return;
 		if (k > 0) {
+			got += k;
 			sl->ilen += k;
 			lines(w, sl);
 			continue;
@@ -423,7 +464,7 @@ stream_io(struct work *w)
 		if (ev[i].data.u64 % 2)
 			slot_write(w, sl);
 		else
-			slot_read(w, sl);
+			slot_read(w, sl, READ_TURN);
 	}
 	e = settle_err;
 	settle_err = 0;
@@ -464,6 +505,8 @@ slot_start(struct work *w, struct slot *sl, int *e)
 	watch(sl->out, (uint64_t)(sl - slots) * 2, EPOLLIN);
 	sl->settled = 0;
 	sl->killed = 0;
+	sl->queued = sl->written = sl->consumed = 0;
+	sl->progress = mono_ms();
 	return 0;
 }
 
@@ -516,10 +559,14 @@ stream_claim(struct work *w, size_t want, int *status)
 	size_t got;
 	int r, e, i;
 
-	mq_get_ahead(w->q, want);
 	for (got = 0; got < want; got++) {
 		if ((sl = pick(w, mono_ms())) == NULL)
 			break;
+		/*
+		 * A slot without a command claims one, the command's start
+		 * may fail: no run of claims is left in flight behind it.
+		 */
+		mq_get_ahead(w->q, sl->pid == 0 ? 1 : want - got);
 		if ((r = claim(w, &m)) == 0)
 			break;
 		if (r == -1) {
@@ -547,9 +594,9 @@ stream_claim(struct work *w, size_t want, int *status)
 static void
 slot_gone(struct work *w, struct slot *sl, int status, int64_t now)
 {
-	size_t left;
+	size_t left, k;
 
-	slot_read(w, sl);
+	slot_read(w, sl, READ_LAST);
 	if (sl->out != -1)
 		close(sl->out);	/* held open by what it started */
 	sl->out = -1;
@@ -567,8 +614,11 @@ slot_gone(struct work *w, struct slot *sl, int status, int64_t now)
 			warnx("%s: exited %d, %zu messages returned",
 			    w->cmd[0], WEXITSTATUS(status), left);
 	}
-	give_back(w, sl->m, sl->wr, S_BACK);
-	give_back(w, sl->m + sl->wr, sl->n - sl->wr, S_UNCLAIM);
+	/* frames are in claim order: those it began to read come first */
+	for (k = 0; k < sl->wr && sl->m[k].sent < sl->consumed; k++)
+		;
+	give_back(w, sl->m, k, S_BACK);
+	give_back(w, sl->m + k, sl->n - k, S_UNCLAIM);
 	sl->n = sl->wr = 0;
 	sl->pid = 0;
 	sl->killed = 0;
@@ -652,9 +702,11 @@ stream_kill(struct work *w)
 
 /*
  * Renew the leases of what is unsettled, and restart a command that
- * kept a message past the answer timeout: that one goes back as a
- * failure would (its attempt counts, with backoff), the rest as for any
- * command gone.  Returns ms to the next renewal or timeout.
+ * answered nothing for the answer timeout while a message waited (counted
+ * from the later of that message's claim and the command's last answer:
+ * a slow command that answers goes on): its oldest unanswered message goes
+ * back as a failure would (its attempt counts, with backoff), the rest as
+ * for any command gone.  Returns ms to the next renewal or timeout.
  */
 int64_t
 stream_tick(struct work *w, int64_t now)
@@ -669,8 +721,9 @@ stream_tick(struct work *w, int64_t now)
 		if (sl->pid == 0 || sl->killed)
 			continue;
 		for (i = 0; i < sl->n; i++) {
-			if (sl->m[i].handle == NULL ||
-			    now - sl->m[i].claimed < w->timeout)
+			if (sl->m[i].handle == NULL || now - (sl->m[i].claimed >
+			    sl->progress ? sl->m[i].claimed : sl->progress) <
+			    w->timeout)
 				continue;
 			warnx("%s: %s: no answer in %lld ms: restarting it",
 			    w->cmd[0], sl->m[i].id, (long long)w->timeout);
@@ -683,7 +736,8 @@ stream_tick(struct work *w, int64_t now)
 			continue;
 		next = least(next, renew_msgs(w, sl->m, sl->n, now, 0));
 		if (sl->n > 0)
-			next = least(next, sl->m[0].claimed + w->timeout - now);
+			next = least(next, (sl->m[0].claimed > sl->progress ?
+			    sl->m[0].claimed : sl->progress) + w->timeout - now);
 	}
 	return next;
 }

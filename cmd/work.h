@@ -26,6 +26,7 @@ struct wmsg {
 	int	 attempts;
 	int64_t	 claimed;		/* monotonic ms of the claim */
 	int64_t	 touched;		/* monotonic ms of the last renewal */
+	int64_t	 sent;			/* -s: stream offset of its frame */
 };
 
 /* What every mode needs: the queue, the command, the options. */
