@@ -240,7 +240,7 @@ EOF
 	printf '#!/bin/sh\nrm -f "$0"\nexit 1\n' >"$T/once"
 	chmod +x "$T/once"
 	seq 10 | mq-put -l q >/dev/null
-	run --separate-stderr mq-work -s -L 1h -b 4 q "$T/once"
+	run -127 --separate-stderr mq-work -s -L 1h -b 4 q "$T/once"
 	echo "$stderr"
 	[ "$status" -eq 127 ]
 	[ -z "$(find "$S/q/inflight" -type f)" ]
