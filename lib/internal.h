@@ -205,9 +205,6 @@ struct keys {
 };
 void	 key_hash(const char *key, char hex[MQ_KEY_HEX + 1]);
 int	 key_hash_ok(const char *);
-#define KEYDIR_DURABLE	1	/* key_dir: make it, durably */
-#define KEYDIR_COMMIT	2	/* make it; the caller's syncfs syncs it */
-int	 key_dir(struct mq_queue *, const char *hash, int create);
 int	 key_open(struct mq_queue *, const char *hash, int *known,
 	    char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1]);
 int	 key_lookup(struct mq_queue *, const char *hash,

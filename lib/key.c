@@ -47,6 +47,9 @@
 
 #include "internal.h"
 
+#define KEYDIR_DURABLE	1	/* key_dir: make it, durably */
+#define KEYDIR_COMMIT	2	/* make it; the caller's syncfs syncs it */
+
 void
 key_hash(const char *key, char hex[MQ_KEY_HEX + 1])
 {
@@ -109,7 +112,7 @@ keys_opendir(struct mq_queue *q, int dirfd, const char *name, int create)
  * (KEYDIR_COMMIT): no fsync of keys/ for each of its 256 directories as
  * a new queue's first keys make them.
  */
-int
+static int
 key_dir(struct mq_queue *q, const char *hash, int create)
 {
 	char xx[3] = { hash[0], hash[1], '\0' };
