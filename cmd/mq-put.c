@@ -18,8 +18,9 @@
 static void __attribute__((noreturn))
 usage(int help)
 {
-	usage_exit(help, "[-0l] [-d dir] [-g group] [-k key] [-p prio] "
-	    "[-D delay | -A time] [-T ttl] queue [file ...]");
+	usage_exit(help, "[-0l] [-d dir] [-g group] [-H name=value] "
+	    "[-k key] [-p prio] [-r routing-key] [-D delay | -A time] "
+	    "[-T ttl] queue [file ...]");
 }
 
 static void
@@ -128,6 +129,23 @@ out:
 	return r;
 }
 
+/* -H name=value, or (-r) the value of a header of a known name */
+static void
+header(struct mq_headers *h, const char *arg, const char *val)
+{
+	char *v;
+	int r;
+
+	if (val != NULL)
+		r = mq_header_add(h, arg, strlen(arg), val, strlen(val));
+	else
+		r = mq_header_arg(h, arg);
+	if (r == -1) {
+		v = visible(arg, strlen(arg));
+		errx(MQ_EX_DATAERR, "header %s: %s", v, mq_strerror(errno));
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -135,6 +153,7 @@ main(int argc, char *argv[])
 		.prio = MQ_PRIORITY_DEFAULT, .notbefore = 0, .delay_ms = 0,
 		.ttl_ms = -1
 	};
+	struct mq_headers h = { 0 };
 	struct mq_putter *p;
 	struct mq_queue *q;
 	char spool[PATH_MAX];
@@ -142,7 +161,7 @@ main(int argc, char *argv[])
 	int64_t ms, t;
 	int ch, sep = -1, fd, i, r = 0, saved, when = 0, status = 0, st, e2;
 
-	while ((ch = getopt(argc, argv, "0A:D:T:d:g:hk:lp:V")) != -1) {
+	while ((ch = getopt(argc, argv, "0A:D:H:T:d:g:hk:lp:r:V")) != -1) {
 		switch (ch) {
 		case '0':
 			sep = '\0';
@@ -179,6 +198,10 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(1);
+		case 'H':
+			header(&h, optarg, NULL);
+			o.headers = &h;
+			break;
 		case 'k':
 			if (*optarg == '\0' || strlen(optarg) > MQ_KEY_MAX)
 				errx(MQ_EX_USAGE, "key must be 1 to %d bytes",
@@ -190,6 +213,10 @@ main(int argc, char *argv[])
 			    &e);
 			if (e != NULL)
 				errx(MQ_EX_USAGE, "priority %s: %s", optarg, e);
+			break;
+		case 'r':
+			header(&h, MQ_HDR_ROUTING, optarg);
+			o.headers = &h;
 			break;
 		case 'V':
 			version();

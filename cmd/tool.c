@@ -31,6 +31,9 @@ mq_exit_status(int err)
 	case MQ_ENOTREG:
 	case MQ_ENOTEMPTY:
 	case MQ_ERANGE:
+	case MQ_EHEADER:
+	case MQ_EHDRDUP:
+	case MQ_EHDRSIZE:
 	case EFBIG:
 	case EINVAL:
 	case ENAMETOOLONG:
@@ -43,6 +46,7 @@ mq_exit_status(int err)
 	case EDQUOT:
 	case EROFS:
 	case EEXIST:
+	case MQ_ENOXATTR:
 		return MQ_EX_CANTCREAT;
 	case EACCES:
 	case EPERM:

@@ -51,7 +51,7 @@ _mq()
     local cmd=${COMP_WORDS[0]##*/} cur=${COMP_WORDS[COMP_CWORD]-}
     local argopts=d flags= # options with a value, options without
     case $cmd in
-        mq-put) argopts=dgkpDAT flags=0l ;;
+        mq-put) argopts=dgHkprDAT flags=0l ;;
         mq-get) argopts=dnLt flags=w ;;
         mq-work) argopts=bdjkLnrt flags=esv ;;
         mq-nack) argopts=dD ;;

@@ -134,6 +134,8 @@ set -l states 'ready delayed inflight dead held'
 complete -c mq-put -s 0 -d 'Each NUL-terminated record of stdin is a message'
 complete -c mq-put -s l -d 'Each line of stdin is a message'
 complete -c mq-put -s g -x -d 'Ordered group: one at a time, in put order'
+complete -c mq-put -s H -x -d 'Header name=value'
+complete -c mq-put -s r -x -d 'Routing key'
 complete -c mq-put -s k -x -d 'Idempotency key: a second put with it is a no-op'
 complete -c mq-put -s p -x -a '0 1 2 3 4 5 6 7 8 9' -d Priority
 complete -c mq-put -s D -x -d 'Delay before the message is ready'

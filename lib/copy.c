@@ -2,7 +2,7 @@
  * copy.c - the body of a fan-out copy in a subscriber's tmp/: a hard link
  * to the topic's body, sealed read-only so that no consumer can change
  * another's body, or, where no link can be made (another filesystem, a
- * subscriber of another owner), a copy of its own.
+ * subscriber of another owner), a copy of its own, headers and all.
  */
 #include <sys/types.h>
 #include <sys/sendfile.h>
@@ -47,6 +47,7 @@ seal(struct mq_queue *t, const char *id, int need)
 static int
 copy_body(struct mq_queue *t, struct mq_queue *s, const char *id)
 {
+	struct mq_headers h;
 	struct stat st;
 	off_t left;
 	ssize_t n;
@@ -70,7 +71,9 @@ copy_body(struct mq_queue *t, struct mq_queue *s, const char *id)
 				errno = EIO;	/* the body shrank */
 			goto fail;
 		}
-	if (own_file(s, out) == -1 ||
+	/* the headers go with the body, as a link would carry them */
+	if (mq_headers_read(in, &h) == -1 || headers_write(out, &h) == -1 ||
+	    own_file(s, out) == -1 ||
 	    (s->conf.sync != MQ_SYNC_NONE && fsync(out) == -1))
 		goto fail;
 	close(in);

@@ -44,6 +44,16 @@ mq_strerror(int err)
 	case MQ_ERANGE:
 		return "beyond what a message name holds (times up to "
 		    "2286-11-20T17:46:39Z, leases up to 31 years)";
+	case MQ_EHEADER:
+		return "bad header: a name of letters, digits, '-', '_' and "
+		    "'.' (at most 128), '=', a value without NUL";
+	case MQ_EHDRDUP:
+		return "header name given twice (once '-' and '.' are '_')";
+	case MQ_EHDRSIZE:
+		return "headers too large (at most 3072 bytes in all)";
+	case MQ_ENOXATTR:
+		return "the filesystem holds no extended attributes (user.*), "
+		    "which headers need";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

@@ -46,6 +46,7 @@ void	 close_fd(int *fd);
 #define L_GROUPS	"groups"
 #define L_SUBS		"subs"
 #define L_QUARANTINE	"quarantine"
+#define L_HEADERS	"user.mq.h"	/* a message's headers (header.c) */
 #define L_INIT		".init."	/* SPOOL/.init.RANDOM: a queue being made */
 extern const char *const layout_dirs[];	/* the states, then tmp */
 extern const size_t layout_ndirs;
@@ -76,6 +77,9 @@ int	 fmt_handle(char *buf, size_t len, const char *qpath, int state,
 #define ATTEMPTS_MAX	999999999	/* the most a name's ,a field holds */
 int	 name_fits(const struct mq_name *, int state, const char *bucket);
 int	 linked_ok(const struct mq_name *, const struct stat *);
+
+/* header.c: headers (mq.h); set on a message file being written */
+int	 headers_write(int fd, const struct mq_headers *);
 
 /* parse.c: values (durations, sizes, times) */
 int64_t	 ceil_s(int64_t ms);
@@ -348,6 +352,7 @@ struct mq_putter {
 	struct mq_putopts	 o;
 	char			 hash[MQ_KEY_HEX + 1];	/* of o.key */
 	char			 ghash[MQ_KEY_HEX + 1];	/* of o.group */
+	struct mq_headers	 hdr;		/* o.headers points here */
 	struct mq_name		*pend;		/* written, not yet published */
 	size_t			 npend;
 	char			(*ids)[MQ_ID_LEN + 1];

@@ -186,6 +186,34 @@ int	 mq_sync_dirs(struct mq_queue *);
 /* own.c: share a queue with a group (mq-init -g) */
 int	 mq_queue_share(struct mq_queue *, int mode, const char *group);
 
+/* header.c: a message's headers (mq(7) HEADERS) */
+#define MQ_HDR_MAX	3072	/* bytes of a message's encoded headers */
+#define MQ_HDR_NAME_MAX	128
+#define MQ_HDR_ROUTING	"routing-key"	/* mq-put -r, topics' bindings */
+struct mq_headers {
+	size_t	 len;
+	char	 buf[MQ_HDR_MAX];	/* records "name=value\0" */
+};
+struct mq_header {
+	const char *name, *val;		/* not NUL-terminated */
+	size_t	 nlen, vlen;
+};
+int	 mq_header_name_ok(const char *, size_t);
+/* add name=value: MQ_EHEADER, MQ_EHDRDUP, MQ_EHDRSIZE */
+int	 mq_header_add(struct mq_headers *, const char *name, size_t,
+	    const char *val, size_t);
+int	 mq_header_arg(struct mq_headers *, const char *nameisvalue);
+/* the next record from *pos (start at 0): 1, or 0 past the last */
+int	 mq_header_next(const struct mq_headers *, size_t *pos,
+	    struct mq_header *);
+const char *mq_header_get(const struct mq_headers *, const char *name,
+	    size_t *vlen);
+int	 mq_headers_check(const struct mq_headers *);
+/* a message file's headers, checked; none is a set of length 0 */
+int	 mq_headers_read(int fd, struct mq_headers *);
+/* MQ_H_ and the name, '-' and '.' as '_' (mq-work(1)) */
+int	 mq_header_envname(const char *, size_t, char *, size_t);
+
 /* put.c: producing */
 struct mq_putopts {
 	int	 prio;
@@ -194,6 +222,7 @@ struct mq_putopts {
 	int64_t	 ttl_ms;		/* -1: from config */
 	const char *key;		/* NULL, or 1 to MQ_KEY_MAX bytes */
 	const char *group;		/* NULL, or 1 to MQ_KEY_MAX bytes */
+	const struct mq_headers *headers; /* NULL, or a set (copied) */
 };
 struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);
 /*
@@ -322,6 +351,10 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_ENOTEMPTY	4103	/* errno: a queue holds messages to deliver */
 #define MQ_ENOTREG	4104	/* errno: not a regular file (mq_openat) */
 #define MQ_ERANGE	4110	/* errno: a time or lease no name can hold */
+#define MQ_EHEADER	4111	/* errno: a bad header, or set of them */
+#define MQ_EHDRDUP	4112	/* errno: a header name given twice */
+#define MQ_EHDRSIZE	4113	/* errno: headers too large */
+#define MQ_ENOXATTR	4114	/* errno: no extended attributes here */
 const char *mq_strerror(int err);
 
 #endif

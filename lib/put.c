@@ -56,6 +56,13 @@ setopts(struct mq_putter *p, const struct mq_putopts *o)
 		key_hash(o->group, p->ghash);
 		p->o.group = p->ghash;
 	}
+	if (o->headers != NULL) {
+		if (mq_headers_check(o->headers) == -1)
+			return -1;
+		p->hdr.len = o->headers->len;
+		memcpy(p->hdr.buf, o->headers->buf, o->headers->len);
+		p->o.headers = &p->hdr;
+	}
 	return 0;
 }
 
@@ -160,7 +167,8 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 				goto fail;
 		}
 	}
-	if (own_file(q, fd) == -1)
+	/* before the fsync and the rename: as durable as the body, at once */
+	if (headers_write(fd, p->o.headers) == -1 || own_file(q, fd) == -1)
 		goto fail;
 	if (q->conf.sync == MQ_SYNC_FULL && fsync(fd) == -1)
 		goto fail;

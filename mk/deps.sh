@@ -39,6 +39,8 @@ if [ "${1:-build}" = test ]; then
 	need 'parallel --version | grep -q "GNU parallel"' parallel
 	need 'command -v mandoc' mandoc
 	need 'command -v python3' python3
+	# a foreign reader of a message's headers (getfattr)
+	need 'command -v getfattr' attr
 	need 'command -v faketime' faketime
 	need 'command -v valgrind' valgrind
 	# the torture (tests/torture): pgrep, setsid; as root, for power

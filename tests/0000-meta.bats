@@ -63,7 +63,7 @@ completions() {
 }
 
 @test "meta: the usage lines are parsed (sanity check of this test)" {
-	[ "$(letters mq-put | tr -d '\n')" = "$(printf '%s\n' 0 A D T d g k l p | sort -u | tr -d '\n')" ]
+	[ "$(letters mq-put | tr -d '\n')" = "$(printf '%s\n' 0 A D H T d g k l p r | sort -u | tr -d '\n')" ]
 	[ "$(letters mq-purge | tr -d '\n')" = ds ]
 	[ "$(letters mq-ack | tr -d '\n')" = d ]
 }

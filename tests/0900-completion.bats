@@ -82,7 +82,7 @@ expect() {
 }
 
 @test "bash: options of each tool" {
-    expect 'mq-put -' -0 -l -d -g -k -p -D -A -T -h -V
+    expect 'mq-put -' -0 -l -d -g -H -k -p -r -D -A -T -h -V
     expect 'mq-put -k ' # a key: nothing to offer
     expect 'mq-put -k key ' orders other zz
     expect 'mq-get -' -w -d -n -L -t -h -V
