@@ -74,6 +74,7 @@ wake(int sig)
 static pid_t
 start_msg(struct work *w, struct wmsg *m, int *e)
 {
+	struct mq_headers h;
 	pid_t pid;
 	int fd;
 
@@ -89,7 +90,20 @@ start_msg(struct work *w, struct wmsg *m, int *e)
 		m->handle = NULL;
 		return 0;
 	}
-	pid = spawn(w, w->cmd, fd, -1, m, e);
+	/*
+	 * Headers no reader can trust (a foreign producer's, planted):
+	 * never run without them as if there were none; dead, as a
+	 * command would reject it.
+	 */
+	if (mq_headers_read(fd, &h) == -1) {
+		*e = errno;
+		close(fd);
+		warnx("%s: cannot read headers: %s", m->handle,
+		    mq_strerror(*e));
+		settle_msg(w, m, S_DEAD, -1, 0);
+		return 0;
+	}
+	pid = spawn(w, w->cmd, fd, -1, m, &h, e);
 	close(fd);
 	return pid;
 }
@@ -110,7 +124,7 @@ start_batch(struct work *w, struct wmsg *m, size_t n, int *e)
 	for (i = 0; i < n; i++)
 		argv[nc + i] = m[i].handle;
 	argv[nc + n] = NULL;
-	pid = spawn(w, argv, -1, -1, NULL, e);
+	pid = spawn(w, argv, -1, -1, NULL, NULL, e);
 	free(argv);
 	return pid;
 }

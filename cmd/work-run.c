@@ -91,13 +91,50 @@ redirect(int fd, int to, int flags)
 	return dup2(fd, to) == -1 ? -1 : 0;
 }
 
+/*
+ * A message's headers as MQ_H_<name> (mq-work(1)).  Any MQ_H_ inherited
+ * goes first: a command must not take a header of mq-work's own
+ * environment (an mq-work run by another's command) for one of this
+ * message.  In the child, after fork: nothing here needs to be undone.
+ */
+static int
+header_env(const struct mq_headers *h)
+{
+	extern char **environ;
+	struct mq_header r;
+	char name[sizeof("MQ_H_") + MQ_HDR_NAME_MAX], *val, **e;
+	size_t pos = 0, n;
+
+	for (e = environ; *e != NULL; ) {
+		/* an entry without '=' is none unsetenv could remove */
+		if (strncmp(*e, "MQ_H_", 5) == 0 &&
+		    (n = strcspn(*e, "=")) < sizeof(name) && (*e)[n] == '=') {
+			memcpy(name, *e, n);
+			name[n] = '\0';
+			if (unsetenv(name) == -1)
+				return -1;
+			continue;	/* environ moved down over it */
+		}
+		e++;
+	}
+	while (h != NULL && mq_header_next(h, &pos, &r)) {
+		if (mq_header_envname(r.name, r.nlen, name, sizeof(name)) == -1 ||
+		    (val = strndup(r.val, r.vlen)) == NULL ||
+		    setenv(name, val, 1) == -1)
+			return -1;
+		free(val);
+	}
+	return 0;
+}
+
 /* The per-message variables, or none of them (a batch, a stream). */
 static int
-environment(const char *queue, const struct wmsg *m)
+environment(const char *queue, const struct wmsg *m,
+    const struct mq_headers *h)
 {
 	char attempts[16];
 
-	if (setenv("MQ_QUEUE", queue, 1) == -1)
+	if (setenv("MQ_QUEUE", queue, 1) == -1 || header_env(h) == -1)
 		return -1;
 	if (m == NULL)
 		return unsetenv("MQ_ID") | unsetenv("MQ_ATTEMPT") |
@@ -109,7 +146,7 @@ environment(const char *queue, const struct wmsg *m)
 
 static void __attribute__((noreturn))
 child(struct work *w, char **argv, int in, int out, const struct wmsg *m,
-    int errfd, pid_t parent)
+    const struct mq_headers *h, int errfd, pid_t parent)
 {
 	sigset_t none;
 	int e;
@@ -134,7 +171,7 @@ child(struct work *w, char **argv, int in, int out, const struct wmsg *m,
 	    (out != -1 && (out = fcntl(out, F_DUPFD_CLOEXEC, 3)) == -1) ||
 	    redirect(in, 0, O_RDONLY) == -1 ||
 	    (out != -1 && redirect(out, 1, O_WRONLY) == -1) ||
-	    environment(w->queue, m) == -1)
+	    environment(w->queue, m, h) == -1)
 		e = errno;
 	else {
 		/* a path with a slash: execvp only adds its sh fallback */
@@ -148,12 +185,13 @@ child(struct work *w, char **argv, int in, int out, const struct wmsg *m,
 /*
  * Start argv with in as its standard input (-1: /dev/null) and out as its
  * standard output (-1: mq-work's), in a process group of its own.  m, for
- * a command per message, sets the per-message variables.  Returns the pid,
+ * a command per message, sets the per-message variables, and h (or none)
+ * the headers.  Returns the pid,
  * or -1 with the errno of a command that could not be run in *err.
  */
 pid_t
 spawn(struct work *w, char **argv, int in, int out, const struct wmsg *m,
-    int *errp)
+    const struct mq_headers *h, int *errp)
 {
 	int ep[2], e;
 	ssize_t n;
@@ -164,7 +202,7 @@ spawn(struct work *w, char **argv, int in, int out, const struct wmsg *m,
 	if ((pid = fork()) == -1)
 		err(MQ_EX_TEMPFAIL, "fork");
 	if (pid == 0)
-		child(w, argv, in, out, m, ep[1], parent);
+		child(w, argv, in, out, m, h, ep[1], parent);
 	setpgid(pid, pid);
 	close(ep[1]);
 	/* the pipe closes on exec: data on it means exec failed */

@@ -105,22 +105,18 @@ stream_init(struct work *w)
  * for each field, each value's bytes percent-encoded (%XX, upper case)
  * when they are %, =, space or outside printable ASCII, then a newline.
  * Returns its length, or 0 when it does not fit in cap or is longer than
- * LINE_MAX_OUT.  No field is sent yet; consumers ignore those they do not
- * know.
+ * LINE_MAX_OUT.  The fields are the message's headers, in the order put;
+ * their names (mq(7) Headers) need no encoding.  Consumers ignore fields
+ * they do not know.
  */
-struct field {
-	const char	*name;		/* [a-z0-9_]+ */
-	const char	*value;
-	size_t		 len;
-};
-
 static size_t
 frame_line(char *buf, size_t cap, const struct wmsg *m, int64_t bytes,
-    const struct field *f, size_t nf)
+    const struct mq_headers *h)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	struct mq_header f;
 	unsigned char b;
-	size_t len, i, j;
+	size_t len, pos = 0, j;
 	int r;
 
 	if (cap > LINE_MAX_OUT)
@@ -130,15 +126,16 @@ frame_line(char *buf, size_t cap, const struct wmsg *m, int64_t bytes,
 	if (r < 0 || (size_t)r >= cap)
 		return 0;
 	len = r;
-	for (i = 0; i < nf; i++) {
-		r = snprintf(buf + len, cap - len, " %s=", f[i].name);
+	while (mq_header_next(h, &pos, &f)) {
+		r = snprintf(buf + len, cap - len, " %.*s=", (int)f.nlen,
+		    f.name);
 		if (r < 0 || (size_t)r >= cap - len)
 			return 0;
 		len += r;
-		for (j = 0; j < f[i].len; j++) {
+		for (j = 0; j < f.vlen; j++) {
 			if (cap - len < 4)
 				return 0;
-			b = f[i].value[j];
+			b = f.val[j];
 			if (b == '%' || b == '=' || b <= ' ' || b > '~') {
 				buf[len++] = '%';
 				buf[len++] = hex[b >> 4];
@@ -188,6 +185,7 @@ static int
 next_frame(struct work *w, struct slot *sl)
 {
 	struct wmsg *m = &sl->m[sl->wr];
+	struct mq_headers h;
 	struct stat st;
 	size_t len;
 	int fd, e;
@@ -206,8 +204,18 @@ next_frame(struct work *w, struct slot *sl)
 		sl->n--;
 		return 0;
 	}
+	/* as for a command per message: untrusted headers make it dead */
+	if (mq_headers_read(fd, &h) == -1) {
+		warnx("%s: cannot read headers: %s", m->handle,
+		    mq_strerror(errno));
+		close(fd);
+		settle_msg(w, m, S_DEAD, -1, 0);
+		memmove(m, m + 1, (sl->n - sl->wr - 1) * sizeof(*m));
+		sl->n--;
+		return 0;
+	}
 	if ((len = frame_line(sl->obuf + sl->olen, OBUF_CAP - sl->olen, m,
-	    st.st_size, NULL, 0)) == 0) {
+	    st.st_size, &h)) == 0) {
 		close(fd);
 		return -1;
 	}
@@ -489,7 +497,7 @@ slot_start(struct work *w, struct slot *sl, int *e)
 
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
 		err(MQ_EX_TEMPFAIL, "pipe");
-	sl->pid = spawn(w, w->cmd, in[0], out[1], NULL, e);
+	sl->pid = spawn(w, w->cmd, in[0], out[1], NULL, NULL, e);
 	close(in[0]);
 	close(out[1]);
 	if (sl->pid == -1) {

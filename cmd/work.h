@@ -52,7 +52,7 @@ enum settle { S_ACK, S_NACK, S_DEAD, S_BACK, S_UNCLAIM };
 /* work-run.c */
 const char *resolve_cmd(const char *name);
 pid_t	 spawn(struct work *, char **argv, int in, int out,
-	    const struct wmsg *env, int *err);
+	    const struct wmsg *env, const struct mq_headers *, int *err);
 int	 claim(struct work *, struct wmsg *);
 int	 settle_msg(struct work *, struct wmsg *, enum settle, int64_t delay,
 	    int quiet_stale);

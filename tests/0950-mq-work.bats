@@ -297,3 +297,27 @@ asleep() {
 	wait "$w"
 	[ "$(cat "$T/ran" | tr '\n' ' ')" = "b b " ]
 }
+
+@test "work: headers as MQ_H_<name>, '-' and '.' as '_', values byte for byte; inherited MQ_H_ removed" {
+	T=$BATS_TEST_TMPDIR
+	v=$(printf 'two\nlines \033[1m=x')
+	mq-put -H content-type=text/plain -H "x.note=$v" -r orders.paid q <<<b
+	MQ_H_stale=1 mq-work --drain q python3 -c '
+import os, sys
+e = {k: v for k, v in os.environb.items() if k.startswith(b"MQ_H_")}
+open(sys.argv[1], "wb").write(repr(sorted(e.items())).encode())' "$T/env"
+	want="[(b'MQ_H_content_type', b'text/plain'), (b'MQ_H_routing_key', b'orders.paid'), (b'MQ_H_x_note', b'two\\nlines \\x1b[1m=x')]"
+	[ "$(cat "$T/env")" = "$want" ]
+	[ "$(msgs q)" -eq 0 ]
+}
+
+@test "work: a message whose headers no reader can trust goes to dead/, the command not run" {
+	T=$BATS_TEST_TMPDIR
+	mq-put -H a=1 q <<<x
+	setfattr -n user.mq.h -v 'no-equals' "$(files q ready)"
+	run --separate-stderr mq-work --drain q touch "$T/ran"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"cannot read headers: bad header"* ]]
+	[ ! -e "$T/ran" ]
+	[ "$(count "$S/q/dead")" -eq 1 ]
+}

@@ -145,3 +145,11 @@ load test_helper
 	run mq-work -e -b 4097 q true
 	[ "$status" -eq 64 ]
 }
+
+@test "batch: no MQ_H_ variables, not even inherited ones" {
+	T=$BATS_TEST_TMPDIR
+	mq-put -H a=1 q <<<x
+	MQ_H_stale=1 mq-work -b 10 --drain q sh -c 'env | grep ^MQ_H_ >"$0/env"; true' "$T"
+	[ ! -s "$T/env" ]
+	[ "$(msgs q)" -eq 0 ]
+}

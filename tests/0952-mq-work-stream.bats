@@ -339,3 +339,26 @@ EOF
 	run -127 --separate-stderr mq-work -e -s q /nonexistent/cmd
 	[ "$(count "$S/q/ready")" -eq 1 ]
 }
+
+@test "stream: headers are the frame's name=value fields, in put order, values %XX-encoded" {
+	T=$BATS_TEST_TMPDIR
+	mq-put -H content-type=text/plain -H 'v=a b=c%d' -H $'u=caf\303\251\nx' -H e= q <<<body
+	mq-work -s --drain q sh -c 'IFS= read -r l; printf "%s\n" "$l" >"$0/line"; head -c 6 >/dev/null; set -- $l; echo "ack $1"; cat >/dev/null' "$T"
+	read -r id att bytes rest <"$T/line"
+	[ "$att" = 1 ] && [ "$bytes" = 5 ]
+	[ "$rest" = "content-type=text/plain v=a%20b%3Dc%25d u=caf%C3%A9%0Ax e=" ]
+	[ "$(msgs q)" -eq 0 ]
+}
+
+@test "stream: a message whose headers no reader can trust goes to dead/, never framed" {
+	T=$BATS_TEST_TMPDIR
+	mq-put -H a=1 q <<<x
+	setfattr -n user.mq.h -v 'a=1' "$(files q ready)"	# no NUL at the end
+	mq-put q <<<y
+	run --separate-stderr mq-work -s --drain q sh -c 'while IFS= read -r l; do set -- $l; head -c $(($3 + 1)) >/dev/null; echo "$l" >>"$0/lines"; echo "ack $1"; done' "$T"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"cannot read headers"* ]]
+	[ "$(wc -l <"$T/lines")" -eq 1 ]
+	[ "$(count "$S/q/dead")" -eq 1 ]
+	[ "$(msgs q)" -eq 1 ]
+}
