@@ -115,3 +115,24 @@ figure() {
 	[ "$status" -eq 0 ]
 	[ "$(figure lost)" -gt 0 ]
 }
+
+@test "torture: a message that lost or changed its headers is counted as corrupt (sanity check of tt_check)" {
+	. "$T/lib.sh"
+	tt_body 3 7
+	printf '%s' "$BODY" >"$BATS_TEST_TMPDIR/b"
+	mq-put -H tt-p=3 -H tt-kind=producer q "$BATS_TEST_TMPDIR/b" >/dev/null
+	f=$(files q ready)
+	tt_check "$f" || :
+	[ "$TT_OK" = OK ]
+	setfattr -x user.mq.h "$f"
+	tt_check "$f" || :
+	[ "$TT_OK" = BAD ]
+	# another producer's headers
+	setfattr -n user.mq.h -v "0x$(printf 'tt-p=4\0tt-kind=producer\0' |
+	    od -An -tx1 | tr -d ' \n')" "$f"
+	getfattr --only-values -n user.mq.h "$f" | grep -q tt-p=4
+	tt_check "$f" || :
+	[ "$TT_OK" = BAD ]
+	TT_HDRS="tt-p=3 tt-kind=producer " tt_check "$f" || :
+	[ "$TT_OK" = OK ]
+}

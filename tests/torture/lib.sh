@@ -53,10 +53,12 @@ tt_body() {
 
 # tt_check FILE [SIZE] - read a message body from FILE; set TT_LEN (its
 # size), TT_P, TT_SEQ (- when the body does not say) and TT_OK (OK when the
-# body is exactly the one its header names, and SIZE bytes long when SIZE
-# is given, else BAD)
+# body is exactly the one its header names, SIZE bytes long when SIZE is
+# given, and the message's headers are the ones tt_producer put, else
+# BAD).  The headers are TT_HDRS when it is set (a command of mq-work has
+# them in its environment), else read from FILE.
 tt_check() {
-	local b=
+	local b= h
 	IFS= read -r -d '' b <"$1"
 	TT_LEN=${#b} TT_P=- TT_SEQ=- TT_OK=BAD
 	[[ $b =~ ^([0-9]{1,9})\ ([0-9]{1,9})\ [0-9]+\| ]] || return 0
@@ -64,6 +66,13 @@ tt_check() {
 	tt_body "$TT_P" "$TT_SEQ"
 	[ "$b" = "$BODY" ] || return 0
 	[ -z "${2:-}" ] || [ "$2" = "${#b}" ] || return 0
+	if [ -n "${TT_HDRS+x}" ]; then
+		h=$TT_HDRS
+	else
+		h=$(getfattr --only-values -n user.mq.h "$1" 2>/dev/null |
+		    tr '\0' ' ')
+	fi
+	[ "$h" = "tt-p=$TT_P tt-kind=producer " ] || return 0
 	TT_OK=OK
 }
 
@@ -75,8 +84,9 @@ tt_field() {
 }
 
 # tt_producer P LOG STOP [DELAY] - put the messages P 0, P 1, ... one per
-# mq-put, or 1 to 8 per mq-put -l, until the file STOP exists; a third of
-# the single puts are delayed by DELAY when it is given.  Logs put after
+# mq-put, or 1 to 8 per mq-put -l, each with the headers tt-p=P and
+# tt-kind=producer, until the file STOP exists; a third of the single puts
+# are delayed by DELAY when it is given.  Logs put after
 # an exit status of 0 only.
 tt_producer() {
 	local p=$1 log=$2 stop=$3 delay=${4:-} seq=0 n i rc out
@@ -90,14 +100,16 @@ tt_producer() {
 			tt_body "$p" "$seq"
 			printf '%s' "$BODY" >"$f"
 			[ -n "$delay" ] && ((RANDOM % 3 == 0)) && args=(-D "$delay")
-			out=$(mq-put "${args[@]}" q "$f" 2>>"$log.err")
+			out=$(mq-put "${args[@]}" -H "tt-p=$p" -H tt-kind=producer \
+			    q "$f" 2>>"$log.err")
 		else
 			n=$((1 + RANDOM % 8))
 			for ((i = 0; i < n; i++)); do
 				tt_body "$p" $((seq + i))
 				printf '%s\n' "$BODY"
 			done >"$f"
-			out=$(mq-put -l q <"$f" 2>>"$log.err")
+			out=$(mq-put -l -H "tt-p=$p" -H tt-kind=producer q \
+			    <"$f" 2>>"$log.err")
 		fi
 		rc=$?
 		if [ "$rc" -eq 0 ]; then
