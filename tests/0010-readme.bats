@@ -236,6 +236,10 @@ $t -h:     $u"
 	section "Fan-out"
 }
 
+@test "readme: Headers and request/reply" {
+	section "Headers and request/reply"
+}
+
 @test "readme: every section in order in one spool and one shell, as a reader follows it" {
 	local p=$BATS_TEST_TMPDIR/p
 	split "$ROOT/README.md" "$p"
