@@ -163,3 +163,22 @@ nothing_put() {
 	# the body is still delivered; readers of headers say they are bad
 	[ "$(cat "$h")" = x ]
 }
+
+@test "headers: a message waiting its ordered group's turn keeps them when released" {
+	mq-put -g g -H n=1 q <<<one
+	mq-put -g g -H n=2 q <<<two
+	h=$(mq-get q)
+	[ "$(hdrs "$h")" = n=1 ]
+	mq-ack "$h"
+	h=$(mq-get q)
+	[ "$(cat "$h")" = two ]
+	[ "$(hdrs "$h")" = n=2 ]
+}
+
+@test "headers: a keyed put (sync=batch group commit and sync=full) keeps them" {
+	for s in batch full; do
+		conf "sync=$s"
+		mq-put -k "k-$s" -H "s=$s" "q$s" <<<x
+		[ "$(hdrs "$(only "q$s" ready)")" = "s=$s" ]
+	done
+}
