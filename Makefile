@@ -44,7 +44,8 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	$(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 
 TOOLS = mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick \
-	mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub
+	mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub \
+	mq-show
 # the bridge to AMQP brokers, linked dynamically with librabbitmq (and
 # OpenSSL, for amqps://)
 BRIDGE = mq-forward mq-recv
@@ -60,7 +61,7 @@ MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
 FUZZ_TIME ?= 30
 FUZZ_CC ?= clang
 FUZZ_O = build/fuzz
-FUZZERS = parse name conf handle records
+FUZZERS = parse name conf handle records header
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	$(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all

@@ -59,6 +59,7 @@ _mq()
         mq-ls | mq-purge) argopts=ds ;;
         mq-stat) argopts=dwc flags=jP ;;
         mq-release) argopts=da ;;
+        mq-show) flags=j ;;
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
         mq-sub) flags=r ;;
@@ -139,6 +140,10 @@ _mq()
                             "$spool"/*/inflight/*
                         ;;
                     mq-release:*) _mq_paths "$spool"/*/held/* ;;
+                    mq-show:*)
+                        _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
+                            "$spool"/*/inflight/* "$spool"/*/dead/* "$spool"/*/held/*
+                        ;;
                     mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | mq-sub:* | *:0) _mq_queues ;;
                     mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
                     mq-forward:*) ;; # url, exchange, routing key: nothing to offer
@@ -161,4 +166,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-forward mq-recv
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-show mq-forward mq-recv

@@ -1,7 +1,7 @@
 /*
  * handle.c - acting on one message named by its handle: ack, nack,
- * unclaim, reject, touch, kick, hold, release.  What a handle may name,
- * and how it is checked, is session.c's.
+ * unclaim, reject, touch, kick, hold, release, and opening it to read.
+ * What a handle may name, and how it is checked, is session.c's.
  *
  * Invariants:
  * - A handle whose in-flight file is gone (acked, reclaimed, claimed again)
@@ -290,4 +290,44 @@ mq_release(struct mq_session *s, const char *handle)
 	if (r == -1 && errno == ENOENT)
 		errno = MQ_EMOVED;
 	return r;
+}
+
+/*
+ * Open a message of any state to read it.  resolve() looked at the name
+ * without following it; the open looks again (no link followed, no
+ * blocking, a regular file), and the twin check is made on what was
+ * opened, so that nothing swapped in between the two is read.
+ */
+int
+mq_open_message(struct mq_session *s, const char *path,
+    struct mq_message *msg)
+{
+	struct target t;
+	struct stat st;
+	int fd;
+
+	if (resolve(s, path, (1U << MQ_NSTATES) - 1, &t) == -1) {
+		/* gone() says ENOENT of dead/ for mq-kick's sake */
+		if (errno == ENOENT)
+			errno = MQ_EMOVED;
+		return -1;
+	}
+	fd = mq_openat_stat(t.fd, t.name, O_RDONLY, 0, &st);
+	if (fd == -1 && errno == ENOENT)
+		errno = t.state == MQ_INFLIGHT ? ESTALE : MQ_EMOVED;
+	else if (fd != -1 && !linked_ok(&t.m, &st)) {
+		close(fd);
+		fd = -1;
+		errno = MQ_EHANDLE;
+	}
+	if (fd != -1) {
+		strlcpy(msg->queue, t.q->name, sizeof(msg->queue));
+		msg->state = t.state;
+		msg->name = t.m;
+		msg->size = (int64_t)st.st_size;
+		msg->lease_end = t.state == MQ_INFLIGHT ?
+		    lease_end(&st, &t.m) : 0;
+	}
+	target_close(&t);
+	return fd;
 }

@@ -308,6 +308,21 @@ int	 mq_kick(struct mq_session *, const char *queue, const char *path);
 /* held receives the message's new path, in held/ */
 int	 mq_hold(struct mq_session *, const char *handle, char *held, size_t);
 int	 mq_release(struct mq_session *, const char *handle);
+/*
+ * Open the message a path names, in any state, to read (mq-show): the
+ * descriptor, and in *msg what the spool says of it.  Nothing is moved
+ * or locked.  A message gone from where the path says fails with ESTALE
+ * (in flight) or MQ_EMOVED.
+ */
+struct mq_message {
+	char		 queue[MQ_QUEUE_MAX + 1];
+	int		 state;
+	struct mq_name	 name;
+	int64_t		 size;		/* the file's, in bytes */
+	int64_t		 lease_end;	/* epoch ms, in flight only; else 0 */
+};
+int	 mq_open_message(struct mq_session *, const char *path,
+	    struct mq_message *);
 const struct mq_conferr *mq_session_conferr(const struct mq_session *);
 int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);

@@ -117,6 +117,17 @@ expect() {
     expect 'mq-hold -' -d -h -V
 }
 
+@test "bash: mq-show offers messages of every state, and -j" {
+    R1=$SPOOL/orders/ready/4.0000000001/1732437600.000125.r7QkT3bZ,p4,a0,s14
+    L1=$SPOOL/other/delayed/1732437660/1732437600.000126.d7QkT3bZ,p4,a0,n1732437700
+    E1=$SPOOL/orders/held/1732437600.000127.h7QkT3bZ,p4,a1
+    mkdir -p "${R1%/*}" "${L1%/*}"
+    touch "$R1" "$L1" "$E1"
+    expect "mq-show $SPOOL/orders/" "$R1" "$H1" "$D1" "$E1"
+    expect "mq-show -j $SPOOL/other/" "$L1"
+    expect 'mq-show -' -j -d -h -V
+}
+
 @test "bash: held messages for mq-release, queues after -a" {
     E1=$SPOOL/orders/held/1732437600.000127.h7QkT3bZ,p4,a1
     E2=$SPOOL/zz/held/1732437600.000128.h7QkT3bZ,p4,a0,x1732440000
@@ -233,7 +244,7 @@ expect() {
     command -v zsh >/dev/null || skip "zsh is not installed"
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
-    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-forward mq-recv" ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-show mq-forward mq-recv" ]
 }
 
 @test "fish: mq.fish parses and completes queues and handles" {
@@ -259,6 +270,14 @@ expect() {
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-release "; complete -C "mq-release -a o"; complete -C "mq-hold "' "$COMPLETIONS/mq.fish"
     [ "$status" -eq 0 ] && [ -z "$stderr" ]
     [ "$output" = "$(printf '%s\tHeld message\norders\tRelease every held message of a queue\nother\tRelease every held message of a queue\n%s\tHandle\n%s\tHandle' "$E1" "$H1" "$H2")" ]
+}
+
+@test "fish: mq-show completes messages of every state, and -j" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-show "; complete -C "mq-show -"' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [[ "$output" == *"$H1"$'\t'Message* && "$output" == *"$D1"$'\t'Message* ]]
+    [[ "$output" == *"-j"$'\t'"One JSON object per message"* ]]
 }
 
 @test "fish: mq-forward and mq-recv complete options, queues and password files" {
