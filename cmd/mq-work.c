@@ -337,10 +337,11 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct work w = { .maxjobs = 1, .timeout = 30 * 60 * 1000 };
+	struct work w = { .maxjobs = 1, .timeout = 30 * 60 * 1000,
+	    .grace = 30000 };
 	char spool[PATH_MAX], c;
 	const char *dir = NULL, *e;
-	int64_t grace = 30000, rate = 0, stopat = -1;
+	int64_t rate = 0, stopat = -1;
 	int64_t now, sleep, later;
 	long long max = 0, started = 0;
 	size_t want;
@@ -376,7 +377,7 @@ main(int argc, char *argv[])
 				errx(MQ_EX_USAGE, "jobs %s: %s", optarg, e);
 			break;
 		case 'k':
-			if (mq_parse_duration(optarg, &grace) == -1)
+			if (mq_parse_duration(optarg, &w.grace) == -1)
 				errx(MQ_EX_USAGE, "%s: bad grace time", optarg);
 			break;
 		case 'n':
@@ -442,7 +443,7 @@ main(int argc, char *argv[])
 			status = mq_exit_status(r);
 		now = mono_ms();
 		if (stopsig && stopat < 0)
-			stopat = now + grace;
+			stopat = now + w.grace;
 		/* a second signal, or the grace time over: stop them now */
 		if (stopat >= 0 && busy(&w) && (signals > 1 || now >= stopat) &&
 		    kill_all(&w) > 0 && status == 0)
@@ -450,7 +451,7 @@ main(int argc, char *argv[])
 		if (stopat >= 0 && !busy(&w))
 			break;
 		/* claim while there is room, the rate allows and -n is not met */
-		empty = 0;
+		empty = w.empty = 0;
 		sleep = -1;
 		while (stopat < 0 && (max == 0 || started < max) &&
 		    status == 0 && (want = room(&w, &sleep)) > 0) {
@@ -476,22 +477,25 @@ main(int argc, char *argv[])
 				mq_rate_unused(w.q, (int)(want - r));
 			if (r < 0)
 				break;
+			/* fewer (-s): one may have gone back, unsent */
 			if ((size_t)r < want) {
-				empty = 1;
+				empty = w.empty;
 				break;
 			}
 		}
 		/*
-		 * -s: nothing more to claim and nothing unsettled: the
-		 * commands' input is closed, and they are waited for.
+		 * -s: nothing more to claim and nothing unsettled, or an
+		 * error: the commands' input is closed, and they are waited
+		 * for.  After an error, not for their answers: those may
+		 * never come (a command that answers nothing until its -t).
 		 */
-		if (w.stream && stream_unsettled(&w) == 0 && (stopat >= 0 ||
-		    status != 0 || (max > 0 && started >= max) ||
-		    (drain && empty))) {
+		if (w.stream && !w.closed && (status != 0 ||
+		    (stream_unsettled(&w) == 0 && (stopat >= 0 ||
+		    (max > 0 && started >= max) || (drain && empty))))) {
 			stream_close(&w);
 			/* -k applies here too: a command that stays is killed */
 			if (stopat < 0)
-				stopat = mono_ms() + grace;
+				stopat = mono_ms() + w.grace;
 		}
 		if (!busy(&w) && (status != 0 || (max > 0 && started >= max) ||
 		    (drain && empty) || w.closed))

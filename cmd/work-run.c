@@ -225,8 +225,10 @@ claim(struct work *w, struct wmsg *m)
 	struct mq_name nm;
 	int r;
 
-	if ((r = mq_get(w->q, w->lease, handle, sizeof(handle))) != 1)
+	if ((r = mq_get(w->q, w->lease, handle, sizeof(handle))) != 1) {
+		w->empty = r == 0;
 		return r;
+	}
 	if (mq_handle_name(handle, &nm) == -1)
 		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
 	if ((m->handle = strdup(handle)) == NULL)

@@ -15,7 +15,13 @@
  *   leaves nothing unsettled behind: what it began to read goes back with
  *   its attempt counted; what it never read (frames still in the pipe,
  *   FIONREAD, or not yet written) is unclaimed, so that a message that
- *   kills its command takes no attempt from the ones queued behind it.
+ *   kills its command takes no attempt from the ones queued behind it;
+ * - what a command can no longer read is unclaimed at once, not when it
+ *   exits: the frames not yet written when its input closes (a frame cut
+ *   short would give it a truncated body to answer), and those left in
+ *   the pipe when it closed its end itself;
+ * - a command is never sent a message it nacked (see nacked_by), so that
+ *   an answer, which names no delivery, names one delivery only.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -44,12 +50,15 @@
 #define READ_TURN	(64 * 1024)	/* answers read a slot a loop turn */
 #define READ_LAST	(1024 * 1024)	/* a gone command's last answers */
 #define WRITE_TURN	(256 * 1024)	/* frames written a slot a loop turn */
+#define NACKED_MAX	1024		/* ids a command nacked, remembered */
 
 struct slot {
 	pid_t	 pid;		/* 0: no command */
 	int	 in, out;	/* its standard input and output; -1: closed */
 	int	 watchin;	/* in is in the epoll set (output pending) */
 	int	 closing;	/* input closed by us: to exit, not restart */
+	int64_t	 retired;	/* monotonic ms its input was closed for a
+				   new command to take over; 0: not */
 	int	 killed;	/* sent SIGKILL: to be reaped */
 	long	 settled;	/* answers since it started */
 	int64_t	 restart;	/* monotonic ms before which it is not started */
@@ -67,6 +76,8 @@ struct slot {
 	char	 ibuf[ANSWER_MAX];
 	size_t	 ilen;
 	int	 skip;		/* in an answer line too long: up to its end */
+	char	(*nacked)[MQ_ID_LEN + 1];	/* ids its command nacked */
+	size_t	 nnacked;
 };
 
 static struct slot *slots;
@@ -178,6 +189,56 @@ close_in(struct slot *sl)
 		close(sl->src);
 	sl->src = -1;
 	sl->olen = 0;
+}
+
+/* How many of m[0..wr) the command began to read: the frames are in order. */
+static size_t
+began(const struct slot *sl)
+{
+	size_t k;
+
+	for (k = 0; k < sl->wr && sl->m[k].sent < sl->consumed; k++)
+		;
+	return k;
+}
+
+/* How many of m[0..wr) have had their frame wholly written. */
+static size_t
+whole(const struct slot *sl)
+{
+	int64_t end;
+	size_t k;
+
+	for (k = 0; k < sl->wr; k++) {
+		end = k + 1 < sl->wr ? sl->m[k + 1].sent :
+		    sl->src == -1 ? sl->queued : INT64_MAX;
+		if (end > sl->written)
+			break;
+	}
+	return k;
+}
+
+/* Unclaim m[k..n), which the command will never read. */
+static void
+unsent_back(struct work *w, struct slot *sl, size_t k)
+{
+	give_back(w, sl->m + k, sl->n - k, S_UNCLAIM);
+	sl->n = sl->wr = k;
+}
+
+/*
+ * Close a slot's input for good and unclaim what its command will never
+ * read: the frames not wholly written (one cut short would give it a
+ * truncated body to answer) and, when the command closed its end itself
+ * (byself), those still in the pipe as well.
+ */
+static void
+end_input(struct work *w, struct slot *sl, int byself)
+{
+	size_t k = whole(sl);
+
+	close_in(sl);
+	unsent_back(w, sl, byself ? began(sl) : k);
 }
 
 /* Open m[wr] and put its frame line out; 0, or -1 when there is no room. */
@@ -305,8 +366,8 @@ slot_write(struct work *w, struct slot *sl)
 				continue;
 			if (errno != EAGAIN) {
 				/* it closed its input: it is to exit, or
-				   time out */
-				close_in(sl);
+				   time out, holding what it read */
+				end_input(w, sl, 1);
 				return;
 			}
 			if (!sl->watchin) {
@@ -329,38 +390,91 @@ slot_write(struct work *w, struct slot *sl)
 	sl->watchin = 0;
 }
 
-/* Why an answer line is refused, or NULL; its parts in the rest. */
+/*
+ * Why an answer line is malformed, or NULL; its parts in the rest.  The
+ * words are counted before any is read, so that a line with one too many
+ * is said to be that, whatever the words.
+ */
 static const char *
 parse_answer(char *line, enum settle *how, char **id, int64_t *delay)
 {
-	char *arg = NULL;
+	static const char *const more[] = { "more words than ack ID",
+	    "more words than nack ID [delay]", "more words than dead ID" };
+	char *word[3], *p = line;
+	size_t n, max;
 
-	if ((*id = strchr(line, ' ')) != NULL)
-		*(*id)++ = '\0';
-	if (*id != NULL && (arg = strchr(*id, ' ')) != NULL)
-		*arg++ = '\0';
+	if (*line == '\0')
+		return "an empty line";
+	for (n = 0; p != NULL && n < 3; n++)
+		if (*(word[n] = strsep(&p, " ")) == '\0')
+			return "an empty word: words are one space apart";
 	*delay = -1;
-	if (strcmp(line, "ack") == 0)
+	if (strcmp(word[0], "ack") == 0)
 		*how = S_ACK;
-	else if (strcmp(line, "dead") == 0)
-		*how = S_DEAD;
-	else if (strcmp(line, "nack") == 0) {
+	else if (strcmp(word[0], "nack") == 0)
 		*how = S_NACK;
-		if (arg != NULL && mq_parse_duration(arg, delay) == -1)
-			return "bad delay";
-		arg = NULL;
-	} else
+	else if (strcmp(word[0], "dead") == 0)
+		*how = S_DEAD;
+	else
 		return "not ack, nack or dead";
-	if (*id == NULL || **id == '\0')
+	max = *how == S_NACK ? 3 : 2;
+	if (n < 2)
 		return "no message id";
-	return arg != NULL ? "more words than expected" : NULL;
+	if (n > max || p != NULL)
+		return more[*how];
+	if (n == 3 && mq_parse_duration(word[2], delay) == -1)
+		return "bad delay";
+	*id = word[1];
+	return NULL;
+}
+
+/* Whether the slot's command nacked id: it is not to see it again. */
+static int
+nacked_by(const struct slot *sl, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < sl->nnacked; i++)
+		if (strcmp(sl->nacked[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Close a slot's input so that a new command takes over once this one
+ * has answered what it holds and exited (-k after, it is killed).
+ */
+static void
+retire(struct work *w, struct slot *sl)
+{
+	if (sl->retired || sl->in == -1)
+		return;
+	end_input(w, sl, 0);
+	sl->retired = mono_ms();
+}
+
+/*
+ * A nack's id is remembered for as long as the command runs: the message
+ * may come back to this slot, and the command's second answer for it (a
+ * late duplicate) would then settle the new delivery unread.  Full, the
+ * record is emptied by a new command.
+ */
+static void
+remember_nack(struct work *w, struct slot *sl, const char *id)
+{
+	if (sl->nacked == NULL && (sl->nacked = reallocarray(NULL, NACKED_MAX,
+	    sizeof(*sl->nacked))) == NULL)
+		err(MQ_EX_TEMPFAIL, NULL);
+	strlcpy(sl->nacked[sl->nnacked++], id, sizeof(*sl->nacked));
+	if (sl->nnacked == NACKED_MAX)
+		retire(w, sl);
 }
 
 /* One answer line (without its newline): settle, or say why not. */
 static void
 answer(struct work *w, struct slot *sl, const char *text, size_t len)
 {
-	char line[ANSWER_MAX], *id, *v;
+	char line[ANSWER_MAX], *id = NULL, *v;
 	const char *why;
 	enum settle how;
 	int64_t delay;
@@ -377,7 +491,8 @@ answer(struct work *w, struct slot *sl, const char *text, size_t len)
 			    strcmp(sl->m[i].id, id) == 0)
 				break;
 		if (i == sl->wr)
-			why = "no such message unsettled";
+			why = nacked_by(sl, id) ? "answered twice" :
+			    "no such message unsettled";
 	}
 	if (why != NULL) {
 		v = visible(text, len);
@@ -393,6 +508,8 @@ answer(struct work *w, struct slot *sl, const char *text, size_t len)
 	memmove(&sl->m[i], &sl->m[i + 1], (sl->n - i - 1) * sizeof(*sl->m));
 	sl->n--;
 	sl->wr--;
+	if (how == S_NACK && sl->nnacked < NACKED_MAX)
+		remember_nack(w, sl, id);
 }
 
 /* The complete lines of ibuf; what is left moves to its start. */
@@ -544,9 +661,12 @@ stream_room(struct work *w, int64_t now, int64_t *wake)
 	return r;
 }
 
-/* The slot with room and the fewest unsettled: the work is spread. */
+/*
+ * The slot with room and the fewest unsettled, the work spread; not one
+ * whose command nacked id (NULL: any).
+ */
 static struct slot *
-pick(struct work *w, int64_t now)
+pick(struct work *w, int64_t now, const char *id)
 {
 	struct slot *best = NULL;
 	int64_t wake = -1;
@@ -554,7 +674,8 @@ pick(struct work *w, int64_t now)
 
 	for (i = 0; i < w->maxjobs; i++)
 		if (slot_room(w, &slots[i], now, &wake) > 0 &&
-		    (best == NULL || slots[i].n < best->n))
+		    (best == NULL || slots[i].n < best->n) &&
+		    (id == NULL || !nacked_by(&slots[i], id)))
 			best = &slots[i];
 	return best;
 }
@@ -563,12 +684,12 @@ int
 stream_claim(struct work *w, size_t want, int *status)
 {
 	struct wmsg m;
-	struct slot *sl;
+	struct slot *sl, *to;
 	size_t got;
 	int r, e, i;
 
-	for (got = 0; got < want; got++) {
-		if ((sl = pick(w, mono_ms())) == NULL)
+	for (got = 0; got < want;) {
+		if ((sl = pick(w, mono_ms(), NULL)) == NULL)
 			break;
 		/*
 		 * A slot without a command claims one, the command's start
@@ -583,14 +704,26 @@ stream_claim(struct work *w, size_t want, int *status)
 			*status = mq_exit_status(errno);
 			break;
 		}
+		/* back to a command that nacked it: to another, or a new one */
+		if (nacked_by(sl, m.id)) {
+			if ((to = pick(w, mono_ms(), m.id)) == NULL) {
+				settle_msg(w, &m, S_UNCLAIM, 0, 1);
+				retire(w, sl);
+				continue;
+			}
+			sl = to;
+		}
 		/* started on its first message: an idle queue runs none */
 		if (sl->pid == 0 && slot_start(w, sl, &e) == -1) {
 			warnx("%s: %s", w->cmd[0], strerror(e));
-			settle_msg(w, &m, S_BACK, 0, 1);
+			/* back when the commands' input is closed: out of
+			   descriptors, it could not go back now */
+			sl->m[sl->n++] = m;
 			*status = exec_status(e);
 			return -1;
 		}
 		sl->m[sl->n++] = m;
+		got++;
 	}
 	for (i = 0; i < w->maxjobs; i++)
 		if (slots[i].pid != 0 && slots[i].wr < slots[i].n)
@@ -614,7 +747,7 @@ slot_gone(struct work *w, struct slot *sl, int status, int64_t now)
 	left = 0;
 	for (size_t i = 0; i < sl->n; i++)
 		left += sl->m[i].handle != NULL;
-	if (!sl->closing || left > 0) {
+	if (!(sl->closing || sl->retired) || left > 0) {
 		if (WIFSIGNALED(status))
 			warnx("%s: killed by signal %d, %zu messages returned",
 			    w->cmd[0], WTERMSIG(status), left);
@@ -622,14 +755,15 @@ slot_gone(struct work *w, struct slot *sl, int status, int64_t now)
 			warnx("%s: exited %d, %zu messages returned",
 			    w->cmd[0], WEXITSTATUS(status), left);
 	}
-	/* frames are in claim order: those it began to read come first */
-	for (k = 0; k < sl->wr && sl->m[k].sent < sl->consumed; k++)
-		;
+	k = began(sl);
 	give_back(w, sl->m, k, S_BACK);
 	give_back(w, sl->m + k, sl->n - k, S_UNCLAIM);
 	sl->n = sl->wr = 0;
 	sl->pid = 0;
 	sl->killed = 0;
+	sl->retired = 0;
+	sl->closing = w->closed;
+	sl->nnacked = 0;
 	/* one that keeps dying before it settles anything waits longer */
 	if (sl->settled > 0)
 		sl->backoff = 0;
@@ -674,17 +808,31 @@ stream_unsettled(const struct work *w)
 	return n;
 }
 
-/* Nothing more will come: close the commands' input, let them exit. */
+/*
+ * Nothing more will come: close the commands' input, let them exit.  What
+ * was claimed and not wholly written is unclaimed, and a failed start's
+ * message goes back, once every input is closed: out of descriptors, they
+ * could not go back before.
+ */
 void
 stream_close(struct work *w)
 {
+	size_t keep[JOBS_MAX];
 	int i;
 
+	w->closed = 1;
 	for (i = 0; i < w->maxjobs; i++) {
 		slots[i].closing = 1;
+		keep[i] = whole(&slots[i]);
 		close_in(&slots[i]);
 	}
-	w->closed = 1;
+	for (i = 0; i < w->maxjobs; i++)
+		if (slots[i].pid != 0)
+			unsent_back(w, &slots[i], keep[i]);
+		else {
+			give_back(w, slots[i].m, slots[i].n, S_BACK);
+			slots[i].n = slots[i].wr = 0;
+		}
 }
 
 /* The grace time is over: kill the commands; returns how many ran. */
@@ -693,6 +841,7 @@ stream_kill(struct work *w)
 {
 	int i, n = 0, status;
 
+	w->closed = 1;
 	for (i = 0; i < w->maxjobs; i++) {
 		if (slots[i].pid == 0)
 			continue;
@@ -704,48 +853,70 @@ stream_kill(struct work *w)
 		slot_gone(w, &slots[i], status, 0);
 		n++;
 	}
-	w->closed = 1;
 	return n;
+}
+
+/* ms from which a message's answer is waited for */
+static int64_t
+since(const struct slot *sl, const struct wmsg *m)
+{
+	return m->claimed > sl->progress ? m->claimed : sl->progress;
+}
+
+/*
+ * The command is stuck: every message it began to read goes back as a
+ * failure would (its attempt counted, with backoff), the oldest even
+ * unread, so that a message no command gets through ends in dead/; the
+ * rest, unread, go back as for any command gone.
+ */
+static void
+time_out(struct work *w, struct slot *sl)
+{
+	size_t i, k;
+
+	slot_kill(sl);
+	close_in(sl);
+	k = began(sl);
+	for (i = 0; i < sl->n && (i == 0 || i < k); i++) {
+		warnx("%s: %s: no answer in %lld ms: restarting it",
+		    w->cmd[0], sl->m[i].id, (long long)w->timeout);
+		settle_msg(w, &sl->m[i], S_NACK, -1, 0);
+	}
 }
 
 /*
  * Renew the leases of what is unsettled, and restart a command that
  * answered nothing for the answer timeout while a message waited (counted
  * from the later of that message's claim and the command's last answer:
- * a slow command that answers goes on): its oldest unanswered message goes
- * back as a failure would (its attempt counts, with backoff), the rest as
- * for any command gone.  Returns ms to the next renewal or timeout.
+ * a slow command that answers goes on), or that stays -k after it was
+ * retired.  Returns ms to the next renewal or timeout.
  */
 int64_t
 stream_tick(struct work *w, int64_t now)
 {
 	struct slot *sl;
 	int64_t next = -1;
-	size_t i;
 	int j;
 
 	for (j = 0; j < w->maxjobs; j++) {
 		sl = &slots[j];
 		if (sl->pid == 0 || sl->killed)
 			continue;
-		for (i = 0; i < sl->n; i++) {
-			if (sl->m[i].handle == NULL || now - (sl->m[i].claimed >
-			    sl->progress ? sl->m[i].claimed : sl->progress) <
-			    w->timeout)
-				continue;
-			warnx("%s: %s: no answer in %lld ms: restarting it",
-			    w->cmd[0], sl->m[i].id, (long long)w->timeout);
-			settle_msg(w, &sl->m[i], S_NACK, -1, 0);
-			slot_kill(sl);
-			close_in(sl);
-			break;
-		}
-		if (sl->killed)
+		/* m[0], the oldest claim, is the first to time out */
+		if (sl->n > 0 && now - since(sl, &sl->m[0]) >= w->timeout) {
+			time_out(w, sl);
 			continue;
+		}
+		if (sl->retired && now - sl->retired >= w->grace) {
+			slot_kill(sl);
+			continue;
+		}
 		next = least(next, renew_msgs(w, sl->m, sl->n, now, 0));
 		if (sl->n > 0)
-			next = least(next, (sl->m[0].claimed > sl->progress ?
-			    sl->m[0].claimed : sl->progress) + w->timeout - now);
+			next = least(next, since(sl, &sl->m[0]) + w->timeout -
+			    now);
+		if (sl->retired)
+			next = least(next, sl->retired + w->grace - now);
 	}
 	return next;
 }

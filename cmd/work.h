@@ -38,12 +38,14 @@ struct work {
 	const char	*path;		/* cmd[0] as found in PATH once */
 	int64_t		 lease;
 	int64_t		 timeout;	/* -t: ms a stream command may take */
+	int64_t		 grace;		/* -k: ms a command is given to exit */
 	int		 maxjobs;
 	int		 batch;		/* -b; 0: a command per message */
 	int		 stream;	/* -s */
 	int		 verbose;
 	int		 waitfd;	/* what wakes the loop (the self-pipe) */
 	int		 closed;	/* -s: the commands' input is closed */
+	int		 empty;		/* a claim found nothing ready */
 };
 
 /* how a message leaves a consumer */

@@ -66,10 +66,12 @@ EOF
 	chmod +x "$T/consume.sh" "$T/consume.py"
 	[ "$(wc -l <"$T/consume.sh")" -lt 15 ] && [ "$(wc -l <"$T/consume.sh")" -gt 5 ]
 	[ "$(wc -l <"$T/consume.py")" -lt 15 ] && [ "$(wc -l <"$T/consume.py")" -gt 5 ]
-	# the sh one runs process(1): here a stub that fails on "fail"
+	# the sh one runs process(1): here a stub that fails on "fail", and
+	# talks on its standard output, which must not reach the answers
 	mkdir "$T/bin"
 	cat >"$T/bin/process" <<EOF
 #!/bin/sh
+echo processing
 cat >"$T/last"
 [ "\$(cat "$T/last")" != fail ] || exit 1
 cat "$T/last" >>"$T/bodies"
@@ -79,7 +81,11 @@ EOF
 	printf 'x\0y\nz' | mq-put q >/dev/null
 	printf '' | mq-put q >/dev/null
 	printf 'fail' | mq-put q >/dev/null
-	PATH=$T/bin:$PATH mq-work -e -s q "$T/consume.sh"
+	PATH=$T/bin:$PATH run --separate-stderr mq-work -e -s q "$T/consume.sh"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"bad answer"* ]]
+	[[ "$stderr" == *processing* ]]
 	printf 'x\0y\nz\n\n' | cmp - "$T/bodies"
 	# the failed one: nacked for 10 s
 	f=$(only q delayed)
@@ -100,7 +106,8 @@ EOF
 	T=$BATS_TEST_TMPDIR
 	run --separate-stderr mq-work -e -s q sh -c '
 		read -r id att n; head -c $((n + 1)) >/dev/null
-		printf "hello\nack\nack nosuch\nack %s extra\nnack %s soon\n\033]0;x\nack %s\n" "$id" "$id" "$id"
+		printf "hello\nack\nack nosuch\nack %s extra\nnack %s soon\n\033]0;x\n" "$id" "$id"
+		printf "\nack  %s\nack %s \ndead %s x\nack %s\n" "$id" "$id" "$id" "$id"
 		touch "$0/answered"
 		while read -r l; do :; done' "$T"
 	[ "$status" -eq 0 ]
@@ -108,12 +115,30 @@ EOF
 	[[ "$stderr" == *'bad answer "hello": not ack, nack or dead'* ]]
 	[[ "$stderr" == *'bad answer "ack": no message id'* ]]
 	[[ "$stderr" == *'bad answer "ack nosuch": no such message unsettled'* ]]
-	[[ "$stderr" == *'extra": more words than expected'* ]]
+	[[ "$stderr" == *'extra": more words than ack ID'* ]]
 	[[ "$stderr" == *'soon": bad delay'* ]]
 	[[ "$stderr" == *'bad answer "\033]0;x": not ack, nack or dead'* ]]
-	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 6 ]
+	[[ "$stderr" == *'bad answer "": an empty line'* ]]
+	[[ "$stderr" == *'bad answer "ack  '*'": an empty word: words are one space apart'* ]]
+	[[ "$stderr" == *' ": an empty word: words are one space apart'* ]]
+	[[ "$stderr" == *' x": more words than dead ID'* ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 10 ]
 	# only the last, good line settled it: acked, not nacked
 	[ "$(msgs q)" -eq 0 ]
+}
+
+@test "stream: an answer with one word too many is malformed, named as such, whatever its words (was: 'nack ID 10s 1' a bad delay)" {
+	mq-put q <<<one >/dev/null
+	run --separate-stderr mq-work -e -s q sh -c '
+		read -r id att n; head -c $((n + 1)) >/dev/null
+		printf "nack %s 10s 1\nnack %s 10s\n" "$id" "$id"
+		while read -r l; do :; done'
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *'bad answer "nack '*' 10s 1": more words than nack ID [delay]'* ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+	# settled by the good line alone: delayed by its 10 s
+	[ "$(count "$S/q/delayed")" -eq 1 ]
 }
 
 @test "stream: a command that never answers: leases renewed, then the answer timeout restarts it" {
@@ -361,4 +386,84 @@ EOF
 	[ "$(wc -l <"$T/lines")" -eq 1 ]
 	[ "$(count "$S/q/dead")" -eq 1 ]
 	[ "$(msgs q)" -eq 1 ]
+
+@test "stream: an error (out of descriptors, 75) winds down within -k, not the answer timeout: input closed, commands killed, every message back" {
+	seq 100 | mq-put -l q >/dev/null
+	SECONDS=0
+	# 40 slots need more descriptors than 48: a start fails (EMFILE), and
+	# the commands started read everything and never answer nor exit
+	run --separate-stderr bash -c 'ulimit -n 48
+		exec mq-work -e -s -j 40 -t 30s -k 1s q sh -c "cat >/dev/null; exec sleep 600"'
+	printf '%s\n' "$stderr" | grep -v 'cannot renew' | head -n 20
+	echo "status $status after $SECONDS s"
+	[ "$status" -eq 75 ]
+	[ "$SECONDS" -lt 15 ]
+	[[ "$stderr" == *"Too many open files"* ]]
+	[ "$(count "$S/q/inflight")" -eq 0 ]
+	[ "$(count "$S/q/ready")" -eq 100 ]
+	# read and unanswered: attempt counted, no backoff; never sent: none
+	[ -z "$(find "$S/q/ready" -type f -name '*,a[2-9]*')" ]
+	[ -n "$(find "$S/q/ready" -type f -name '*,a1,*')" ]
+}
+
+@test "stream: a command that closes its input: the messages it never read are unclaimed at once (no attempt), not when it exits" {
+	export T=$BATS_TEST_TMPDIR
+	seq 10 | mq-put -l q >/dev/null
+	# reads one frame, closes its input, acks, and stays until told
+	mq-work -e -s -b 4 q sh -c '
+		read -r id att n; head -c $((n + 1)) >/dev/null
+		exec <&-
+		echo "$att" >>"$0/atts"
+		echo "ack $id"
+		until [ -e "$0/go" ]; do sleep 0.05; done' "$T" 2>"$T/err" &
+	w=$!
+	# one acked; the three in the pipe and the one claimed after: back
+	ok=0
+	wait_for 10 bash -c "[ \$(find '$S/q/inflight' -type f | wc -l) -eq 0 ] &&
+	    [ \$(find '$S/q/ready' -type f | wc -l) -eq 9 ]" && ok=1
+	touch "$T/go"
+	wait "$w"
+	cat "$T/err"
+	[ "$ok" -eq 1 ]
+	[ "$(msgs q)" -eq 0 ]
+	# no attempt was counted for what it never read
+	[ "$(sort -u "$T/atts")" = 1 ]
+	[ "$(wc -l <"$T/atts")" -eq 10 ]
+}
+
+@test "stream: every message a stuck command read goes back with backoff at the answer timeout, not the oldest alone" {
+	conf backoff=1h
+	seq 3 | mq-put -l q >/dev/null
+	run --separate-stderr mq-work -s -n 3 -t 2s -k 1s q sh -c 'exec cat >/dev/null'
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(count "$S/q/delayed")" -eq 3 ]
+	[ -z "$(find "$S/q/delayed" -type f ! -name '*,a1,*')" ]
+	[ "$(printf '%s\n' "$stderr" | grep -c 'no answer in 2000 ms')" -eq 3 ]
+}
+
+@test "stream: a late second answer cannot settle a redelivery: a nacked message goes to another command, and the first one's duplicate is 'answered twice'" {
+	export T=$BATS_TEST_TMPDIR
+	echo x | mq-put q >/dev/null
+	# the first delivery: nack 0, then a second answer a second later
+	run --separate-stderr mq-work -e -s q sh -c '
+		while read -r id att n; do
+			head -c $((n + 1)) >/dev/null
+			echo "$$ $att" >>"$0/log"
+			if [ "$att" = 1 ]; then
+				echo "nack $id 0"; sleep 1; echo "ack $id"
+			else
+				echo "ack $id"
+			fi
+		done' "$T"
+	echo "$stderr"
+	cat "$T/log"
+	[ "$status" -eq 0 ]
+	[ "$(msgs q)" -eq 0 ]
+	[[ "$stderr" == *'bad answer "ack '*'": answered twice'* ]]
+	[[ "$stderr" != *"no such message"* ]]
+	# the redelivery went to a new command, which read and acked it
+	[ "$(wc -l <"$T/log")" -eq 2 ]
+	[ "$(cut -d' ' -f2 "$T/log" | tr '\n' ' ')" = "1 2 " ]
+	[ "$(cut -d' ' -f1 "$T/log" | sort -u | wc -l)" -eq 2 ]
 }
