@@ -109,6 +109,12 @@ function __mq_holdable
     printf '%s\n' $files
 end
 
+function __mq_removable
+    set -l s (__mq_spool)
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/*
+    printf '%s\n' $files
+end
+
 function __mq_held
     set -l files (__mq_spool)/*/held/*
     printf '%s\n' $files
@@ -122,7 +128,7 @@ function __mq_recv_queue
     test (count $a) -eq 3; and string match -q '*://*' -- $a[2]
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-forward mq-recv
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-forward mq-recv
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
@@ -200,3 +206,4 @@ end
 complete -c mq-kick -n 'not __mq_nargs 0' -a '(__mq_dead)' -d 'Dead message'
 complete -c mq-hold -a '(__mq_holdable)' -d Handle
 complete -c mq-release -a '(__mq_held)' -d 'Held message'
+complete -c mq-rm -a '(__mq_removable)' -d Message

@@ -308,6 +308,8 @@ int	 mq_kick(struct mq_session *, const char *queue, const char *path);
 /* held receives the message's new path, in held/ */
 int	 mq_hold(struct mq_session *, const char *handle, char *held, size_t);
 int	 mq_release(struct mq_session *, const char *handle);
+/* delete a ready, delayed, held or dead message by its path */
+int	 mq_rm(struct mq_session *, const char *path);
 const struct mq_conferr *mq_session_conferr(const struct mq_session *);
 int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);
