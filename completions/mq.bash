@@ -144,6 +144,10 @@ _mq()
                         _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
                             "$spool"/*/inflight/* "$spool"/*/dead/* "$spool"/*/held/*
                         ;;
+                    mq-rm:*)
+                        _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
+                            "$spool"/*/held/* "$spool"/*/dead/*
+                        ;;
                     mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | mq-sub:* | *:0) _mq_queues ;;
                     mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
                     mq-forward:*) ;; # url, exchange, routing key: nothing to offer
@@ -166,4 +170,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-show mq-forward mq-recv
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-forward mq-recv

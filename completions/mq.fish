@@ -4,11 +4,11 @@
 function __mq_argopts
     switch (commandline -opc)[1]
         case '*mq-put'
-            echo dgkpDAT
+            echo dgHkprDAT
         case '*mq-get'
             echo dnLt
         case '*mq-work'
-            echo djkLnr
+            echo bdjkLnrt
         case '*mq-nack'
             echo dD
         case '*mq-touch'
@@ -115,6 +115,12 @@ function __mq_messages
     printf '%s\n' $files
 end
 
+function __mq_removable
+    set -l s (__mq_spool)
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/*
+    printf '%s\n' $files
+end
+
 function __mq_held
     set -l files (__mq_spool)/*/held/*
     printf '%s\n' $files
@@ -128,7 +134,7 @@ function __mq_recv_queue
     test (count $a) -eq 3; and string match -q '*://*' -- $a[2]
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-fsck mq-sub mq-show mq-forward mq-recv
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-forward mq-recv
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
@@ -208,3 +214,4 @@ complete -c mq-hold -a '(__mq_holdable)' -d Handle
 complete -c mq-release -a '(__mq_held)' -d 'Held message'
 complete -c mq-show -s j -d 'One JSON object per message'
 complete -c mq-show -a '(__mq_messages)' -d Message
+complete -c mq-rm -a '(__mq_removable)' -d Message

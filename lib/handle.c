@@ -331,3 +331,33 @@ mq_open_message(struct mq_session *s, const char *path,
 	target_close(&t);
 	return fd;
 }
+
+/*
+ * Delete one message that is not in flight (mq-rm): it leaves through
+ * retire(), as a purged one does, under the queue lock shared like every
+ * move, so that a claim racing for the same file wins or loses by the one
+ * rename; in flight it is its consumer's to settle.
+ */
+int
+mq_rm(struct mq_session *s, const char *path)
+{
+	struct target t;
+	int r;
+
+	if (resolve(s, path, 1U << MQ_READY | 1U << MQ_DELAYED |
+	    1U << MQ_HELD | 1U << MQ_DEAD, &t) == -1)
+		return -1;
+	if ((r = lock_sh(t.q, LK_QUEUE)) == 0) {
+		/* out in its group unless dead: then its next is due */
+		r = retire(t.q, t.fd, t.name, &t.m, t.state != MQ_DEAD);
+		unlock(t.q, LK_QUEUE);
+	}
+	if (r == -1 && errno == ENOENT)
+		errno = gone(t.state);
+	if (r == 0)
+		r = group_flush(t.q);
+	if (r == 0)
+		r = mark_dirty(t.q, t.rel);
+	target_close(&t);
+	return r;
+}

@@ -323,6 +323,8 @@ struct mq_message {
 };
 int	 mq_open_message(struct mq_session *, const char *path,
 	    struct mq_message *);
+/* delete a ready, delayed, held or dead message by its path */
+int	 mq_rm(struct mq_session *, const char *path);
 const struct mq_conferr *mq_session_conferr(const struct mq_session *);
 int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);
