@@ -386,6 +386,7 @@ EOF
 	[ "$(wc -l <"$T/lines")" -eq 1 ]
 	[ "$(count "$S/q/dead")" -eq 1 ]
 	[ "$(msgs q)" -eq 1 ]
+}
 
 @test "stream: an error (out of descriptors, 75) winds down within -k, not the answer timeout: input closed, commands killed, every message back" {
 	seq 100 | mq-put -l q >/dev/null
