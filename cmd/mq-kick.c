@@ -1,5 +1,6 @@
 /*
- * mq-kick - give dead messages another chance.
+ * mq-kick - give dead messages another chance; with -s delayed, make
+ * delayed messages ready now.
  */
 #include <sys/types.h>
 
@@ -15,13 +16,19 @@
 static void __attribute__((noreturn))
 usage(int help)
 {
-	usage_exit(help, "[-d dir] queue [handle ...]");
+	usage_exit(help, "[-d dir] [-s state] queue [handle ...]");
 }
 
 static int
 kick(struct mq_session *s, const char *path, void *queue)
 {
 	return mq_kick(s, queue, path);
+}
+
+static int
+kick_delayed(struct mq_session *s, const char *path, void *queue)
+{
+	return mq_kick_delayed_one(s, queue, path);
 }
 
 int
@@ -31,9 +38,9 @@ main(int argc, char *argv[])
 	struct mq_queue *q;
 	const char *dir = NULL;
 	long long n;
-	int ch;
+	int ch, state = MQ_DEAD, r;
 
-	while ((ch = getopt(argc, argv, "Vd:h")) != -1) {
+	while ((ch = getopt(argc, argv, "Vd:hs:")) != -1) {
 		switch (ch) {
 		case 'V':
 			version();
@@ -42,6 +49,12 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(1);
+		case 's':
+			state = mq_parse_state(optarg);
+			if (state != MQ_DEAD && state != MQ_DELAYED)
+				errx(MQ_EX_USAGE, "%s: not a state mq-kick takes "
+				    "messages from (dead, delayed)", optarg);
+			break;
 		default:
 			usage(0);
 		}
@@ -54,9 +67,11 @@ main(int argc, char *argv[])
 	q = open_queue(spool, argv[0], 0);
 	if (argc > 1) {
 		mq_queue_close(q);
-		return each_handle(spool, argc - 1, argv + 1, kick, argv[0]);
+		return each_handle(spool, argc - 1, argv + 1,
+		    state == MQ_DEAD ? kick : kick_delayed, argv[0]);
 	}
-	if (mq_kick_all(q, &n) == -1)
+	r = state == MQ_DEAD ? mq_kick_all(q, &n) : mq_kick_delayed(q, &n);
+	if (r == -1)
 		errx(mq_exit_status(errno), "%s: cannot kick: %s", argv[0],
 		    mq_strerror(errno));
 	mq_queue_close(q);

@@ -56,7 +56,7 @@ _mq()
         mq-work) argopts=bdjkLnrt flags=esv ;;
         mq-nack) argopts=dD ;;
         mq-touch) argopts=dL ;;
-        mq-ls | mq-purge) argopts=ds ;;
+        mq-ls | mq-purge | mq-kick) argopts=ds ;;
         mq-stat) argopts=dwc flags=jP ;;
         mq-release) argopts=da ;;
         mq-show) flags=j ;;
@@ -156,7 +156,7 @@ _mq()
                         compopt -o filenames 2>/dev/null
                         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                         ;;
-                    mq-kick:*) _mq_paths "$spool/${args[0]}"/dead/* ;;
+                    mq-kick:*) _mq_paths "$spool/${args[0]}"/dead/* "$spool/${args[0]}"/delayed/*/* ;;
                     mq-put:*)
                         compopt -o filenames 2>/dev/null
                         mapfile -t COMPREPLY < <(compgen -f -- "$cur")

@@ -13,7 +13,7 @@ function __mq_argopts
             echo dD
         case '*mq-touch'
             echo dL
-        case '*mq-ls' '*mq-purge'
+        case '*mq-ls' '*mq-purge' '*mq-kick'
             echo ds
         case '*mq-release'
             echo da
@@ -209,6 +209,7 @@ complete -c mq-work -n 'not __mq_nargs 0; and not __mq_nargs 1' -F
 for t in mq-ack mq-nack mq-touch
     complete -c $t -a '(__mq_handles)' -d Handle
 end
+complete -c mq-kick -s s -x -a 'dead delayed' -d 'Take messages from'
 complete -c mq-kick -n 'not __mq_nargs 0' -a '(__mq_dead)' -d 'Dead message'
 complete -c mq-hold -a '(__mq_holdable)' -d Handle
 complete -c mq-release -a '(__mq_held)' -d 'Held message'

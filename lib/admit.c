@@ -2,8 +2,9 @@
  * admit.c - the one road into ready: a message of an ordered group takes
  * its group's turn (group.c), any other is published (move.c).  Every
  * road in goes here: a put, a fan-out copy, a put finished after a crash,
- * a kick of a dead message.  A nack, an expired lease and a release keep
- * the group's turn they already have, and publish.
+ * a kick of a dead message.  A nack, an expired lease, a release and a
+ * kick of a delayed message (hasten, upkeep.c) keep the group's turn they
+ * already have, and publish.
  */
 #include <sys/types.h>
 

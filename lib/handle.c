@@ -361,3 +361,32 @@ mq_rm(struct mq_session *s, const char *path)
 	target_close(&t);
 	return r;
 }
+
+/* One delayed message ready now (mq-kick -s delayed; see hasten). */
+int
+mq_kick_delayed_one(struct mq_session *s, const char *queue,
+    const char *path)
+{
+	struct target t;
+	int r;
+
+	if (resolve(s, path, 1U << MQ_DELAYED, &t) == -1)
+		return -1;
+	if (queue != NULL && strcmp(queue, t.q->name) != 0) {
+		target_close(&t);
+		errno = MQ_EHANDLE;
+		return -1;
+	}
+	if ((r = lock_ex(t.q, LK_PROMOTE)) == 0) {
+		r = hasten(t.q, t.fd, t.name, &t.m);
+		unlock(t.q, LK_PROMOTE);
+	}
+	if (r == -1 && errno == ENOENT)
+		errno = gone(t.state);
+	if (r == 0)
+		r = group_flush(t.q);
+	if (r == 0)
+		r = mark_dirty(t.q, t.rel);
+	target_close(&t);
+	return r;
+}

@@ -262,6 +262,7 @@ struct upkeep {
 };
 int	 upkeep_due(struct mq_queue *);
 void	 upkeep_soon(struct mq_queue *);
+int	 hasten(struct mq_queue *, int fd, const char *name, struct mq_name *);
 
 /* ---- layer 4: the public interface (mq.h) ---- */
 

@@ -305,6 +305,9 @@ int	 mq_reject(struct mq_session *, const char *handle);
 int	 mq_unclaim(struct mq_session *, const char *handle);
 int	 mq_touch(struct mq_session *, const char *handle, int64_t lease_ms);
 int	 mq_kick(struct mq_session *, const char *queue, const char *path);
+/* a delayed message ready now, attempts and expiry kept (mq-kick -s) */
+int	 mq_kick_delayed_one(struct mq_session *, const char *queue,
+	    const char *path);
 /* held receives the message's new path, in held/ */
 int	 mq_hold(struct mq_session *, const char *handle, char *held, size_t);
 int	 mq_release(struct mq_session *, const char *handle);
@@ -343,6 +346,7 @@ int	 mq_walk(struct mq_queue *, int state, mq_walkfn, void *);
 int	 mq_stat(struct mq_queue *, struct mq_stat *);
 int	 mq_purge(struct mq_queue *, int state, long long *n);
 int	 mq_kick_all(struct mq_queue *, long long *n);
+int	 mq_kick_delayed(struct mq_queue *, long long *n);
 int	 mq_release_all(struct mq_queue *, long long *n);
 
 /* fsck.c: check and repair a queue (mq-fsck) */

@@ -70,6 +70,55 @@ promote(struct mq_queue *q, int64_t now)
 	return r;
 }
 
+/*
+ * A delayed message ready now (mq-kick -s delayed), as beanstalkd's kick:
+ * a retry's backoff or a time mq-put -D or -A set is cut short, attempts
+ * and expiry kept.  A message of an ordered group took its group's turn
+ * when it was put or nacked, and keeps it, as a promoted one does; an
+ * expired one is dead, as promote would make it.  Call with the promote
+ * lock held exclusive: a promoter racing for the same file would find
+ * it gone, and take it for moved on.
+ */
+int
+hasten(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
+{
+	if (m->expiry != 0 && m->expiry <= mq_now_ms() / 1000)
+		return bury(q, fd, name, m, "expired");
+	m->notbefore = 0;
+	return publish(q, fd, name, m);
+}
+
+static int
+hasten1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	struct mq_name copy = *m;
+
+	(void)path;
+	if (hasten(q, dirfd, name, &copy) == -1)
+		return errno == ENOENT ? 0 : -1;	/* promoted meanwhile */
+	(*(long long *)arg)++;
+	return 0;
+}
+
+int
+mq_kick_delayed(struct mq_queue *q, long long *n)
+{
+	int r;
+
+	*n = 0;
+	if (lock_ex(q, LK_PROMOTE) == -1)
+		return -1;
+	r = walk_state(q, MQ_DELAYED, hasten1, n);
+	unlock(q, LK_PROMOTE);
+	/* the groups of messages that died of their expiry go on */
+	if (r == 0)
+		r = group_flush(q);
+	if (r == 0)
+		r = mq_sync_dirs(q);
+	return r;
+}
+
 /* Expired leases: back to ready, or dead after max_attempts deliveries. */
 static int
 reclaim(struct mq_queue *q, int64_t now_ms)

@@ -198,3 +198,92 @@ kick_conf() {
 	h=$(mq-get q)
 	[ "$(cat "$h")" = stale ]
 }
+
+@test "kick -s delayed: a backing-off retry is ready now, its attempts and expiry kept" {
+	conf backoff=1h
+	id=$(mq-put -T 2h q <<<retry)
+	h=$(mq-get q)
+	mq-nack "$h"
+	d=$(files q delayed)
+	[[ "${d##*/}" == "$id,p4,a1,s6,x"*",n"* ]]
+	run mq-kick -s delayed q
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[ "$(count "$S/q/delayed")" -eq 0 ]
+	r=$(files q ready)
+	[[ "${r##*/}" == "$id,p4,a1,s6,x"* ]]
+	[[ "${r##*/}" != *",n"* ]]
+	h=$(mq-get q)
+	[[ "${h##*/}" == "$id,p4,a2,"* ]]
+}
+
+@test "kick -s delayed: named ones only; a message put with -D as well as a retry" {
+	a=$(mq-put -D 1h q <<<a)
+	b=$(mq-put -A '2100-01-01T00:00:00Z' q <<<b)
+	pa=$(files q delayed | grep "/$a,")
+	mq-kick -s delayed q "$pa"
+	[ "$(count "$S/q/ready")" -eq 1 ] && [ "$(count "$S/q/delayed")" -eq 1 ]
+	h=$(mq-get q)
+	[ "$(cat "$h")" = a ]
+	mq-kick -s delayed q
+	h=$(mq-get q)
+	[ "$(cat "$h")" = b ]
+}
+
+@test "kick -s delayed: the page's recipe kicks retries (,a > 0), not what -D scheduled" {
+	conf backoff=1h
+	mq-put -D 1h q <<<scheduled >/dev/null
+	mq-put q <<<retry >/dev/null
+	mq-nack "$(mq-get q)"
+	[ "$(count "$S/q/delayed")" -eq 2 ]
+	# the recipe as mq-kick(1) prints it, run on q
+	recipe=$(sed -n '/^\$ mq-ls -s delayed orders/,/xargs -r mq-kick -s delayed orders$/p' \
+	    "$BATS_TEST_DIRNAME/../man/mq-kick.1" | sed 's/^\$ //; s/orders/q/g')
+	[ -n "$recipe" ]
+	bash -c "$recipe"
+	[ "$(count "$S/q/delayed")" -eq 1 ]
+	[ "$(cat "$(mq-get q)")" = retry ]
+}
+
+@test "kick -s delayed: an expired delayed message goes to dead/ as expired" {
+	id=$(mq-put -D 1h -T 1s q <<<late)
+	sleep 2.1
+	mq-kick -s delayed q
+	[ "$(count "$S/q/ready")" -eq 0 ]
+	[[ "$(files q dead)" == *"/$id,"*",rexpired" ]]
+}
+
+@test "kick -s delayed: a delayed message of an ordered group keeps its turn" {
+	conf backoff=1h
+	mq-put -g g q <<<one >/dev/null
+	mq-put -g g q <<<two >/dev/null
+	mq-nack "$(mq-get q)"
+	# one backs off, two waits behind it
+	run mq-get q
+	[ "$status" -eq 1 ]
+	mq-kick -s delayed q
+	h=$(mq-get q)
+	[ "$(cat "$h")" = one ]
+	mq-ack "$h"
+	[ "$(cat "$(mq-get q)")" = two ]
+}
+
+@test "kick -s delayed: hostile or wrong paths refused (65), a promoted one is 1, bad states 64" {
+	mq-put -D 1h q <<<a >/dev/null
+	d=$(files q delayed)
+	run mq-kick -s delayed q "$S/q/delayed/../mq.conf"
+	[ "$status" -eq 65 ]
+	run mq-kick -s delayed other "$d"
+	[ "$status" -eq 66 ] || [ "$status" -eq 65 ]
+	mq-put q2 <<<x >/dev/null
+	run mq-kick -s delayed q2 "$d"
+	[ "$status" -eq 65 ]
+	mq-kick -s delayed q "$d"
+	run mq-kick -s delayed q "$d"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"moved meanwhile"* ]]
+	for s in ready inflight held nonsense; do
+		run mq-kick -s "$s" q
+		[ "$status" -eq 64 ]
+	done
+	[ "$(count "$S/q/ready")" -eq 1 ]
+}
