@@ -333,6 +333,24 @@ mq_open_message(struct mq_session *s, const char *path,
 }
 
 /*
+ * The end of a move of one resolved message, made under a lock now
+ * dropped (r its result): a file gone is a message gone from that state;
+ * the groups a message that left let go on; its directory to sync.
+ */
+static int
+moved(struct target *t, int r)
+{
+	if (r == -1 && errno == ENOENT)
+		errno = gone(t->state);
+	if (r == 0)
+		r = group_flush(t->q);
+	if (r == 0)
+		r = mark_dirty(t->q, t->rel);
+	target_close(t);
+	return r;
+}
+
+/*
  * Delete one message that is not in flight (mq-rm): it leaves through
  * retire(), as a purged one does, under the queue lock shared like every
  * move, so that a claim racing for the same file wins or loses by the one
@@ -352,14 +370,7 @@ mq_rm(struct mq_session *s, const char *path)
 		r = retire(t.q, t.fd, t.name, &t.m, t.state != MQ_DEAD);
 		unlock(t.q, LK_QUEUE);
 	}
-	if (r == -1 && errno == ENOENT)
-		errno = gone(t.state);
-	if (r == 0)
-		r = group_flush(t.q);
-	if (r == 0)
-		r = mark_dirty(t.q, t.rel);
-	target_close(&t);
-	return r;
+	return moved(&t, r);
 }
 
 /* One delayed message ready now (mq-kick -s delayed; see hasten). */
@@ -381,12 +392,5 @@ mq_kick_delayed_one(struct mq_session *s, const char *queue,
 		r = hasten(t.q, t.fd, t.name, &t.m);
 		unlock(t.q, LK_PROMOTE);
 	}
-	if (r == -1 && errno == ENOENT)
-		errno = gone(t.state);
-	if (r == 0)
-		r = group_flush(t.q);
-	if (r == 0)
-		r = mark_dirty(t.q, t.rel);
-	target_close(&t);
-	return r;
+	return moved(&t, r);
 }
