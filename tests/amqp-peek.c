@@ -582,8 +582,8 @@ static int publish_typed(int argc, char **argv, const char *exchange)
 	amqp_basic_properties_t p;
 	amqp_bytes_t body = { 0, "" };
 	struct confirms c = { 0, 0, 0 };
-	char *line = NULL, *s, *k, *kind, *v;
-	size_t cap = 0, j;
+	char *line = NULL, *s, *k, *kind, *v, *kept[256];
+	size_t cap = 0, j, nkept = 0;
 	ssize_t len;
 	int n = 0;
 
@@ -595,7 +595,10 @@ static int publish_typed(int argc, char **argv, const char *exchange)
 	while ((len = getline(&line, &cap, stdin)) != -1) {
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
-		s = strdup(line);
+		/* the table points into the lines until the publish */
+		if (nkept == 256 || (s = strdup(line)) == NULL)
+			die("input", "too many lines");
+		kept[nkept++] = s;
 		k = field(&s);
 		if (strcmp(k, "B") == 0) {
 			v = field(&s);
@@ -710,6 +713,8 @@ static int publish_typed(int argc, char **argv, const char *exchange)
 		confirm_frame(conn, &c);
 	disconnect(conn);
 	free(line);
+	while (nkept > 0)
+		free(kept[--nkept]);
 	return c.bad ? 1 : 0;
 }
 
