@@ -7,8 +7,12 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +156,12 @@ bridge_key(const char *section, int line, const char *k, const char *v,
 	}
 	if (fwd && strcmp(k, "routing_key") == 0)
 		return text(&key, b->routing_key, sizeof(b->routing_key));
+	if (fwd && strcmp(k, "routing_key_header") == 0) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return refuse(&key, "%s: must be yes or no: %s", v);
+		b->routing_header = strcmp(v, "yes") == 0;
+		return 0;
+	}
 	if (fwd && strcmp(k, "window") == 0)
 		return count(&key, &b->window);
 	if (!fwd && strcmp(k, "queue") == 0)
@@ -530,4 +540,487 @@ peer_hopeless(struct peer *p, int64_t timeout)
 	warnx("%s: unreachable for %lld s, giving up", p->shown,
 	    (long long)away / 1000);
 	return 1;
+}
+
+/*
+ * The envelope across the bridge (mq-forward(1), mq-recv(1)): mq headers
+ * are the AMQP headers table, and five of them are the standard
+ * properties of the same names instead.  A property is a short string
+ * (255 bytes at most); a table value is sent as a long string, so its
+ * bytes arrive exactly.
+ */
+static const struct prop {
+	const char	*name;
+	amqp_flags_t	 flag;
+	size_t		 off;	/* of its amqp_bytes_t in the properties */
+} mapped[] = {
+	{ "content-type", AMQP_BASIC_CONTENT_TYPE_FLAG,
+	    offsetof(amqp_basic_properties_t, content_type) },
+	{ "content-encoding", AMQP_BASIC_CONTENT_ENCODING_FLAG,
+	    offsetof(amqp_basic_properties_t, content_encoding) },
+	{ "correlation-id", AMQP_BASIC_CORRELATION_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, correlation_id) },
+	{ "reply-to", AMQP_BASIC_REPLY_TO_FLAG,
+	    offsetof(amqp_basic_properties_t, reply_to) },
+	{ "type", AMQP_BASIC_TYPE_FLAG,
+	    offsetof(amqp_basic_properties_t, type) },
+}, kept_props[] = {
+	/* mq-forward's own, from the mq id and name: kept by mq-recv apart */
+	{ "amqp-message-id", AMQP_BASIC_MESSAGE_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, message_id) },
+	{ "amqp-expiration", AMQP_BASIC_EXPIRATION_FLAG,
+	    offsetof(amqp_basic_properties_t, expiration) },
+	{ "amqp-app-id", AMQP_BASIC_APP_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, app_id) },
+	{ "amqp-user-id", AMQP_BASIC_USER_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, user_id) },
+	{ "amqp-cluster-id", AMQP_BASIC_CLUSTER_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, cluster_id) },
+};
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define SHORTSTR_MAX	255
+
+static amqp_bytes_t *
+propval(amqp_basic_properties_t *pr, const struct prop *p)
+{
+	return (amqp_bytes_t *)(void *)((char *)pr + p->off);
+}
+
+int
+envelope_out(const struct mq_headers *h, int byheader,
+    amqp_basic_properties_t *pr, struct envelope_out *o, char *why,
+    size_t len)
+{
+	struct mq_header r;
+	amqp_table_entry_t *t;
+	const char *res;
+	char *v;
+	size_t pos = 0, i;
+
+	o->table.num_entries = 0;
+	o->table.entries = o->entries;
+	o->rkey = NULL;
+	while (mq_header_next(h, &pos, &r)) {
+		v = visible(r.name, r.nlen);
+		if ((res = reserved_header(r.name, r.nlen)) != NULL) {
+			snprintf(why, len, "header %s is reserved: %s is "
+			    "mq's own", v, res);
+			free(v);
+			return -1;
+		}
+		for (i = 0; i < NELEM(mapped); i++)
+			if (strlen(mapped[i].name) == r.nlen &&
+			    memcmp(mapped[i].name, r.name, r.nlen) == 0)
+				break;
+		if ((i < NELEM(mapped) || (byheader &&
+		    r.nlen == strlen(MQ_HDR_ROUTING) &&
+		    memcmp(r.name, MQ_HDR_ROUTING, r.nlen) == 0)) &&
+		    r.vlen > SHORTSTR_MAX) {
+			snprintf(why, len, "header %s: over %d bytes, too long "
+			    "for an AMQP property or routing key", v,
+			    SHORTSTR_MAX);
+			free(v);
+			return -1;
+		}
+		free(v);
+		if (byheader && r.nlen == strlen(MQ_HDR_ROUTING) &&
+		    memcmp(r.name, MQ_HDR_ROUTING, r.nlen) == 0) {
+			o->rkey = &o->rkeybuf;
+			o->rkeybuf = (amqp_bytes_t){ r.vlen, (void *)r.val };
+		}
+		if (i < NELEM(mapped)) {
+			pr->_flags |= mapped[i].flag;
+			*propval(pr, &mapped[i]) =
+			    (amqp_bytes_t){ r.vlen, (void *)r.val };
+			continue;
+		}
+		t = &o->entries[o->table.num_entries++];
+		t->key = (amqp_bytes_t){ r.nlen, (void *)r.name };
+		t->value.kind = AMQP_FIELD_KIND_UTF8;
+		t->value.value.bytes = (amqp_bytes_t){ r.vlen, (void *)r.val };
+	}
+	if (o->table.num_entries > 0) {
+		pr->_flags |= AMQP_BASIC_HEADERS_FLAG;
+		pr->headers = o->table;
+	}
+	return 0;
+}
+
+/*
+ * Typed values as bytes (mq-recv(1)): a bounded buffer that remembers
+ * overflowing, so that a value too large for mq is known as such.
+ */
+struct sink {
+	char	*buf;
+	size_t	 len, cap;
+	int	 over;
+};
+
+static void
+put(struct sink *s, const void *p, size_t n)
+{
+	if (n > s->cap - s->len) {
+		s->over = 1;
+		return;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+}
+
+static void
+putf(struct sink *s, const char *fmt, ...)
+{
+	char b[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	put(s, b, n < 0 ? 0 : (size_t)n);
+}
+
+static void
+base64(struct sink *s, amqp_bytes_t b)
+{
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = b.bytes;
+	size_t i;
+	char q[4];
+	uint32_t v;
+
+	for (i = 0; i < b.len; i += 3) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < b.len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < b.len)
+			v |= p[i + 2];
+		q[0] = a[v >> 18 & 63];
+		q[1] = a[v >> 12 & 63];
+		q[2] = i + 1 < b.len ? a[v >> 6 & 63] : '=';
+		q[3] = i + 2 < b.len ? a[v & 63] : '=';
+		put(s, q, 4);
+	}
+}
+
+/* The length of a well-formed UTF-8 sequence at p, or 0. */
+static size_t
+utf8len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	/* overlong, surrogates, past U+10FFFF */
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* A JSON string; a byte that is no part of UTF-8 as \u00XX (Latin-1). */
+static void
+jstring(struct sink *s, amqp_bytes_t b)
+{
+	const unsigned char *p = b.bytes;
+	size_t i, n;
+
+	put(s, "\"", 1);
+	for (i = 0; i < b.len; i += n) {
+		n = utf8len(p + i, b.len - i);
+		if (n > 1)
+			put(s, p + i, n);
+		else if (n == 1 && p[i] == '"')
+			put(s, "\\\"", 2);
+		else if (n == 1 && p[i] == '\\')
+			put(s, "\\\\", 2);
+		else if (n == 1 && p[i] >= 0x20 && p[i] != 0x7f)
+			put(s, p + i, 1);
+		else {
+			putf(s, "\\u%04x", p[i]);
+			n = 1;
+		}
+	}
+	put(s, "\"", 1);
+}
+
+static void value(struct sink *, const amqp_field_value_t *, int);
+
+static void
+number(struct sink *s, double d, int json, int prec)
+{
+	if (isnan(d))
+		putf(s, "%s", json ? "null" : "NaN");
+	else if (isinf(d))
+		putf(s, "%s", json ? "null" : d > 0 ? "Infinity" : "-Infinity");
+	else
+		putf(s, "%.*g", prec, d);
+}
+
+/* v as bytes (top) or as JSON inside an array or table (json) */
+static void
+value(struct sink *s, const amqp_field_value_t *v, int json)
+{
+	const amqp_field_value_t *e;
+	uint32_t d, p10;
+	int i, k;
+
+	switch (v->kind) {
+	case AMQP_FIELD_KIND_UTF8:
+		if (json)
+			jstring(s, v->value.bytes);
+		else
+			put(s, v->value.bytes.bytes, v->value.bytes.len);
+		break;
+	case AMQP_FIELD_KIND_BYTES:
+		if (json)
+			put(s, "\"", 1);
+		base64(s, v->value.bytes);
+		if (json)
+			put(s, "\"", 1);
+		break;
+	case AMQP_FIELD_KIND_BOOLEAN:
+		putf(s, "%s", v->value.boolean ? "true" : "false");
+		break;
+	case AMQP_FIELD_KIND_I8:
+		putf(s, "%d", v->value.i8);
+		break;
+	case AMQP_FIELD_KIND_U8:
+		putf(s, "%u", v->value.u8);
+		break;
+	case AMQP_FIELD_KIND_I16:
+		putf(s, "%d", v->value.i16);
+		break;
+	case AMQP_FIELD_KIND_U16:
+		putf(s, "%u", v->value.u16);
+		break;
+	case AMQP_FIELD_KIND_I32:
+		putf(s, "%d", v->value.i32);
+		break;
+	case AMQP_FIELD_KIND_U32:
+		putf(s, "%u", v->value.u32);
+		break;
+	case AMQP_FIELD_KIND_I64:
+		putf(s, "%lld", (long long)v->value.i64);
+		break;
+	case AMQP_FIELD_KIND_U64:
+	case AMQP_FIELD_KIND_TIMESTAMP:		/* epoch seconds */
+		putf(s, "%llu", (unsigned long long)v->value.u64);
+		break;
+	case AMQP_FIELD_KIND_F32:
+		number(s, v->value.f32, json, 9);
+		break;
+	case AMQP_FIELD_KIND_F64:
+		number(s, v->value.f64, json, 17);
+		break;
+	case AMQP_FIELD_KIND_DECIMAL:
+		/* value * 10^-decimals, exactly: the point put in by hand */
+		d = v->value.decimal.decimals;
+		if (d > 9) {
+			putf(s, "%ue-%u", v->value.decimal.value, d);
+			break;
+		}
+		for (p10 = 1, k = 0; k < (int)d; k++)
+			p10 *= 10;
+		if (d == 0)
+			putf(s, "%u", v->value.decimal.value);
+		else
+			putf(s, "%u.%0*u", v->value.decimal.value / p10, (int)d,
+			    v->value.decimal.value % p10);
+		break;
+	case AMQP_FIELD_KIND_VOID:
+		if (json)
+			put(s, "null", 4);
+		break;
+	case AMQP_FIELD_KIND_ARRAY:
+		put(s, "[", 1);
+		for (i = 0; i < v->value.array.num_entries; i++) {
+			e = &v->value.array.entries[i];
+			if (i > 0)
+				put(s, ",", 1);
+			value(s, e, 1);
+		}
+		put(s, "]", 1);
+		break;
+	case AMQP_FIELD_KIND_TABLE:
+		put(s, "{", 1);
+		for (i = 0; i < v->value.table.num_entries; i++) {
+			if (i > 0)
+				put(s, ",", 1);
+			jstring(s, v->value.table.entries[i].key);
+			put(s, ":", 1);
+			value(s, &v->value.table.entries[i].value, 1);
+		}
+		put(s, "}", 1);
+		break;
+	default:
+		/* a kind librabbitmq decodes and this does not know */
+		putf(s, "%s", json ? "null" : "");
+		break;
+	}
+}
+
+/* Add name=val to h; 0, or -1 with why, -2 when the name is taken. */
+static int
+add(struct mq_headers *h, const char *name, size_t nlen, const char *val,
+    size_t vlen, size_t limit, char *why, size_t len)
+{
+	char *v = visible(name, nlen);
+	int r = -1;
+
+	if (!mq_header_name_ok(name, nlen))
+		snprintf(why, len, "header name %s: outside the grammar of "
+		    "mq(7)", v);
+	else if (memchr(val, '\0', vlen) != NULL)
+		snprintf(why, len, "header %s: a NUL in its value", v);
+	else if (nlen + vlen + 2 > limit - h->len)
+		snprintf(why, len, "headers: over the %d bytes a message "
+		    "holds", MQ_HDR_MAX);
+	else if (mq_header_add(h, name, nlen, val, vlen) == -1) {
+		snprintf(why, len, "header %s: %s", v, errno == MQ_EHDRDUP ?
+		    "the same as another once '-' and '.' are '_'" :
+		    mq_strerror(errno));
+		r = errno == MQ_EHDRDUP ? -2 : -1;
+	} else
+		r = 0;
+	free(v);
+	return r;
+}
+
+/*
+ * A table entry whose name a property took: the same value is there
+ * already; another is kept as amqp-h-NAME.
+ */
+static int
+add_entry(struct mq_headers *h, amqp_bytes_t key, const char *val,
+    size_t vlen, size_t limit, char *why, size_t len)
+{
+	char name[MQ_HDR_NAME_MAX + 1];
+	const char *have;
+	size_t hlen;
+	int r;
+
+	if ((r = add(h, key.bytes, key.len, val, vlen, limit, why, len)) != -2)
+		return r;
+	if (key.len < sizeof(name)) {
+		memcpy(name, key.bytes, key.len);
+		name[key.len] = '\0';
+		if ((have = mq_header_get(h, name, &hlen)) != NULL &&
+		    hlen == vlen && memcmp(have, val, vlen) == 0)
+			return 0;
+	}
+	if (key.len + 7 > MQ_HDR_NAME_MAX)
+		return -1;
+	memcpy(name, "amqp-h-", 7);
+	memcpy(name + 7, key.bytes, key.len);
+	return add(h, name, key.len + 7, val, vlen, limit, why, len) == 0 ?
+	    0 : -1;
+}
+
+/*
+ * The headers of a delivery, into h: the properties first, then the
+ * table.  Returns 0, or -1 with why: mq cannot hold them all.  lenient:
+ * keep what can be kept, within limit bytes, and say why of the first.
+ */
+static int
+envelope_build(const amqp_envelope_t *env, struct mq_headers *h,
+    int lenient, size_t limit, char *why, size_t len)
+{
+	amqp_basic_properties_t pr = env->message.properties;
+	const amqp_table_entry_t *t;
+	const struct prop *p;
+	struct sink s;
+	char vbuf[MQ_HDR_MAX + 1], ts[24], w[512];
+	size_t i;
+	int bad = 0;
+
+	h->len = 0;
+	for (i = 0; i < NELEM(mapped) + NELEM(kept_props) + 2; i++) {
+		if (i < NELEM(mapped) + NELEM(kept_props)) {
+			p = i < NELEM(mapped) ? &mapped[i] :
+			    &kept_props[i - NELEM(mapped)];
+			if (!(pr._flags & p->flag))
+				continue;
+			s = (struct sink){ propval(&pr, p)->bytes,
+			    propval(&pr, p)->len, 0, 0 };
+			if (add(h, p->name, strlen(p->name), s.buf, s.len,
+			    limit, w, sizeof(w)) == 0)
+				continue;
+		} else if (i == NELEM(mapped) + NELEM(kept_props)) {
+			if (!(pr._flags & AMQP_BASIC_TIMESTAMP_FLAG))
+				continue;
+			snprintf(ts, sizeof(ts), "%llu",
+			    (unsigned long long)pr.timestamp);
+			if (add(h, "amqp-timestamp", 14, ts, strlen(ts), limit,
+			    w, sizeof(w)) == 0)
+				continue;
+		} else {
+			/* the key it was routed by: mq's routing key */
+			if (env->routing_key.len == 0 || add(h, MQ_HDR_ROUTING,
+			    strlen(MQ_HDR_ROUTING), env->routing_key.bytes,
+			    env->routing_key.len, limit, w, sizeof(w)) == 0)
+				continue;
+		}
+		if (!bad)
+			strlcpy(why, w, len);
+		bad = 1;
+		if (!lenient)
+			return -1;
+	}
+	if (!(pr._flags & AMQP_BASIC_HEADERS_FLAG))
+		return bad ? -1 : 0;
+	for (i = 0; i < (size_t)pr.headers.num_entries; i++) {
+		t = &pr.headers.entries[i];
+		s = (struct sink){ vbuf, 0, sizeof(vbuf), 0 };
+		value(&s, &t->value, 0);
+		if (s.over)
+			snprintf(w, sizeof(w), "headers: over the %d bytes a "
+			    "message holds", MQ_HDR_MAX);
+		if (!s.over && add_entry(h, t->key, s.buf, s.len, limit, w,
+		    sizeof(w)) == 0)
+			continue;
+		if (!bad)
+			strlcpy(why, w, len);
+		bad = 1;
+		if (!lenient)
+			return -1;
+	}
+	return bad ? -1 : 0;
+}
+
+int
+envelope_in(const amqp_envelope_t *env, struct mq_headers *h, char *why,
+    size_t len)
+{
+	char first[8];
+	size_t room;
+
+	if (envelope_build(env, h, 0, MQ_HDR_MAX, why, len) == 0)
+		return 0;
+	/* what fits beside the error, which says what did not */
+	if (strlen(why) > MQ_HDR_MAX / 4)
+		why[MQ_HDR_MAX / 4] = '\0';
+	room = MQ_HDR_MAX - (strlen(MQ_HDR_ERROR) + strlen(why) + 2);
+	envelope_build(env, h, 1, room, first, sizeof(first));
+	if (mq_header_add(h, MQ_HDR_ERROR, strlen(MQ_HDR_ERROR), why,
+	    strlen(why)) == -1)
+		h->len = 0;	/* a why with a NUL?  Not ours: never */
+	return -1;
 }

@@ -32,6 +32,7 @@ struct bridge {
 	char	 exchange[256];		/* forward */
 	int	 exchange_set;		/* "" is the default exchange */
 	char	 routing_key[256];	/* forward */
+	int	 routing_header;	/* forward: each message's routing-key */
 	char	 queue[256];		/* recv: the broker's queue */
 	int	 window;		/* forward: unconfirmed; 0: unset */
 	int	 prefetch;		/* recv: unacked; 0: unset */
@@ -123,5 +124,35 @@ void	 peer_ok(struct peer *);
 int	 peer_hopeless(struct peer *, int64_t timeout);
 /* "312 NO_ROUTE" and the like, from a reply code and text */
 void	 peer_reply(char *, size_t, int code, amqp_bytes_t text);
+
+/*
+ * The envelope across the bridge: mq headers as AMQP properties and
+ * headers table (mq-forward(1)), and back (mq-recv(1)).
+ */
+#define MQ_HDR_ERROR	"amqp-error"	/* mq-recv: why it is dead */
+#define DEAD_HEADERS	"headers"	/* mq-recv: the dead reason */
+struct envelope_out {
+	/* "a=\0" is the shortest record: at most MQ_HDR_MAX / 3 of them */
+	amqp_table_entry_t entries[MQ_HDR_MAX / 3];
+	amqp_table_t	 table;
+	amqp_bytes_t	*rkey;		/* byheader: routing-key, or NULL */
+	amqp_bytes_t	 rkeybuf;
+};
+/*
+ * The properties and headers table of a message of headers h, into pr
+ * (which keeps the properties it has) and o, pointing into h: 0, or -1
+ * with why when the message may not be forwarded (a reserved name, a
+ * value too long for a property).  byheader: the routing key from the
+ * routing-key header too (-r).
+ */
+int	 envelope_out(const struct mq_headers *h, int byheader,
+	    amqp_basic_properties_t *pr, struct envelope_out *o, char *why,
+	    size_t len);
+/*
+ * The headers of a delivery: 0; or -1 when mq cannot hold them all, with
+ * why, and in h what it can, MQ_HDR_ERROR saying why among them.
+ */
+int	 envelope_in(const amqp_envelope_t *, struct mq_headers *h,
+	    char *why, size_t len);
 
 #endif

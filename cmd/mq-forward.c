@@ -44,6 +44,7 @@ struct pend {
 	int64_t	 sent;		/* monotonic ms */
 	int64_t	 touched;	/* of the lease */
 	char	*returned;	/* why the broker returned it, or NULL */
+	char	 rkey[256];	/* it was published with */
 };
 
 static struct peer peer;
@@ -53,14 +54,15 @@ static size_t window = 0, head, nring, unsettled;
 static uint64_t basetag;	/* the delivery tag of ring[head] */
 static const char *exchange, *rkey;
 static int64_t lease;
-static int verbose;
+static int verbose, byheader;
 static long long failed;	/* returned or nacked by the broker */
+static long long buried;	/* dead-lettered: never to be forwarded */
 static int acked;		/* settled since the last sync */
 
 static void __attribute__((noreturn))
 usage(int help)
 {
-	usage_exit(help, "[-ev] [-d dir] [-j window] [-L lease] "
+	usage_exit(help, "[-erv] [-d dir] [-j window] [-L lease] "
 	    "[-P passfile] [-t timeout]\n"
 	    "       queue [url exchange [routing-key]]");
 }
@@ -89,7 +91,7 @@ settle(struct pend *e, int ok)
 		if (ok)
 			warnx("%s: returned by broker: %s (exchange '%s', "
 			    "routing key '%s')", e->id, e->returned, exchange,
-			    rkey);
+			    e->rkey);
 		else
 			warnx("%s: nacked by broker", e->id);
 		failed++;
@@ -257,9 +259,12 @@ sync_acks(int now)
 	last = t;
 }
 
-/* Read a claimed message's body into *buf.  Returns its length or -1. */
+/*
+ * Read a claimed message's body into *buf, its headers into *h.  Returns
+ * the body's length or -1.
+ */
 static ssize_t
-slurp(const char *handle, char **buf, size_t *cap)
+slurp(const char *handle, char **buf, size_t *cap, struct mq_headers *h)
 {
 	struct stat st;
 	size_t len = 0;
@@ -269,7 +274,7 @@ slurp(const char *handle, char **buf, size_t *cap)
 	/* a FIFO swapped in since the claim is refused, not waited on */
 	if ((fd = mq_openat(AT_FDCWD, handle, O_RDONLY, 0)) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1)
+	if (fstat(fd, &st) == -1 || mq_headers_read(fd, h) == -1)
 		goto fail;
 	if ((size_t)st.st_size + 1 > *cap) {
 		char *b = realloc(*buf, (size_t)st.st_size + 1);
@@ -298,12 +303,27 @@ fail:
 	return -1;
 }
 
+/* Dead-letter a message no broker should get, rather than block the queue. */
+static int
+bury(const char *handle, const char *id, const char *why)
+{
+	warnx("%s: not forwarded, dead-lettered: %s", id, why);
+	buried++;
+	if (mq_reject(sess, handle) == -1)
+		warnx("%s: %s", id, mq_strerror(errno));
+	return 0;
+}
+
 /* Publish a claimed message; -1 when the connection is lost. */
 static int
 publish(const char *handle, char **buf, size_t *cap)
 {
+	static struct mq_headers h;
+	static struct envelope_out o;
 	amqp_basic_properties_t pr;
+	amqp_bytes_t key;
 	struct mq_name m;
+	char why[512];
 	struct pend *e;
 	char expiration[24];
 	int64_t left;
@@ -312,9 +332,12 @@ publish(const char *handle, char **buf, size_t *cap)
 
 	if (mq_handle_name(handle, &m) == -1)
 		errx(MQ_EX_DATAERR, "%s: bad handle", handle);
-	if ((len = slurp(handle, buf, cap)) == -1) {
+	if ((len = slurp(handle, buf, cap, &h)) == -1) {
 		saved = errno;
 		warnx("%s: cannot read: %s", m.id, mq_strerror(saved));
+		/* a set of headers no reader takes is no better next time */
+		if (saved == MQ_EHEADER)
+			return bury(handle, m.id, "bad headers");
 		/* gone, or no message mq made: there is nothing to nack */
 		if (saved != ENOENT && saved != MQ_ENOTREG &&
 		    mq_nack(sess, handle, -1) == -1)
@@ -322,7 +345,11 @@ publish(const char *handle, char **buf, size_t *cap)
 		return 0;
 	}
 	memset(&pr, 0, sizeof(pr));
-	pr._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+	/* the broker would take it no better next time: not a retry */
+	if (envelope_out(&h, byheader, &pr, &o, why, sizeof(why)) == -1)
+		return bury(handle, m.id, why);
+	key = o.rkey != NULL ? *o.rkey : amqp_cstring_bytes(rkey);
+	pr._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
 	    AMQP_BASIC_PRIORITY_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
 	    AMQP_BASIC_APP_ID_FLAG;
 	pr.delivery_mode = AMQP_DELIVERY_PERSISTENT;
@@ -344,10 +371,12 @@ publish(const char *handle, char **buf, size_t *cap)
 	strlcpy(e->id, m.id, sizeof(e->id));
 	e->sent = e->touched = mono_ms();
 	e->returned = NULL;
+	snprintf(e->rkey, sizeof(e->rkey), "%.*s", (int)key.len,
+	    (const char *)key.bytes);
 	nring++;
 	unsettled++;
 	r = amqp_basic_publish(peer.conn, PEER_CHANNEL,
-	    amqp_cstring_bytes(exchange), amqp_cstring_bytes(rkey), 1, 0, &pr,
+	    amqp_cstring_bytes(exchange), key, 1, 0, &pr,
 	    (amqp_bytes_t){ (size_t)len, *buf });
 	if (r != AMQP_STATUS_OK)
 		return peer_fail_status(&peer, "connection lost", r);
@@ -422,7 +451,7 @@ main(int argc, char *argv[])
 
 	peer_signals();
 
-	while ((ch = getopt_long(argc, argv, "L:P:Vd:ehj:t:v", longopts,
+	while ((ch = getopt_long(argc, argv, "L:P:Vd:ehj:rt:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'L':
@@ -446,6 +475,9 @@ main(int argc, char *argv[])
 			window = strtonum(optarg, 1, 65535, &e);
 			if (e != NULL)
 				errx(MQ_EX_USAGE, "window %s: %s", optarg, e);
+			break;
+		case 'r':
+			byheader = 1;
 			break;
 		case 't':
 			if (mq_parse_duration(optarg, &timeout) == -1)
@@ -479,6 +511,8 @@ main(int argc, char *argv[])
 	}
 	if (rkey == NULL)
 		rkey = b->routing_key[0] != '\0' ? b->routing_key : argv[0];
+	if (b->routing_header)
+		byheader = 1;
 	if (peer_init(&peer, url, url != NULL, b, passfile) == -1)
 		errx(peer_init_status(&peer, url != NULL), "%s", peer.why);
 	if (window == 0)
@@ -596,6 +630,12 @@ main(int argc, char *argv[])
 		warnx("cannot sync spool: %s", mq_strerror(errno));
 		if (status == 0)
 			status = mq_exit_status(errno);
+	}
+	if (buried > 0) {
+		warnx("%s: %lld message%s dead-lettered", argv[0], buried,
+		    buried == 1 ? "" : "s");
+		if (status == 0)
+			status = MQ_EX_DATAERR;
 	}
 	if (status == 0 && failed > 0) {
 		warnx("%s: %lld message%s not forwarded, left in the queue",

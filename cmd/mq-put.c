@@ -138,7 +138,11 @@ header(struct mq_headers *h, const char *arg, const char *val)
 
 	if (val != NULL)
 		r = mq_header_add(h, arg, strlen(arg), val, strlen(val));
-	else
+	else if (reserved_header(arg, strcspn(arg, "=")) != NULL) {
+		v = visible(arg, strcspn(arg, "="));
+		errx(MQ_EX_DATAERR, "header %s: reserved: mq-forward sends mq's "
+		    "own as the AMQP property", v);
+	} else
 		r = mq_header_arg(h, arg);
 	if (r == -1) {
 		v = visible(arg, strlen(arg));

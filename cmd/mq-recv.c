@@ -37,7 +37,7 @@ static struct peer peer;
 static struct mq_putter *put;
 static const char *qname, *aqueue;
 static uint64_t lasttag;	/* the last delivery put, not yet acked */
-static long long batch, total;
+static long long batch, total, dead;
 static int verbose;
 
 static void __attribute__((noreturn))
@@ -128,8 +128,9 @@ static int
 deliver(amqp_envelope_t *env)
 {
 	amqp_basic_properties_t *pr = &env->message.properties;
+	static struct mq_headers h;
 	struct mq_putopts o;
-	char mid[MQ_KEY_MAX + 1], exp[24];
+	char mid[MQ_KEY_MAX + 1], exp[24], why[1024], *v;
 	int64_t ms;
 	int r;
 
@@ -158,6 +159,16 @@ deliver(amqp_envelope_t *env)
 		mid[pr->message_id.len] = '\0';
 		o.key = mid;
 	}
+	/* kept whole, but out of delivery: what it says is not all there */
+	if (envelope_in(env, &h, why, sizeof(why)) == -1) {
+		v = visible(mid, strlen(mid));
+		warnx("%s: %s: dead-lettered: %s", qname, o.key != NULL ? v :
+		    "(no message-id)", why);
+		free(v);
+		o.dead = DEAD_HEADERS;
+		dead++;
+	}
+	o.headers = &h;
 	if (mq_put_set(put, &o) == -1)
 		return -1;
 	if ((r = mq_put_buf(put, env->message.body.bytes,
@@ -420,5 +431,11 @@ main(int argc, char *argv[])
 	/* closing gives back anything received and not acked */
 	peer_close(&peer, 1);
 	mq_queue_close(q);
+	if (dead > 0) {
+		warnx("%s: %lld message%s dead-lettered", qname, dead,
+		    dead == 1 ? "" : "s");
+		if (status == 0)
+			status = MQ_EX_DATAERR;
+	}
 	return status;
 }

@@ -72,6 +72,36 @@ visible(const char *s, size_t len)
 	return v;
 }
 
+/*
+ * The header names no message may carry (mq(7) Headers): the AMQP
+ * properties mq-forward fills from mq's own id, put time, ttl and name,
+ * by which the far side drops duplicates.  Compared as MQ_H_ names are,
+ * '-' and '.' as '_'.  The reserved name, or NULL.
+ */
+static inline const char *
+reserved_header(const char *name, size_t len)
+{
+	static const char *const names[] = {
+		"message-id", "timestamp", "expiration", "app-id"
+	};
+	size_t i, j;
+	int a, b;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) != len)
+			continue;
+		for (j = 0; j < len; j++) {
+			a = name[j] == '.' || name[j] == '_' ? '-' : name[j];
+			b = names[i][j];
+			if (a != b)
+				break;
+		}
+		if (j == len)
+			return names[i];
+	}
+	return NULL;
+}
+
 /* A queue operand must be a queue name (mq(7)), or the tool stops. */
 static inline void
 check_queue_name(const char *name)

@@ -63,7 +63,7 @@ _mq()
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
         mq-sub) flags=r ;;
-        mq-forward) argopts=djLPt flags=ev ;;
+        mq-forward) argopts=djLPt flags=erv ;;
         mq-recv) argopts=dnpPt flags=ev ;;
     esac
 

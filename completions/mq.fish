@@ -183,6 +183,7 @@ for t in mq-forward mq-recv
     complete -c $t -s t -x -d 'With --drain, give up on an unreachable broker after'
 end
 complete -c mq-forward -s v -d 'One line per forwarded message on stderr'
+complete -c mq-forward -s r -d "Routing key from each message's routing-key header"
 complete -c mq-forward -s j -x -d 'Messages unconfirmed at once (1-65535)'
 complete -c mq-forward -s L -x -d Lease
 complete -c mq-recv -s v -d 'One line per message on stderr'

@@ -14,10 +14,20 @@
 
 #include "internal.h"
 
-/* Admit a written message: its group's turn if it has a group, else ready. */
+/*
+ * Admit a written message: its group's turn if it has a group, else ready;
+ * one put dead (a reason in its name: mq_putopts.dead) goes to dead/, and
+ * so does its copy in each subscriber, and its put finished after a crash.
+ */
 int
 admit(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 {
+	char reason[sizeof(m->reason)];
+
+	if (m->reason[0] != '\0') {
+		strlcpy(reason, m->reason, sizeof(reason));
+		return entomb(q, fromfd, from, m, reason);
+	}
 	if (m->group[0] != '\0')
 		return group_put(q, fromfd, from, m);
 	return publish(q, fromfd, from, m);
@@ -30,6 +40,7 @@ revive(struct mq_queue *q, const char *from, struct mq_name *m)
 	m->attempts = 0;
 	m->expiry = 0;
 	m->notbefore = 0;
+	m->reason[0] = '\0';
 	/* back in its group, behind the message that is out, if any */
 	if (admit(q, q->sfd[MQ_DEAD], from, m) == -1)
 		return -1;

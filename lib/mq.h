@@ -223,6 +223,8 @@ struct mq_putopts {
 	const char *key;		/* NULL, or 1 to MQ_KEY_MAX bytes */
 	const char *group;		/* NULL, or 1 to MQ_KEY_MAX bytes */
 	const struct mq_headers *headers; /* NULL, or a set (copied) */
+	const char *dead;		/* NULL, or a reason (1*16 a-z): put
+					   straight into dead/ (mq-recv) */
 };
 struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);
 /*

@@ -186,6 +186,12 @@ put1(struct mq_putter *p, int src, const void *buf, size_t len)
 		m.expiry = ceil_s(now + p->o.ttl_ms);
 	if (p->o.group != NULL)
 		strlcpy(m.group, p->ghash, sizeof(m.group));
+	/* admit sends it to dead/; a reason the grammar refuses fails here */
+	if (p->o.dead != NULL &&
+	    strlcpy(m.reason, p->o.dead, sizeof(m.reason)) >= sizeof(m.reason)) {
+		errno = EINVAL;
+		goto fail;
+	}
 	/* a due time or expiry past what a name holds: refused, not lost */
 	if (mq_name_format(&m, name, sizeof(name)) == -1)
 		goto fail;

@@ -459,3 +459,109 @@ renewed() {
 	[ "$status" -eq 0 ]
 	[ "$(bcount ftlsbad)" -eq 1 ]
 }
+
+# hdrs FILE - a message file's headers, one name=value a line
+hdrs() {
+	getfattr --only-values -n user.mq.h "$1" 2>/dev/null | tr '\0' '\n'
+}
+
+@test "forward: headers go as the AMQP headers table, bytes exact; the five standard ones as properties only" {
+	bq fhdr
+	v=$(printf 'caf\303\251 \001\tx=y \377')
+	mq-put -H content-type=application/json -H content-encoding=gzip \
+	    -H correlation-id=c-42 -H reply-to=replies -H type=order.paid \
+	    -H "note=$v" -H empty= -r orders.paid q <<<body
+	run mq-forward --drain q "$URL" "" fhdr
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run peek -H fhdr
+	echo "$output"
+	[ "${lines[0]}" = "P	content-type	application/json" ]
+	[ "${lines[1]}" = "P	content-encoding	gzip" ]
+	[ "${lines[2]}" = "P	correlation-id	c-42" ]
+	[ "${lines[3]}" = "P	reply-to	replies" ]
+	[ "${lines[4]}" = "P	type	order.paid" ]
+	# mq's own, as before
+	[[ "${lines[5]}" == "P	message-id	"* ]]
+	[ "${lines[6]}" = "P	app-id	mq" ]
+	# the rest in the table as long strings, in put order
+	[ "${lines[7]}" = 'H	note	S	caf\xc3\xa9 \x01\tx=y \xff' ]
+	[ "${lines[8]}" = "H	empty	S	" ]
+	[ "${lines[9]}" = "H	routing-key	S	orders.paid" ]
+	[ "${lines[10]}" = "B	body\\n" ]
+	[ "${#lines[@]}" -eq 11 ]
+}
+
+@test "forward: a consumer not ours (amqp-consume) takes a message with headers" {
+	bq fcons
+	mq-put -H "x-a=$(printf '\303\244\001')" -H content-type=text/plain q <<<hello
+	run mq-forward --drain q "$URL" "" fcons
+	[ "$status" -eq 0 ]
+	run timeout 20 amqp-consume -u "$URL" -q fcons -c 1 cat
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = hello ]
+	[ "$(bcount fcons)" -eq 0 ]
+}
+
+@test "forward: -r routes each message by its routing-key header, one without by the given key" {
+	bq frk1 -e amq.direct -r orders.paid
+	bq frk2 -e amq.direct -r "fallback-$BATS_TEST_NUMBER"
+	mq-put -r orders.paid q <<<paid
+	mq-put q <<<other
+	run mq-forward -r --drain q "$URL" amq.direct "fallback-$BATS_TEST_NUMBER"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(peek frk1 | cut -f4)" = 'paid\n' ]
+	[ "$(peek frk2 | cut -f4)" = 'other\n' ]
+}
+
+@test "forward: routing_key_header = yes in [forward] is -r" {
+	bq frk3 -e amq.direct -r "conf-rk-$BATS_TEST_NUMBER"
+	cat >"$MQ_CONF" <<-EOF
+		[forward]
+		url = $URL
+		exchange = amq.direct
+		routing_key = nowhere
+		routing_key_header = yes
+	EOF
+	mq-put -r "conf-rk-$BATS_TEST_NUMBER" q <<<x
+	run mq-forward --drain q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(peek frk3 | cut -f4)" = 'x\n' ]
+	printf '[forward]\nrouting_key_header = maybe\n' >"$MQ_CONF"
+	run mq-forward --drain q "$URL" ""
+	[ "$status" -eq 78 ]
+}
+
+@test "forward: a message mq-forward must not send is dead-lettered, not retried; the queue goes on (65)" {
+	bq fres
+	mq-put -H a=1 q <<<first
+	# reserved names cannot be put; a foreign writer may still plant one
+	f=$(only q ready)
+	setfattr -n user.mq.h -v "0x$(printf 'a=1\0message_id=x\0' |
+	    od -An -tx1 | tr -d ' \n')" "$f"
+	mq-put -H "type=$(head -c 256 /dev/zero | tr '\0' t)" q <<<second
+	mq-put -H b=2 q <<<third
+	run mq-forward --drain q "$URL" "" fres
+	echo "$output"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"not forwarded, dead-lettered: header message_id is reserved: message-id is mq's own"* ]]
+	[[ "$output" == *"header type: over 255 bytes"* ]]
+	[[ "$output" == *"2 messages dead-lettered"* ]]
+	[ "$(find "$S/q/dead" -type f -name '*,rrejected' | wc -l)" -eq 2 ]
+	[ "$(peek fres | cut -f4)" = 'third\n' ]
+}
+
+@test "forward: mq-put refuses the reserved names message-id, timestamp, expiration, app-id (65)" {
+	for n in message-id message_id timestamp expiration app.id app-id; do
+		run mq-put -H "$n=x" q <<<x
+		echo "$output"
+		[ "$status" -eq 65 ]
+		[[ "$output" == *"header $n: reserved"* ]]
+	done
+	[ "$(msgs q)" -eq 0 ]
+	# not reserved: what mq-recv keeps them as
+	mq-put -H amqp-message-id=x -H message-idx=y q <<<x
+}

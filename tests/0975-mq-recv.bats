@@ -427,3 +427,170 @@ for i, line in enumerate(open(sys.argv[1]), 1):
 	[ "$(cat "$(by_key q tls-1)")" = "over tls" ]
 	[ "$(bcount rtls)" -eq 0 ]
 }
+
+# hdrs FILE - a message file's headers, one name=value a line
+hdrs() {
+	getfattr --only-values -n user.mq.h "$1" 2>/dev/null | tr '\0' '\n'
+}
+
+@test "recv: a publisher not ours (amqp-publish): properties and headers become mq headers, non-ASCII exact" {
+	bq rfor
+	mq-init q
+	amqp-publish -u "$URL" -r rfor -p -C text/plain -E utf-8 -t replies \
+	    -H "note: $(printf 'caf\303\251 \342\202\254')" -H "x-n: 1 2" -b hello
+	run mq-recv --drain "$URL" rfor q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	f=$(only q ready)
+	[ "$(cat "$f")" = hello ]
+	run hdrs "$f"
+	echo "$output"
+	[ "$output" = "$(printf '%s\n' content-type=text/plain \
+	    content-encoding=utf-8 reply-to=replies routing-key=rfor \
+	    "note=$(printf 'caf\303\251 \342\202\254')" 'x-n=1 2')" ]
+}
+
+@test "recv: typed values become bytes by the documented rule; x-death as JSON" {
+	bq rtyp
+	mq-init q
+	printf '%s\n' 'P	correlation-id	c\x01d' 'P	message-id	m-1' \
+	    'P	type	t' 'P	app-id	app' 'P	expiration	60000' \
+	    'H	s	S	\xc3\xa4\x01b' 'H	x	x	\x00\xffab' 'H	t	t	1' \
+	    'H	f	t	0' 'H	i8	b	-5' 'H	u8	B	250' 'H	i16	s	-300' \
+	    'H	u16	u	60000' 'H	i32	I	-70000' 'H	u32	i	4000000000' \
+	    'H	i64	l	-9000000000' 'H	u64	L	18000000000000000000' \
+	    'H	f32	f	1.5' 'H	f64	d	0.1' 'H	dec	D	2:12345' \
+	    'H	dec0	D	3:5' 'H	ts	T	1700000000' 'H	v	V	-' \
+	    'H	arr	A	-' 'H	x-death	F	-' 'B	body' |
+	    "$PEEK" -T "$AMQP_HOST" "$AMQP_PORT" rtyp
+	run mq-recv --drain "$URL" rtyp q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	f=$(only q ready)
+	hdrs "$f" >"$T/got"
+	cat -A "$T/got"
+	{
+		printf 'correlation-id=c\001d\ntype=t\namqp-message-id=m-1\n'
+		printf 'amqp-expiration=60000\namqp-app-id=app\nrouting-key=rtyp\n'
+		printf 's=\303\244\001b\nx=AP9hYg==\nt=true\nf=false\ni8=-5\n'
+		printf 'u8=250\ni16=-300\nu16=60000\ni32=-70000\nu32=4000000000\n'
+		printf 'i64=-9000000000\nu64=18000000000000000000\nf32=1.5\n'
+		printf 'f64=0.10000000000000001\ndec=123.45\ndec0=0.005\n'
+		printf 'ts=1700000000\nv=\narr=["a",1,true]\n'
+		printf 'x-death=[{"count":1,"reason":"rejected","queue":"q\\"1",'
+		printf '"time":1700000000,"routing-keys":["orders.paid"]}]\n'
+	} | diff - "$T/got"
+	# the key is the message-id, as before
+	[ "$(field k "$f")" = "$(printf m-1 | sha256sum | cut -c1-32)" ]
+}
+
+@test "recv: headers mq cannot hold are dead-lettered (,rheaders) with amqp-error, never dropped; names taken renamed; the rest go on (65)" {
+	bq rbad
+	mq-init q
+	big=$(head -c 3100 /dev/zero | tr '\0' v)
+	printf '%s\n' 'H	a b	S	1' 'H	ok	S	yes' 'B	badname' |
+	    "$PEEK" -T "$AMQP_HOST" "$AMQP_PORT" rbad
+	printf '%s\n' 'H	n	S	a\x00b' 'B	nul' | "$PEEK" -T "$AMQP_HOST" "$AMQP_PORT" rbad
+	printf '%s\n' "H	big	S	$big" 'B	big' | "$PEEK" -T "$AMQP_HOST" "$AMQP_PORT" rbad
+	printf '%s\n' 'H	a-b	S	1' 'H	a_b	S	2' 'B	fold' |
+	    "$PEEK" -T "$AMQP_HOST" "$AMQP_PORT" rbad
+	printf '%s\n' 'P	message-id	good' 'H	ok	S	1' 'B	good' |
+	    "$PEEK" -T "$AMQP_HOST" "$AMQP_PORT" rbad
+	run mq-recv --drain "$URL" rbad q
+	echo "$output"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"dead-lettered: header name a b: outside the grammar"* ]]
+	[[ "$output" == *"dead-lettered: header n: a NUL in its value"* ]]
+	[[ "$output" == *"dead-lettered: headers: over the 3072 bytes"* ]]
+	[[ "$output" == *"q: 3 messages dead-lettered"* ]]
+	[ "$(bcount rbad)" -eq 0 ]
+	[ "$(find "$S/q/dead" -type f -name '*,rheaders' | wc -l)" -eq 3 ]
+	for f in "$S"/q/dead/*; do
+		b=$(cat "$f")
+		hdrs "$f" >"$T/h"
+		cat "$T/h"
+		case $b in
+		badname) grep -qx 'ok=yes' "$T/h"
+			grep -q '^amqp-error=header name a b' "$T/h" ;;
+		nul) grep -q '^amqp-error=header n: a NUL' "$T/h" ;;
+		big) grep -q '^amqp-error=headers: over' "$T/h" ;;
+		*) false ;;
+		esac
+	done
+	# one taken once '-' and '.' are '_': renamed, not dropped
+	for f in $(files q ready); do
+		[ "$(cat "$f")" = fold ] || continue
+		[ "$(hdrs "$f")" = "$(printf 'routing-key=rbad\na-b=1\namqp-h-a_b=2')" ]
+	done
+	[ "$(find "$S/q/ready" -type f | wc -l)" -eq 2 ]
+	# kicked, it is a message like any other
+	mq-kick q
+	[ "$(find "$S/q/ready" -type f | wc -l)" -eq 5 ]
+}
+
+@test "recv: a table entry whose name a property took keeps its own value as amqp-h-NAME" {
+	bq rcol
+	mq-init q
+	amqp-publish -u "$URL" -r rcol -C text/plain -H 'content-type: other' \
+	    -H 'routing-key: rcol' -H 'amqp-app-id: old' -b x
+	run mq-recv --drain "$URL" rcol q
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run hdrs "$(only q ready)"
+	echo "$output"
+	[ "$output" = "$(printf '%s\n' content-type=text/plain routing-key=rcol \
+	    amqp-h-content-type=other amqp-app-id=old)" ]
+}
+
+@test "bridge: a round trip carries the headers: mq-forward, then mq-recv into another queue" {
+	bq rround
+	mq-init in
+	v=$(printf '\303\251\001=\t')
+	mq-put -H "v=$v" -H correlation-id=c-1 -H reply-to=r -H type=t \
+	    -H content-type=a/b -H content-encoding=e -r k.1 out <<<x
+	id=$(basename "$(only out ready)" | cut -d, -f1)
+	run mq-forward --drain out "$URL" "" rround
+	[ "$status" -eq 0 ]
+	run mq-recv --drain "$URL" rround in
+	[ "$status" -eq 0 ]
+	f=$(only in ready)
+	hdrs "$f" >"$T/got"
+	cat "$T/got"
+	grep -qx "v=$v" "$T/got"
+	grep -qx 'k=x' "$T/got" && false
+	for h in correlation-id=c-1 reply-to=r type=t content-type=a/b \
+	    content-encoding=e amqp-message-id="$id" amqp-app-id=mq \
+	    routing-key=rround amqp-h-routing-key=k.1; do
+		grep -qx "$h" "$T/got"
+	done
+	grep -q '^amqp-timestamp=[0-9]*$' "$T/got"
+	# and on, to the broker again: what mq-recv kept is no reserved name
+	run mq-forward --drain in "$URL" "" rround
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "bridge: request/reply across the broker: correlation-id and reply-to go there and back" {
+	bq rreq
+	bq rrep
+	mq-init inbox replies
+	# the server side: requests from the broker into a local queue, a
+	# worker per message answering to its reply-to, through the broker
+	mq-put -H reply-to=rrep -H correlation-id=c-77 requests <<<'2+3'
+	run mq-forward --drain requests "$URL" "" rreq
+	[ "$status" -eq 0 ]
+	run mq-recv --drain "$URL" rreq inbox
+	[ "$status" -eq 0 ]
+	run mq-work --drain inbox -- sh -c \
+	    'echo "$(($(cat)))" | mq-put -H "correlation-id=$MQ_H_correlation_id" "out-$MQ_H_reply_to" >/dev/null'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run mq-forward --drain out-rrep "$URL" "" rrep
+	[ "$status" -eq 0 ]
+	# the client side: replies from the broker into its reply queue
+	mq-recv --drain "$URL" rrep replies
+	h=$(mq-get -w -t 5 replies)
+	[ "$(cat "$h")" = 5 ]
+	hdrs "$h" | grep -qx correlation-id=c-77
+	mq-ack "$h"
+}

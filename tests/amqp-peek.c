@@ -16,6 +16,25 @@
  *	ASCII.  Each message is acked, or with -k left unacked so that the
  *	broker keeps it (it is requeued when amqp-peek closes its channel).
  *
+ *	-H prints instead, per message, one line per property set, table
+ *	entry and the body, then an empty line:
+ *	    P TAB name TAB value     (content-type, content-encoding,
+ *	                             correlation-id, reply-to, type,
+ *	                             message-id, app-id, expiration)
+ *	    H TAB key TAB kind TAB value   (kind: the AMQP type letter;
+ *	                             strings and byte arrays escaped,
+ *	                             others as the T lines below write them,
+ *	                             arrays and tables as "-")
+ *	    B TAB body
+ *
+ *   amqp-peek -T [-e exchange] host port routing-key
+ *	Publish one message made of the lines of standard input, as -H
+ *	prints them (values escaped): P lines set properties, H lines
+ *	typed table entries, B the body.  Kinds: S string, x bytes, t
+ *	boolean (0/1), b B s u I i l L integers, f d floats, D decimal
+ *	(decimals:value), T timestamp, V void, A a sample array ["a",1,
+ *	true], F a sample table like x-death's (value ignored).
+ *
  *   amqp-peek -p [-e exchange] host port routing-key
  *	Publish one persistent (delivery mode 2) mandatory message per line
  *	of standard input, on a channel in confirm mode:
@@ -35,6 +54,7 @@
  * (connect, login, queue or exchange refused); 64 usage.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,11 +83,12 @@ static amqp_connection_state_t g_conn;	/* freed on the way out */
 static void usage(void)
 {
 	fprintf(stderr,
-	    "usage: %s [-kx] [-i idle-ms] [-n max] host port queue\n"
+	    "usage: %s [-Hkx] [-i idle-ms] [-n max] host port queue\n"
+	    "       %s -T [-e exchange] host port routing-key <lines\n"
 	    "       %s -p [-e exchange] host port routing-key <lines\n"
 	    "       %s -c host port queue\n"
 	    "       %s -d [-m max-length] [-e exchange [-r key]] host port "
-	    "queue\n", prog, prog, prog, prog);
+	    "queue\n", prog, prog, prog, prog, prog);
 	exit(64);
 }
 
@@ -241,6 +262,77 @@ static void print_message(const amqp_envelope_t *e, int extended)
 	putchar('\n');
 }
 
+static const struct {
+	const char *name;
+	amqp_flags_t flag;
+	size_t off;
+} props[] = {
+	{ "content-type", AMQP_BASIC_CONTENT_TYPE_FLAG,
+	    offsetof(amqp_basic_properties_t, content_type) },
+	{ "content-encoding", AMQP_BASIC_CONTENT_ENCODING_FLAG,
+	    offsetof(amqp_basic_properties_t, content_encoding) },
+	{ "correlation-id", AMQP_BASIC_CORRELATION_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, correlation_id) },
+	{ "reply-to", AMQP_BASIC_REPLY_TO_FLAG,
+	    offsetof(amqp_basic_properties_t, reply_to) },
+	{ "type", AMQP_BASIC_TYPE_FLAG,
+	    offsetof(amqp_basic_properties_t, type) },
+	{ "message-id", AMQP_BASIC_MESSAGE_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, message_id) },
+	{ "app-id", AMQP_BASIC_APP_ID_FLAG,
+	    offsetof(amqp_basic_properties_t, app_id) },
+	{ "expiration", AMQP_BASIC_EXPIRATION_FLAG,
+	    offsetof(amqp_basic_properties_t, expiration) },
+};
+#define NPROPS (sizeof(props) / sizeof(props[0]))
+
+static amqp_bytes_t *prop(amqp_basic_properties_t *p, size_t i)
+{
+	return (amqp_bytes_t *)(void *)((char *)p + props[i].off);
+}
+
+static void print_headers(const amqp_envelope_t *e)
+{
+	amqp_basic_properties_t p = e->message.properties;
+	const amqp_field_value_t *v;
+	int i;
+	size_t j;
+
+	for (j = 0; j < NPROPS; j++) {
+		if (!(p._flags & props[j].flag))
+			continue;
+		printf("P\t%s\t", props[j].name);
+		put_escaped(prop(&p, j)->bytes, prop(&p, j)->len);
+		putchar('\n');
+	}
+	for (i = 0; (p._flags & AMQP_BASIC_HEADERS_FLAG) &&
+	    i < p.headers.num_entries; i++) {
+		fputs("H\t", stdout);
+		put_escaped(p.headers.entries[i].key.bytes,
+		    p.headers.entries[i].key.len);
+		v = &p.headers.entries[i].value;
+		printf("\t%c\t", v->kind);
+		switch (v->kind) {
+		case AMQP_FIELD_KIND_UTF8:
+		case AMQP_FIELD_KIND_BYTES:
+			put_escaped(v->value.bytes.bytes, v->value.bytes.len);
+			break;
+		case AMQP_FIELD_KIND_I64:
+			printf("%lld", (long long)v->value.i64);
+			break;
+		case AMQP_FIELD_KIND_BOOLEAN:
+			printf("%d", v->value.boolean ? 1 : 0);
+			break;
+		default:
+			putchar('-');
+		}
+		putchar('\n');
+	}
+	fputs("B\t", stdout);
+	put_escaped(e->message.body.bytes, e->message.body.len);
+	fputs("\n\n", stdout);
+}
+
 /* a frame that is not a delivery came while consuming: the end, unless it
  * is harmless */
 static void other_frame(amqp_connection_state_t conn)
@@ -267,7 +359,7 @@ static void other_frame(amqp_connection_state_t conn)
 }
 
 static int consume(int argc, char **argv, long idle_ms, long max, int keep,
-    int extended)
+    int extended, int headers)
 {
 	amqp_connection_state_t conn;
 	amqp_envelope_t env;
@@ -298,7 +390,10 @@ static int consume(int argc, char **argv, long idle_ms, long max, int keep,
 			continue;
 		}
 		check_reply(r, "consume");
-		print_message(&env, extended);
+		if (headers)
+			print_headers(&env);
+		else
+			print_message(&env, extended);
 		if (!keep && amqp_basic_ack(conn, CH, env.delivery_tag, 0))
 			die("basic.ack", "cannot send");
 		amqp_destroy_envelope(&env);
@@ -466,6 +561,163 @@ static int publish(int argc, char **argv, const char *exchange)
 	return c.bad ? 1 : 0;
 }
 
+static char *field(char **s)
+{
+	char *f = *s, *t;
+
+	if (f == NULL)
+		die("input", "want: P|H|B TAB ...");
+	if ((t = strchr(f, '\t')) != NULL)
+		*t++ = '\0';
+	*s = t;
+	return f;
+}
+
+/* -T: one message of typed headers */
+static int publish_typed(int argc, char **argv, const char *exchange)
+{
+	static amqp_table_entry_t ent[64], dent[5];
+	static amqp_field_value_t arr[3], keys[1], death[1];
+	amqp_connection_state_t conn;
+	amqp_basic_properties_t p;
+	amqp_bytes_t body = { 0, "" };
+	struct confirms c = { 0, 0, 0 };
+	char *line = NULL, *s, *k, *kind, *v, *kept[256];
+	size_t cap = 0, j, nkept = 0;
+	ssize_t len;
+	int n = 0;
+
+	if (argc != 3)
+		usage();
+	memset(&p, 0, sizeof p);
+	p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+	p.delivery_mode = 2;
+	while ((len = getline(&line, &cap, stdin)) != -1) {
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		/* the table points into the lines until the publish */
+		if (nkept == 256 || (s = strdup(line)) == NULL)
+			die("input", "too many lines");
+		kept[nkept++] = s;
+		k = field(&s);
+		if (strcmp(k, "B") == 0) {
+			v = field(&s);
+			body.len = unescape(v);
+			body.bytes = v;
+			continue;
+		}
+		if (strcmp(k, "P") == 0) {
+			k = field(&s);
+			v = field(&s);
+			for (j = 0; j < NPROPS; j++)
+				if (strcmp(props[j].name, k) == 0)
+					break;
+			if (j == NPROPS)
+				die("input", "unknown property");
+			p._flags |= props[j].flag;
+			prop(&p, j)->len = unescape(v);
+			prop(&p, j)->bytes = v;
+			continue;
+		}
+		if (strcmp(k, "H") != 0 || n == 64)
+			die("input", "want: P|H|B TAB ...");
+		k = field(&s);
+		kind = field(&s);
+		v = field(&s);
+		ent[n].key.len = unescape(k);
+		ent[n].key.bytes = k;
+		ent[n].value.kind = (uint8_t)kind[0];
+		switch (kind[0]) {
+		case 'S': case 'x':
+			ent[n].value.value.bytes.len = unescape(v);
+			ent[n].value.value.bytes.bytes = v;
+			break;
+		case 't': ent[n].value.value.boolean = atoi(v); break;
+		case 'b': ent[n].value.value.i8 = (int8_t)atoi(v); break;
+		case 'B': ent[n].value.value.u8 = (uint8_t)atoi(v); break;
+		case 's': ent[n].value.value.i16 = (int16_t)atoi(v); break;
+		case 'u': ent[n].value.value.u16 = (uint16_t)atoi(v); break;
+		case 'I': ent[n].value.value.i32 = (int32_t)atol(v); break;
+		case 'i': ent[n].value.value.u32 = (uint32_t)strtoul(v, NULL,
+		    10); break;
+		case 'l': ent[n].value.value.i64 = strtoll(v, NULL, 10); break;
+		case 'L': case 'T':
+			ent[n].value.value.u64 = strtoull(v, NULL, 10);
+			break;
+		case 'f': ent[n].value.value.f32 = strtof(v, NULL); break;
+		case 'd': ent[n].value.value.f64 = strtod(v, NULL); break;
+		case 'D':
+			ent[n].value.value.decimal.decimals =
+			    (uint8_t)atoi(v);
+			ent[n].value.value.decimal.value = (uint32_t)strtoul(
+			    strchr(v, ':') ? strchr(v, ':') + 1 : v, NULL, 10);
+			break;
+		case 'V':
+			break;
+		case 'A':
+			arr[0].kind = 'S';
+			arr[0].value.bytes = amqp_cstring_bytes("a");
+			arr[1].kind = 'l';
+			arr[1].value.i64 = 1;
+			arr[2].kind = 't';
+			arr[2].value.boolean = 1;
+			ent[n].value.value.array.num_entries = 3;
+			ent[n].value.value.array.entries = arr;
+			break;
+		case 'F':
+			keys[0].kind = 'S';
+			keys[0].value.bytes = amqp_cstring_bytes("orders.paid");
+			dent[0].key = amqp_cstring_bytes("count");
+			dent[0].value.kind = 'l';
+			dent[0].value.value.i64 = 1;
+			dent[1].key = amqp_cstring_bytes("reason");
+			dent[1].value.kind = 'S';
+			dent[1].value.value.bytes = amqp_cstring_bytes(
+			    "rejected");
+			dent[2].key = amqp_cstring_bytes("queue");
+			dent[2].value.kind = 'S';
+			dent[2].value.value.bytes = amqp_cstring_bytes("q\"1");
+			dent[3].key = amqp_cstring_bytes("time");
+			dent[3].value.kind = 'T';
+			dent[3].value.value.u64 = 1700000000;
+			dent[4].key = amqp_cstring_bytes("routing-keys");
+			dent[4].value.kind = 'A';
+			dent[4].value.value.array.num_entries = 1;
+			dent[4].value.value.array.entries = keys;
+			/* x-death is an array of such tables */
+			death[0].kind = 'F';
+			death[0].value.table.num_entries = 5;
+			death[0].value.table.entries = dent;
+			ent[n].value.kind = 'A';
+			ent[n].value.value.array.num_entries = 1;
+			ent[n].value.value.array.entries = death;
+			break;
+		default:
+			die("input", "unknown kind");
+		}
+		n++;
+	}
+	if (n > 0) {
+		p._flags |= AMQP_BASIC_HEADERS_FLAG;
+		p.headers.num_entries = n;
+		p.headers.entries = ent;
+	}
+	conn = connect_to(argv[0], argv[1]);
+	amqp_confirm_select(conn, CH);
+	check_reply(amqp_get_rpc_reply(conn), "confirm.select");
+	if (amqp_basic_publish(conn, CH, amqp_cstring_bytes(exchange),
+	    amqp_cstring_bytes(argv[2]), 1, 0, &p, body) != AMQP_STATUS_OK)
+		die("publish", "cannot send");
+	c.published = 1;
+	while (c.settled < c.published)
+		confirm_frame(conn, &c);
+	disconnect(conn);
+	free(line);
+	while (nkept > 0)
+		free(kept[--nkept]);
+	return c.bad ? 1 : 0;
+}
+
 static int count(int argc, char **argv)
 {
 	amqp_connection_state_t conn;
@@ -532,10 +784,13 @@ int main(int argc, char **argv)
 {
 	const char *exchange = "", *key = NULL;
 	long idle_ms = 1000, max = -1, maxlen = -1;
-	int c, keep = 0, extended = 0, pub = 0, cnt = 0, decl = 0;
+	int c, keep = 0, extended = 0, pub = 0, cnt = 0, decl = 0, hdr = 0;
+	int typed = 0;
 
-	while ((c = getopt(argc, argv, "cde:i:km:n:pr:x")) != -1) {
+	while ((c = getopt(argc, argv, "HTcde:i:km:n:pr:x")) != -1) {
 		switch (c) {
+		case 'H': hdr = 1; break;
+		case 'T': typed = 1; break;
 		case 'c': cnt = 1; break;
 		case 'd': decl = 1; break;
 		case 'e': exchange = optarg; break;
@@ -549,8 +804,10 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (pub + cnt + decl > 1)
+	if (pub + cnt + decl + typed > 1)
 		usage();
+	if (typed)
+		return publish_typed(argc - optind, argv + optind, exchange);
 	if (cnt)
 		return count(argc - optind, argv + optind);
 	if (decl)
@@ -559,5 +816,5 @@ int main(int argc, char **argv)
 	if (pub)
 		return publish(argc - optind, argv + optind, exchange);
 	return consume(argc - optind, argv + optind, idle_ms, max, keep,
-	    extended);
+	    extended, hdr);
 }
