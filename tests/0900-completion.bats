@@ -155,7 +155,7 @@ expect() {
 }
 
 @test "bash: mq-forward: options, the queue operand, a password file after -P" {
-    expect 'mq-forward -' -e -v -d -j -L -P -t -h -V --drain
+    expect 'mq-forward -' -e -r -v -d -j -L -P -t -h -V --drain
     expect 'mq-forward --d' --drain
     expect 'mq-forward o' orders other
     expect 'mq-forward -ev -j 128 -L 1m ' orders other zz
@@ -296,7 +296,7 @@ expect() {
     [ "$status" -eq 0 ] && [ -z "$stderr" ]
     queues=$(printf 'orders\tQueue\nother\tQueue')
     want=$(printf '%s\n' \
-        "$(printf '%s\n' -d -e -h -j -L -P -t -V -v --drain | sort | paste -sd ' ')" \
+        "$(printf '%s\n' -d -e -h -j -L -P -r -t -V -v --drain | sort | paste -sd ' ')" \
         "$(printf '%s\n' -d -e -h -n -p -P -t -V -v --drain | sort | paste -sd ' ')" \
         "$queues" "$queues" "$queues" amqp.pass)
     [ "$output" = "$want" ] || { printf 'got:\n%s\nwant:\n%s\n' "$output" "$want"; return 1; }
