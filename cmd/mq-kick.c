@@ -56,9 +56,14 @@ main(int argc, char *argv[])
 		mq_queue_close(q);
 		return each_handle(spool, argc - 1, argv + 1, kick, argv[0]);
 	}
-	if (mq_kick_all(q, &n) == -1)
+	if (mq_kick_all(q, &n) == -1) {
+		/* the others were kicked: those no binding takes stay dead */
+		if (errno == MQ_EUNROUTABLE)
+			errx(MQ_EX_NONE, "%s: some kept: %s", argv[0],
+			    mq_strerror(errno));
 		errx(mq_exit_status(errno), "%s: cannot kick: %s", argv[0],
 		    mq_strerror(errno));
+	}
 	mq_queue_close(q);
 	return 0;
 }

@@ -61,7 +61,7 @@ _mq()
         mq-release) argopts=da ;;
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
-        mq-sub) flags=r ;;
+        mq-sub) argopts=db flags=r ;;
         mq-forward) argopts=djLPt flags=ev ;;
         mq-recv) argopts=dnpPt flags=ev ;;
     esac
