@@ -61,7 +61,7 @@ MAN1 = $(addprefix man/,$(addsuffix .1,$(TOOLS)))
 FUZZ_TIME ?= 30
 FUZZ_CC ?= clang
 FUZZ_O = build/fuzz
-FUZZERS = parse name conf handle records header
+FUZZERS = parse name conf handle records header route
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 	$(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all

@@ -71,9 +71,14 @@ main(int argc, char *argv[])
 		    state == MQ_DEAD ? kick : kick_delayed, argv[0]);
 	}
 	r = state == MQ_DEAD ? mq_kick_all(q, &n) : mq_kick_delayed(q, &n);
-	if (r == -1)
+	if (r == -1) {
+		/* the others were kicked: those no binding takes stay dead */
+		if (errno == MQ_EUNROUTABLE)
+			errx(MQ_EX_NONE, "%s: some kept: %s", argv[0],
+			    mq_strerror(errno));
 		errx(mq_exit_status(errno), "%s: cannot kick: %s", argv[0],
 		    mq_strerror(errno));
+	}
 	mq_queue_close(q);
 	return 0;
 }

@@ -161,7 +161,10 @@ main(int argc, char *argv[])
 	struct mq_putter *p;
 	struct mq_queue *q;
 	char spool[PATH_MAX];
-	const char *dir = NULL, *e, *sub;
+	const char *dir = NULL, *e, *sub, *k;
+	char *rk;
+	size_t klen = 0;
+	long long un;
 	int64_t ms, t;
 	int ch, sep = -1, fd, i, r = 0, saved, when = 0, status = 0, st, e2;
 
@@ -219,6 +222,11 @@ main(int argc, char *argv[])
 				errx(MQ_EX_USAGE, "priority %s: %s", optarg, e);
 			break;
 		case 'r':
+			if (!mq_route_ok(optarg, strlen(optarg))) {
+				rk = visible(optarg, strlen(optarg));
+				errx(MQ_EX_DATAERR, "routing key %s: at most %d "
+				    "bytes, no control bytes", rk, MQ_ROUTE_MAX);
+			}
 			header(&h, MQ_HDR_ROUTING, optarg);
 			o.headers = &h;
 			break;
@@ -277,6 +285,18 @@ main(int argc, char *argv[])
 			status = st;
 	if (r == -1 && i == 0)
 		status = failed(spool, argv[0], NULL, o.key, saved);
+	/* durable, in the topic's dead/: a negative answer, not an error */
+	if ((un = mq_put_unroutable(p)) > 0) {
+		if ((k = mq_header_get(&h, MQ_HDR_ROUTING, &klen)) == NULL)
+			k = "";
+		rk = visible(k, klen);
+		warnx("%s: no binding matches routing key \"%s\": %lld "
+		    "message%s in dead/ as unroutable", argv[0], rk, un,
+		    un == 1 ? "" : "s");
+		free(rk);
+		if (status == 0)
+			status = MQ_EX_NONE;
+	}
 	mq_put_end(p);
 	if (status != 0)
 		exit(status);

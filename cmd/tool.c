@@ -20,8 +20,10 @@ mq_exit_status(int err)
 		return MQ_EX_OK;
 	case ESTALE:
 	case MQ_EMOVED:
+	case MQ_EUNROUTABLE:
 		return MQ_EX_NONE;
 	case MQ_ECONFIG:
+	case MQ_EUNTRUSTED:
 		return MQ_EX_CONFIG;
 	case MQ_EISTOPIC:
 	case MQ_EISSUB:
@@ -34,6 +36,7 @@ mq_exit_status(int err)
 	case MQ_EHEADER:
 	case MQ_EHDRDUP:
 	case MQ_EHDRSIZE:
+	case MQ_EPATTERN:
 	case EFBIG:
 	case EINVAL:
 	case ENAMETOOLONG:

@@ -62,7 +62,7 @@ _mq()
         mq-show) flags=j ;;
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
-        mq-sub) flags=r ;;
+        mq-sub) argopts=db flags=r ;;
         mq-forward) argopts=djLPt flags=erv ;;
         mq-recv) argopts=dnpPt flags=ev ;;
     esac

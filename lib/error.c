@@ -54,6 +54,15 @@ mq_strerror(int err)
 	case MQ_ENOXATTR:
 		return "the filesystem holds no extended attributes (user.*), "
 		    "which headers need";
+	case MQ_EPATTERN:
+		return "bad binding pattern: at most 255 bytes, no control "
+		    "bytes (at most 64 KiB of bindings a subscriber)";
+	case MQ_EUNTRUSTED:
+		return "bindings not trusted: not the topic owner's or root's, "
+		    "writable by others, or linked (see TRUST in mq(7))";
+	case MQ_EUNROUTABLE:
+		return "no binding of the topic matches its routing key: "
+		    "still in dead/ as unroutable";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

@@ -241,6 +241,7 @@ int
 mq_kick(struct mq_session *s, const char *queue, const char *path)
 {
 	struct target t;
+	int r;
 
 	if (resolve(s, path, 1U << MQ_DEAD, &t) == -1)
 		return -1;
@@ -248,6 +249,10 @@ mq_kick(struct mq_session *s, const char *queue, const char *path)
 		errno = MQ_EHANDLE;
 		return -1;
 	}
+	/* no binding took it: the bindings of now decide where it goes */
+	if (strcmp(t.m.reason, R_UNROUTABLE) == 0 &&
+	    (r = fanout_revive(t.q, t.name, &t.m)) != 1)
+		return r;
 	return revive(t.q, t.name, &t.m);
 }
 

@@ -75,11 +75,14 @@ int	 fmt_handle(char *buf, size_t len, const char *qpath, int state,
 /* name.c: the grammar of message names, and of names in their places */
 #define TOKEN_LEN	8
 #define ATTEMPTS_MAX	999999999	/* the most a name's ,a field holds */
+#define R_UNROUTABLE	"unroutable"	/* dead: no binding matched (fanout.c) */
 int	 name_fits(const struct mq_name *, int state, const char *bucket);
 int	 linked_ok(const struct mq_name *, const struct stat *);
 
 /* header.c: headers (mq.h); set on a message file being written */
 int	 headers_write(int fd, const struct mq_headers *);
+
+/* route.c: routing keys and patterns (mq.h) */
 
 /* parse.c: values (durations, sizes, times) */
 int64_t	 ceil_s(int64_t ms);
@@ -314,6 +317,27 @@ struct mq_queue {
 	struct watch	 watch;
 };
 
+/* copy.c: a fan-out copy's body in a subscriber's tmp/ */
+int	 seal(struct mq_queue *topic, const char *id, int need);
+int	 place(struct mq_queue *topic, struct mq_queue *sub, const char *id,
+	    int *linked);
+
+/* fanout.c: topics, their subscribers and bindings */
+#define BINDINGS_MAX	65536	/* bytes of one subscriber's bindings */
+int	 read_subs(struct mq_queue *, char ***names, size_t *n);
+int	 read_bindings(struct mq_queue *, int subsfd, const char *name,
+	    char **buf, size_t *len, char *why, size_t);
+struct fanout;
+struct fanout *fanout_new(struct mq_queue *topic, int64_t ttl_ms);
+int	 fanout_begin(struct fanout *);
+int	 fanout_put(struct fanout *, struct mq_name *, size_t n,
+	    const char *hash, size_t *nok);
+void	 fanout_end(struct fanout *);
+const char *fanout_failure(const struct fanout *, size_t i, int *err);
+void	 fanout_free(struct fanout *);
+int	 fanout_revive(struct mq_queue *topic, const char *deadname,
+	    struct mq_name *);
+
 /* session.c: handles resolved to their queue and file */
 struct target {
 	struct mq_queue	*q;
@@ -329,23 +353,7 @@ int	 resolve_cached(const struct mq_session *, const char *path);
 void	 target_close(struct target *);
 int	 gone(int state);
 
-/* sub.c: subscriptions (mq_subscribe, ...); the rest: mq.h */
-int	 read_subs(struct mq_queue *, char ***names, size_t *n);
-
-/* copy.c: a fan-out copy's body in a subscriber's tmp/ */
-int	 seal(struct mq_queue *topic, const char *id, int need);
-int	 place(struct mq_queue *topic, struct mq_queue *sub, const char *id,
-	    int *linked);
-
-/* fanout.c: topics and their subscribers */
-struct fanout;
-struct fanout *fanout_new(struct mq_queue *topic, int64_t ttl_ms);
-int	 fanout_begin(struct fanout *);
-int	 fanout_put(struct fanout *, struct mq_name *, size_t n,
-	    const char *hash, size_t *nok);
-void	 fanout_end(struct fanout *);
-const char *fanout_failure(const struct fanout *, size_t i, int *err);
-void	 fanout_free(struct fanout *);
+/* sub.c: subscriptions and bindings changed (mq_subscribe, ...): mq.h */
 
 /* putter.c: a producer's pending messages and the ids to hand back */
 struct mq_putter {
@@ -361,6 +369,7 @@ struct mq_putter {
 	size_t			 nout, cap;
 	struct fanout		*fan;		/* the subscribers, if a topic */
 	size_t			 nkeyed;	/* of pend, with a key */
+	long long		 nunroutable;	/* put to the topic's dead/ */
 };
 int	 release(struct mq_putter *, struct mq_name *);
 void	 emit(struct mq_putter *, const char *id);

@@ -214,6 +214,15 @@ int	 mq_headers_read(int fd, struct mq_headers *);
 /* MQ_H_ and the name, '-' and '.' as '_' (mq-work(1)) */
 int	 mq_header_envname(const char *, size_t, char *, size_t);
 
+/*
+ * route.c: routing keys and binding patterns (mq(7) Fan-out): at most
+ * MQ_ROUTE_MAX bytes, no control bytes; words between '.', in a pattern
+ * "*" one word, "#" zero or more.  The empty key has no words.
+ */
+#define MQ_ROUTE_MAX	255
+int	 mq_route_ok(const char *, size_t);
+int	 mq_route_match(const char *pattern, size_t, const char *key, size_t);
+
 /* put.c: producing */
 struct mq_putopts {
 	int	 prio;
@@ -240,6 +249,8 @@ size_t	 mq_put_ready(struct mq_putter *, const char ***ids);
 int	 mq_put_commit(struct mq_putter *);
 int	 mq_put_pending(const struct mq_putter *);
 int	 mq_put_end(struct mq_putter *);
+/* Messages of a topic that no binding matched, now in its dead/ (so far) */
+long long mq_put_unroutable(const struct mq_putter *);
 /*
  * After a put to a topic failed: the i-th subscriber (from 0) it failed
  * in, and why; NULL past the last, and at once when it failed as a whole.
@@ -253,11 +264,24 @@ const char *mq_put_failure(const struct mq_putter *, size_t i, int *err);
  * mq_subscribe_check asks the same without subscribing.
  */
 int	 mq_subscribe(struct mq_queue *topic, struct mq_queue *queue,
-	    long long *pending);
+	    const char *pattern, long long *pending);
 int	 mq_subscribe_check(struct mq_queue *topic, long long *pending);
 int	 mq_unsubscribe(struct mq_queue *topic, const char *queue);
 /* names is malloc'd, and each of its names */
 int	 mq_subscribers(struct mq_queue *topic, char ***names, size_t *n);
+/*
+ * A subscriber's bindings: patterns, each ended by '\n', in *buf
+ * (malloc'd); NULL for the implicit "#".  An entry not to be trusted:
+ * MQ_EUNTRUSTED with the reason in why.
+ */
+int	 mq_bindings(struct mq_queue *topic, const char *queue, char **buf,
+	    size_t *len, char *why, size_t);
+/*
+ * Remove one binding (owner or root): 0, or 1 when the queue was not bound
+ * by it.  Its last binding gone, the queue is no longer a subscriber.
+ */
+int	 mq_unbind(struct mq_queue *topic, const char *queue,
+	    const char *pattern);
 
 /* key.c: the key file of a key, relative to the queue: keys/XX/HASH */
 void	 mq_key_path(const char *key, char *, size_t);
@@ -378,6 +402,9 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EHDRDUP	4112	/* errno: a header name given twice */
 #define MQ_EHDRSIZE	4113	/* errno: headers too large */
 #define MQ_ENOXATTR	4114	/* errno: no extended attributes here */
+#define MQ_EPATTERN	4120	/* errno: a bad binding pattern */
+#define MQ_EUNTRUSTED	4121	/* errno: bindings not the topic owner's */
+#define MQ_EUNROUTABLE	4122	/* errno: no binding matches the key */
 const char *mq_strerror(int err);
 
 #endif

@@ -59,7 +59,9 @@ drop(struct mq_putter *p)
 
 /*
  * Hand what is pending to the topic's subscribers; report the ids that
- * every one of them has.  Call between fanout_begin and fanout_end.
+ * every one of them has, and those that went to the topic's dead/, where
+ * no binding took them (counted apart: mq-put says so).  Call between
+ * fanout_begin and fanout_end.
  */
 int
 fan_commit(struct mq_putter *p)
@@ -67,21 +69,33 @@ fan_commit(struct mq_putter *p)
 	size_t i, j, k, nok;
 	int r = 0;
 
-	/* in runs of one key (or none): a group commit can mix them */
+	/*
+	 * In runs of one key (or none): a group commit can mix them.  Routing
+	 * keys are fanout_put's, message by message: mq-recv's vary in a run.
+	 */
 	for (i = 0; i < p->npend && r == 0; i = j) {
 		for (j = i + 1; j < p->npend &&
 		    strcmp(p->pend[j].key, p->pend[i].key) == 0; j++)
 			;
 		r = fanout_put(p->fan, p->pend + i, j - i,
 		    p->pend[i].key[0] != '\0' ? p->pend[i].key : NULL, &nok);
-		for (k = 0; k < nok; k++)
+		for (k = 0; k < nok; k++) {
 			emit(p, p->pend[i + k].id);
+			if (p->pend[i + k].reason[0] != '\0')
+				p->nunroutable++;
+		}
 	}
 	/* after a failure: the runs not tried go too */
 	for (; i < p->npend; i++)
 		unlinkat(p->q->tmpfd, p->pend[i].id, 0);
 	p->npend = p->nkeyed = 0;
 	return r;
+}
+
+long long
+mq_put_unroutable(const struct mq_putter *p)
+{
+	return p->nunroutable;
 }
 
 int

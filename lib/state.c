@@ -184,6 +184,7 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 struct requeuearg {
 	int		 state;		/* MQ_DEAD: kick, MQ_HELD: release */
 	long long	 n;
+	long long	 unroutable;	/* kicked and still unroutable */
 };
 
 static int
@@ -196,7 +197,16 @@ requeue1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 
 	(void)dirfd;
 	(void)path;
-	if (a->state == MQ_DEAD)
+	/* no binding took it: the bindings of now decide where it goes */
+	if (a->state == MQ_DEAD && strcmp(m->reason, R_UNROUTABLE) == 0) {
+		if ((r = fanout_revive(q, name, &copy)) == -1 &&
+		    errno == MQ_EUNROUTABLE) {
+			a->unroutable++;
+			return 0;
+		}
+		if (r == 1)
+			r = revive(q, name, &copy);
+	} else if (a->state == MQ_DEAD)
 		r = revive(q, name, &copy);
 	else
 		r = unhold(q, name, &copy);
@@ -210,13 +220,17 @@ requeue1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 static int
 requeue_all(struct mq_queue *q, int state, long long *n)
 {
-	struct requeuearg a = { state, 0 };
+	struct requeuearg a = { state, 0, 0 };
 	int r;
 
 	r = walk_state(q, state, requeue1, &a);
 	*n = a.n;
 	if (mq_sync_dirs(q) == -1 && r == 0)
 		r = -1;
+	if (r == 0 && a.unroutable > 0) {
+		errno = MQ_EUNROUTABLE;
+		r = -1;
+	}
 	return r;
 }
 

@@ -628,3 +628,265 @@ waiter() {
 		esac
 	done
 }
+
+# routed PATTERN KEY - whether a put with routing key KEY reaches a queue
+# bound by PATTERN alone (a topic of its own for each call)
+n_route=0
+routed() {
+	n_route=$((n_route + 1))
+	mq-sub -b "$1" "t$n_route" "q$n_route"
+	if [ "$2" = - ]; then
+		echo m | mq-put "t$n_route" >/dev/null 2>&1 || true
+	else
+		echo m | mq-put -r "$2" "t$n_route" >/dev/null 2>&1 || true
+	fi
+	[ "$(count "$S/q$n_route/ready")" -eq 1 ]
+}
+
+@test "route: * is one word, # zero or more, other words literal (the AMQP topic table)" {
+	# pattern, key, then y if it matches; "-" is a put without -r
+	while read -r p k want; do
+		[ "$k" = '""' ] && k=
+		if routed "$p" "$k"; then got=y; else got=n; fi
+		[ "$got" = "$want" ] || { echo "$p ~ '$k': $got, not $want"; return 1; }
+	done <<-'TABLE'
+	a.* a.b y
+	a.* a n
+	a.* a.b.c n
+	a.# a y
+	a.# a.b y
+	a.# a.b.c y
+	a.# b.a n
+	#.c c y
+	#.c a.b.c y
+	#.c a.c.d n
+	*.* a.b y
+	*.* a n
+	*.* a.b.c n
+	# - y
+	# "" y
+	# a.b.c y
+	* "" n
+	* - n
+	a.b a.b y
+	a.b a.bc n
+	a.b A.b n
+	a..b a..b y
+	a.*.b a..b y
+	a.b a..b n
+	a* ab n
+	a* a* y
+	#.#.a a y
+	#.b.# x.b.y.z y
+	TABLE
+}
+
+@test "route: -b is repeatable; the first binding replaces the implicit #; the listing" {
+	mq-sub orders all
+	mq-sub -b 'paid.*' -b 'refund.#' orders billing
+	mq-sub -b '#' orders audit
+	run mq-sub orders
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'all\naudit\nbilling\tpaid.*\nbilling\trefund.#')" ]
+	# a binding given twice is one
+	mq-sub -b 'paid.*' orders billing
+	[ "$(grep -c 'paid' "$S/orders/subs/billing")" -eq 1 ]
+	# a first binding of an implicit subscriber replaces its #
+	mq-sub -b 'paid.eu' orders all
+	echo r | mq-put -r refund.eu orders
+	[ "$(count "$S/all/ready")" -eq 0 ]
+	[ "$(count "$S/billing/ready")" -eq 1 ]
+	[ "$(count "$S/audit/ready")" -eq 1 ]
+	echo p | mq-put -r paid.eu orders
+	[ "$(count "$S/all/ready")" -eq 1 ]
+	[ "$(count "$S/billing/ready")" -eq 2 ]
+}
+
+@test "route: -r -b removes that binding only, its last the subscription; -r alone the whole" {
+	mq-sub -b a.x -b b.x -b c.x orders q
+	mq-sub -r -b b.x orders q
+	[ "$(mq-sub orders)" = "$(printf 'q\ta.x\nq\tc.x')" ]
+	run mq-sub -r -b zz orders q
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"q: not bound to orders by zz"* ]]
+	mq-sub -r -b a.x orders q
+	mq-sub -r -b c.x orders q
+	[ -z "$(mq-sub orders)" ]
+	[ ! -e "$S/orders/subs/q" ]
+	mq-sub -b a.x -b c.x orders q
+	mq-sub -r orders q
+	[ -z "$(mq-sub orders)" ]
+	# the implicit # is removed as the binding #
+	mq-sub orders r
+	mq-sub -r -b '#' orders r
+	[ -z "$(mq-sub orders)" ]
+}
+
+@test "route: bad patterns and routing keys are refused (65), one line, nothing changed" {
+	long=$(printf 'a%.0s' $(seq 256))
+	for p in "$long" "$(printf 'a\nb')" "$(printf 'a\tb')" "$(printf 'a\033b')"; do
+		run mq-sub -b "$p" orders q
+		[ "$status" -eq 65 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" == *"bad binding pattern"* ]]
+		run mq-put -r "$p" orders </dev/null
+		[ "$status" -eq 65 ]
+		[ "${#lines[@]}" -eq 1 ]
+	done
+	[ ! -e "$S/orders" ] || [ "$(count "$S/orders/subs" 2>/dev/null || echo 0)" -eq 0 ]
+	run mq-sub -b x orders
+	[ "$status" -eq 64 ]
+	mq-sub -b "${long%a}" orders q
+}
+
+@test "route: a put no binding matches goes to the topic's dead/ as unroutable, says so, exits 1" {
+	mq-sub -b 'paid.*' orders billing
+	run --separate-stderr mq-put -r "$(printf 'refund.\302\240x')" orders <<<m
+	[ "$status" -eq 1 ]
+	[[ "$output" =~ ^[0-9]{10}\.[0-9]{6}\.[0-9A-Za-z]{8}$ ]]
+	[ "$stderr" = 'mq-put: orders: no binding matches routing key "refund.\302\240x": 1 message in dead/ as unroutable' ]
+	f=$(only orders dead)
+	[[ "$f" == */"$output",p4,a0,s2,runroutable ]]
+	[ "$(cat "$f")" = m ]
+	[ "$(count "$S/billing/ready")" -eq 0 ]
+	# a put without a routing key has the empty key: only # takes it
+	run --separate-stderr mq-put orders <<<n
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *'routing key "": 1 message in dead/'* ]]
+	[ "$(count "$S/orders/dead")" -eq 2 ]
+}
+
+@test "route: mq-kick routes an unroutable message again, through the bindings of now" {
+	mq-sub -b 'paid.*' orders billing
+	id=$(mq-put -r refund.eu orders <<<m 2>/dev/null) || true
+	f=$(only orders dead)
+	# still unroutable: it stays, and the kick says so
+	run mq-kick orders "$f"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no binding of the topic matches its routing key"* ]]
+	[ -e "$f" ]
+	run mq-kick orders
+	[ "$status" -eq 1 ]
+	[ -e "$f" ]
+	[ "$(count "$S/billing/ready")" -eq 0 ]
+	mq-sub -b 'refund.#' orders refunds
+	mq-kick orders "$f"
+	[ ! -e "$f" ]
+	[ "$(count "$S/orders/dead")" -eq 0 ]
+	[ "$(count "$S/orders/ready")" -eq 0 ]
+	[ "$(ids refunds ready)" = "$id" ]
+	[ "$(count "$S/billing/ready")" -eq 0 ]
+	# mq-kick of the whole dead/ routes too
+	mq-put -r other orders <<<o 2>/dev/null || true
+	mq-sub -b other orders billing
+	mq-kick orders
+	[ "$(count "$S/orders/dead")" -eq 0 ]
+	[ "$(count "$S/billing/ready")" -eq 1 ]
+}
+
+@test "route: a batch is routed message by message: -l with -r, and puts of several keys" {
+	mq-sub -b 'a.*' orders qa
+	mq-sub -b 'b.*' orders qb
+	mq-sub orders all
+	seq 5 | mq-put -l -r a.x orders >/dev/null
+	[ "$(count "$S/qa/ready")" -eq 5 ]
+	[ "$(count "$S/qb/ready")" -eq 0 ]
+	[ "$(count "$S/all/ready")" -eq 5 ]
+	for k in a.1 b.1 a.2 c.1 b.2; do
+		mq-put -r $k orders <<<"$k" >/dev/null
+	done
+	[ "$(count "$S/qa/ready")" -eq 7 ]
+	[ "$(count "$S/qb/ready")" -eq 2 ]
+	[ "$(count "$S/all/ready")" -eq 10 ]
+	mq-sub -r orders all
+	run --separate-stderr mq-put -l -r c.x orders < <(seq 3)
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "$stderr" == *"3 messages in dead/ as unroutable"* ]]
+	[ "$(count "$S/orders/dead")" -eq 3 ]
+}
+
+@test "route: a topic made before bindings (empty entries in subs/) still fans out to all" {
+	mq-init orders one two
+	mkdir "$S/orders/subs"
+	: >"$S/orders/subs/one"
+	: >"$S/orders/subs/two"
+	mq-put -r any.key orders <<<m >/dev/null
+	mq-put orders <<<n >/dev/null
+	[ "$(count "$S/one/ready")" -eq 2 ]
+	[ "$(count "$S/two/ready")" -eq 2 ]
+	[ "$(mq-sub orders)" = "$(printf 'one\ntwo')" ]
+}
+
+@test "route: planted bindings are not trusted: a symlink, a FIFO, a group-writable or linked entry" {
+	mq-sub -b a.x orders q
+	echo 'a.x' >"$BATS_TEST_TMPDIR/elsewhere"
+	# a symlink in subs/ is no subscriber, and mq-sub -b will not write through it
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$S/orders/subs/sym"
+	run mq-sub -b a.x orders sym
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"sym: cannot bind to orders: not a regular file"* ]]
+	[ -L "$S/orders/subs/sym" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/elsewhere")" = a.x ]
+	# a FIFO: no hang, refused
+	mkfifo "$S/orders/subs/fifo"
+	run timeout 5 mq-sub -b a.x orders fifo
+	[ "$status" -eq 65 ]
+	run timeout 5 mq-put -r a.x orders <<<m
+	[ "$status" -eq 0 ]
+	[ "$(count "$S/q/ready")" -eq 1 ]
+	rm "$S/orders/subs/sym" "$S/orders/subs/fifo"
+	# writable by the group: refused by every put, named, 78
+	chmod g+w "$S/orders/subs/q"
+	run timeout 5 mq-put -r a.x orders <<<m
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"orders: subscriber q: cannot put message: bindings not trusted"* ]]
+	run mq-sub orders
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"orders: bindings of q: bindings not trusted"*"writable by its group"* ]]
+	chmod g-w "$S/orders/subs/q"
+	# a hard link: another name could change it
+	ln "$S/orders/subs/q" "$BATS_TEST_TMPDIR/link"
+	run mq-put -r a.x orders <<<m
+	[ "$status" -eq 78 ]
+	rm "$BATS_TEST_TMPDIR/link"
+	mq-put -r a.x orders <<<m >/dev/null
+	[ "$(count "$S/q/ready")" -eq 2 ]
+}
+
+@test "route: bindings of another user are not trusted; a member may subscribe but not bind" {
+	load multiuser_helper
+	users_setup_file
+	shared_setup
+	mq-init -g mqshare q m1 m2 m3
+	mq-sub -b a.x orders q
+	# a member's own subscription, without bindings, still works
+	as mqprod mq-sub orders m1
+	# a member cannot bind: its file would not be trusted
+	run as mqprod mq-sub -b a.x orders m2
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"only the topic's owner or root may change bindings"* ]]
+	# a member's planted bindings: refused, named, 78; others still get theirs
+	as mqprod sh -c "echo a.x >'$S/orders/subs/m3'"
+	run as mqprod mq-put -r a.x orders <<<m
+	echo "$output"
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"subscriber m3: cannot put message: bindings not trusted"* ]]
+	[ "$(count "$S/q/ready")" -eq 1 ]
+	[ "$(count "$S/m1/ready")" -eq 1 ]
+	run mq-sub orders
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"bindings of m3"*"owned by mqprod"* ]]
+	# what is not trusted is not built on: removed first, then bound by root
+	run mq-sub -b a.x orders m3
+	[ "$status" -eq 78 ]
+	[[ "$output" == *"m3: cannot bind to orders: bindings not trusted"* ]]
+	mq-sub -r orders m3
+	mq-sub -b a.x orders m3
+	[ "$(stat -c %U "$S/orders/subs/m3")" = root ]
+	as mqprod mq-put -r a.x orders <<<m >/dev/null
+	[ "$(count "$S/m3/ready")" -eq 1 ]
+	shared_teardown
+	users_teardown_file
+}

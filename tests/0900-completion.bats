@@ -145,7 +145,8 @@ expect() {
     expect 'mq-sub ' orders other zz
     expect 'mq-sub orders ' orders other zz
     expect 'mq-sub -r orders o' orders other
-    expect 'mq-sub -' -r -d -h -V
+    expect 'mq-sub -' -r -d -b -h -V
+    expect 'mq-sub -b "a.*" orders o' orders other
 }
 
 @test "bash: mq-forward and mq-recv are registered" {
