@@ -594,3 +594,23 @@ hdrs() {
 	hdrs "$h" | grep -qx correlation-id=c-77
 	mq-ack "$h"
 }
+
+@test "recv: one group commit of several routing keys into a topic routes each message by its own key" {
+	bq rmix -e amq.topic -r '#'
+	mq-sub -b 'order.*' shop billing
+	mq-sub -b 'stock.#' shop warehouse
+	mq-sub shop audit
+	echo 'sync = batch' >"$S/shop/mq.conf"
+	for k in order.paid stock.in order.refunded stock.out.eu order.paid; do
+		printf '%s-%s\t-\t-\t%s\n' "$k" "$RANDOM" "$k" | publish -e amq.topic "$k"
+	done
+	run mq-recv --drain -p 64 "$URL" rmix shop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(bcount rmix)" -eq 0 ]
+	bodies() { for f in $(files "$1" ready); do cat "$f"; echo; done | sort | paste -sd ' '; }
+	[ "$(bodies billing)" = "order.paid order.paid order.refunded" ]
+	[ "$(bodies warehouse)" = "stock.in stock.out.eu" ]
+	[ "$(msgs audit)" -eq 5 ]
+	[ "$(msgs shop)" -eq 0 ]
+}
