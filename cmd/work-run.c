@@ -102,16 +102,20 @@ header_env(const struct mq_headers *h)
 {
 	extern char **environ;
 	struct mq_header r;
-	char name[sizeof("MQ_H_") + MQ_HDR_NAME_MAX], *val, **e;
+	char name[sizeof("MQ_H_") + MQ_HDR_NAME_MAX], *val, *old, **e;
 	size_t pos = 0, n;
+	int rc;
 
 	for (e = environ; *e != NULL; ) {
 		/* an entry without '=' is none unsetenv could remove */
 		if (strncmp(*e, "MQ_H_", 5) == 0 &&
-		    (n = strcspn(*e, "=")) < sizeof(name) && (*e)[n] == '=') {
-			memcpy(name, *e, n);
-			name[n] = '\0';
-			if (unsetenv(name) == -1)
+		    (*e)[n = strcspn(*e, "=")] == '=') {
+			/* any length: no header makes it, but one may be given */
+			if ((old = strndup(*e, n)) == NULL)
+				return -1;
+			rc = unsetenv(old);
+			free(old);
+			if (rc == -1)
 				return -1;
 			continue;	/* environ moved down over it */
 		}

@@ -357,9 +357,15 @@ moved(struct target *t, int r)
 
 /*
  * Delete one message that is not in flight (mq-rm): it leaves through
- * retire(), as a purged one does, under the queue lock shared like every
- * move, so that a claim racing for the same file wins or loses by the one
- * rename; in flight it is its consumer's to settle.
+ * retire(), as a purged one does; in flight it is its consumer's to
+ * settle.  Under the queue lock shared, like every move, it first takes
+ * the file out of its state by one rename, into tmp/, which a claim racing
+ * for it wins or loses: only then is the key touched.  (retire() straight
+ * from the state would start the key's window, lose the file to a claim,
+ * and set the key back to live, after the claimant's ack may have started
+ * its window: a key live for good, its message gone.)  A crash after the
+ * rename leaves a file in tmp/, which mq-fsck removes, and a live key of
+ * a message that is gone, which it ends.
  */
 int
 mq_rm(struct mq_session *s, const char *path)
@@ -371,8 +377,11 @@ mq_rm(struct mq_session *s, const char *path)
 	    1U << MQ_HELD | 1U << MQ_DEAD, &t) == -1)
 		return -1;
 	if ((r = lock_sh(t.q, LK_QUEUE)) == 0) {
+		r = mq_rename(t.fd, t.name, t.q->tmpfd, t.name);
 		/* out in its group unless dead: then its next is due */
-		r = retire(t.q, t.fd, t.name, &t.m, t.state != MQ_DEAD);
+		if (r == 0)
+			r = retire(t.q, t.q->tmpfd, t.name, &t.m,
+			    t.state != MQ_DEAD);
 		unlock(t.q, LK_QUEUE);
 	}
 	return moved(&t, r);

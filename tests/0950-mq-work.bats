@@ -321,3 +321,12 @@ open(sys.argv[1], "wb").write(repr(sorted(e.items())).encode())' "$T/env"
 	[ ! -e "$T/ran" ]
 	[ "$(count "$S/q/dead")" -eq 1 ]
 }
+
+@test "work: an inherited MQ_H_ variable of any length is removed (was kept past 133 bytes of name)" {
+	T=$BATS_TEST_TMPDIR
+	mq-put -H n=1 q <<<x
+	long=MQ_H_$(head -c 129 /dev/zero | tr '\0' x)
+	env "$long=inherited" MQ_H_short=inherited mq-work --drain q \
+	    sh -c 'env | grep ^MQ_H_ | cut -d= -f1 >"$0/env"' "$T"
+	[ "$(cat "$T/env")" = MQ_H_n ]
+}
