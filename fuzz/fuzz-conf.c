@@ -48,7 +48,8 @@ same(const struct mq_conf *a, const struct mq_conf *b)
 	    a->sync == b->sync && a->bucket_size == b->bucket_size &&
 	    a->mode == b->mode && a->gid == b->gid &&
 	    a->wait_poll == b->wait_poll &&
-	    a->poll_interval_ms == b->poll_interval_ms;
+	    a->poll_interval_ms == b->poll_interval_ms &&
+	    a->rate_us == b->rate_us;
 }
 
 static int
@@ -73,6 +74,8 @@ check_values(const struct mq_conf *c)
 	    c->sync == MQ_SYNC_FULL);
 	CHECK(c->mode >= -1 && c->mode <= 0777);
 	CHECK(c->wait_poll == 0 || c->wait_poll == 1);
+	/* 0: no limit; else a token every 1 us (1000000/s) to 1 h (1/h) */
+	CHECK(c->rate_us >= 0 && c->rate_us <= INT64_C(3600000000));
 }
 
 int
