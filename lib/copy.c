@@ -40,12 +40,14 @@ seal(struct mq_queue *t, const char *id, int need)
 }
 
 /*
- * Copy a body into a subscriber's tmp/, where it cannot be linked: another
- * file system, or too many links.  A copy is an ordinary message of its
- * queue: its own mode, its own inode, no ",f".
+ * Copy the message file (fromfd, from) into s's tmp/ID: a body where it
+ * cannot be linked into a subscriber (another file system, too many
+ * links), or a dead message a kick routes again (fanout_revive).  A copy
+ * is an ordinary message of its queue: its own mode, its own inode, no
+ * ",f".
  */
-static int
-copy_body(struct mq_queue *t, struct mq_queue *s, const char *id)
+int
+copy_file(struct mq_queue *s, int fromfd, const char *from, const char *id)
 {
 	struct mq_headers h;
 	struct stat st;
@@ -53,7 +55,7 @@ copy_body(struct mq_queue *t, struct mq_queue *s, const char *id)
 	ssize_t n;
 	int in, out, saved;
 
-	if ((in = mq_openat(t->tmpfd, id, O_RDONLY, 0)) == -1)
+	if ((in = mq_openat(fromfd, from, O_RDONLY, 0)) == -1)
 		return -1;
 	out = mq_openat(s->tmpfd, id, O_WRONLY | O_CREAT | O_EXCL,
 	    s->conf.mode >= 0 ? s->conf.mode : 0666);
@@ -103,5 +105,5 @@ place(struct mq_queue *t, struct mq_queue *s, const char *id, int *linked)
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK &&
 	    errno != EOPNOTSUPP)
 		return -1;
-	return copy_body(t, s, id);
+	return copy_file(s, t->tmpfd, id, id);
 }

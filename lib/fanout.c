@@ -412,6 +412,16 @@ publish_in(struct fanout *f, struct sub *s, const struct mq_name *m,
 		if (f->ttl_ms < 0)
 			c.expiry = q->conf.ttl_ms > 0 ?
 			    ceil_s(now + q->conf.ttl_ms) : 0;
+		/*
+		 * A kick (f->kick) routes a message again under its id: a
+		 * subscriber's tmp/ID is then what a kick that crashed left
+		 * (ids are unique, and the topic's tmp/ID keeps two kicks of
+		 * one message apart), and a name it has already, the copy
+		 * such a kick delivered: it has the message.
+		 */
+		if (f->kick && c.size <= q->conf.max_size &&
+		    faccessat(q->tmpfd, m[i].id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			unlinkat(q->tmpfd, m[i].id, 0);
 		if (c.size > q->conf.max_size)
 			s->err = EFBIG;
 		else if (place(f->t, q, m[i].id, &c.fanout) == -1)
@@ -420,7 +430,8 @@ publish_in(struct fanout *f, struct sub *s, const struct mq_name *m,
 			pub_ahead(q, left);
 			/* a message of an ordered group waits its turn here too */
 			if (admit(q, q->tmpfd, m[i].id, &c) == -1) {
-				s->err = errno;
+				if (!(f->kick && errno == EEXIST))
+					s->err = errno;
 				unlinkat(q->tmpfd, m[i].id, 0);
 			}
 		}
@@ -688,9 +699,12 @@ fail:
 /*
  * A kick of a message of the topic t's dead/ that no binding took: route it
  * again, as a put would now, under the same id and without its attempts,
- * expiry and delay, as any kick.  A link in tmp/ is what is fanned out, so
+ * expiry and delay, as any kick.  A copy in tmp/ is what is fanned out, so
  * that the dead file goes only once every subscriber of its has it: a
- * crash in between delivers it, and leaves it to kick again.  Returns 0;
+ * crash in between delivers it, and leaves it to kick again.  A copy, not
+ * a link: the subscribers' links to a link of the dead file would make it
+ * a file of several links after such a crash, which no kick may touch
+ * (mq(7): a planted twin) and whose name a subscriber's copy already has.  Returns 0;
  * 1 when t has no subscribers left (the caller revives it into t itself);
  * -1, MQ_EUNROUTABLE when still no binding takes it, and it stays.
  */
@@ -714,8 +728,8 @@ fanout_revive(struct mq_queue *t, const char *deadname, struct mq_name *m)
 	c.notbefore = 0;
 	c.reason[0] = '\0';
 	r = -1;
-	if (linkat(t->sfd[MQ_DEAD], deadname, t->tmpfd, c.id, 0) == -1) {
-		/* another kick of it is under way */
+	if (copy_file(t, t->sfd[MQ_DEAD], deadname, c.id) == -1) {
+		/* another kick of it is under way, or one crashed: mq-fsck */
 		if (errno == EEXIST)
 			errno = MQ_EMOVED;
 		goto out;

@@ -319,6 +319,8 @@ struct mq_queue {
 
 /* copy.c: a fan-out copy's body in a subscriber's tmp/ */
 int	 seal(struct mq_queue *topic, const char *id, int need);
+int	 copy_file(struct mq_queue *, int fromfd, const char *from,
+	    const char *id);
 int	 place(struct mq_queue *topic, struct mq_queue *sub, const char *id,
 	    int *linked);
 

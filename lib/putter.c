@@ -77,8 +77,16 @@ fan_commit(struct mq_putter *p)
 		for (j = i + 1; j < p->npend &&
 		    strcmp(p->pend[j].key, p->pend[i].key) == 0; j++)
 			;
+		/*
+		 * 1: every subscriber knew the run's key, and nothing was put:
+		 * that run is done, as a known key's put is, and the next one
+		 * goes on (it once ended the commit: mq-recv acked to the
+		 * broker what it then threw away).
+		 */
 		r = fanout_put(p->fan, p->pend + i, j - i,
 		    p->pend[i].key[0] != '\0' ? p->pend[i].key : NULL, &nok);
+		if (r == 1)
+			r = 0;
 		for (k = 0; k < nok; k++) {
 			emit(p, p->pend[i + k].id);
 			if (p->pend[i + k].reason[0] != '\0')

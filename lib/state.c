@@ -185,6 +185,7 @@ struct requeuearg {
 	int		 state;		/* MQ_DEAD: kick, MQ_HELD: release */
 	long long	 n;
 	long long	 unroutable;	/* kicked and still unroutable */
+	long long	 moved;		/* being kicked by another, or stuck */
 };
 
 static int
@@ -210,6 +211,15 @@ requeue1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 		r = revive(q, name, &copy);
 	else
 		r = unhold(q, name, &copy);
+	/*
+	 * Gone meanwhile: nothing to do.  Being kicked by another, or left
+	 * by a kick that crashed (mq-fsck): the rest still go, and the
+	 * caller hears of it at the end.
+	 */
+	if (r == -1 && errno == MQ_EMOVED) {
+		a->moved++;
+		return 0;
+	}
 	if (r == -1)
 		return errno == ENOENT ? 0 : -1;
 	a->n++;
@@ -220,7 +230,7 @@ requeue1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 static int
 requeue_all(struct mq_queue *q, int state, long long *n)
 {
-	struct requeuearg a = { state, 0, 0 };
+	struct requeuearg a = { state, 0, 0, 0 };
 	int r;
 
 	r = walk_state(q, state, requeue1, &a);
@@ -229,6 +239,9 @@ requeue_all(struct mq_queue *q, int state, long long *n)
 		r = -1;
 	if (r == 0 && a.unroutable > 0) {
 		errno = MQ_EUNROUTABLE;
+		r = -1;
+	} else if (r == 0 && a.moved > 0) {
+		errno = MQ_EMOVED;
 		r = -1;
 	}
 	return r;

@@ -890,3 +890,54 @@ routed() {
 	shared_teardown
 	users_teardown_file
 }
+
+@test "route: a kick that crashed after its fan-out (the dead file still there, the subscriber has its copy) is finished by the next kick, no twin left (was stuck: 73 File exists)" {
+	mq-sub -b a t q1
+	echo x | mq-put -r b t >/dev/null || true
+	echo y | mq-put -r c t >/dev/null || true
+	[ "$(count "$S/t/dead")" -eq 2 ]
+	d=$(files t dead | head -n 1)
+	cp --preserve=all "$d" "$BATS_TEST_TMPDIR/dead"
+	mq-sub -b b -b c t q1
+	mq-kick t
+	[ "$(count "$S/q1/ready")" -eq 2 ] && [ "$(count "$S/t/dead")" -eq 0 ]
+	# what a kick killed between the fan-out and the unlink of dead/ left
+	cp --preserve=all "$BATS_TEST_TMPDIR/dead" "$d"
+	[ "$(stat -c %h "$d")" -eq 1 ]
+	run mq-kick t
+	[ "$status" -eq 0 ]
+	[ "$(count "$S/t/dead")" -eq 0 ]
+	[ "$(count "$S/q1/ready")" -eq 2 ]
+}
+
+@test "route: a kick that crashed before its fan-out (tmp/ID left) holds that message only: the others are kicked (exit 1); mq-fsck clears it" {
+	mq-sub -b a t q1
+	echo x | mq-put -r b t >/dev/null || true
+	echo y | mq-put -r b t >/dev/null || true
+	mq-sub -b b t q1
+	d=$(files t dead | head -n 1)
+	id=${d##*/}; id=${id%%,*}
+	: >"$S/t/tmp/$id"
+	touch -d '1 hour ago' "$S/t/tmp/$id"
+	run mq-kick t
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"moved meanwhile"* ]]
+	[ "$(count "$S/q1/ready")" -eq 1 ] && [ "$(count "$S/t/dead")" -eq 1 ]
+	run mq-fsck -T 5m t
+	[[ "$output" == *"tmp=1"* ]]
+	mq-kick t
+	[ "$(count "$S/q1/ready")" -eq 2 ] && [ "$(count "$S/t/dead")" -eq 0 ]
+}
+
+@test "route: a subscriber's tmp/ID left by a crashed kick does not stop the next kick" {
+	mq-sub -b a t q1
+	echo x | mq-put -r b t >/dev/null || true
+	d=$(files t dead)
+	id=${d##*/}; id=${id%%,*}
+	: >"$S/q1/tmp/$id"
+	mq-sub -b b t q1
+	mq-kick t
+	[ "$(count "$S/q1/ready")" -eq 1 ] && [ "$(count "$S/t/dead")" -eq 0 ]
+	[ "$(cat "$(files q1 ready)")" = x ]
+	[ "$(count "$S/q1/tmp")" -eq 0 ]
+}

@@ -614,3 +614,18 @@ hdrs() {
 	[ "$(msgs audit)" -eq 5 ]
 	[ "$(msgs shop)" -eq 0 ]
 }
+
+@test "recv: a repeat followed by new messages in one group commit into a topic: the new ones are put (were thrown away, and acked to the broker)" {
+	bq rdup
+	mq-sub shop audit
+	echo 'sync = batch' >"$S/shop/mq.conf"
+	printf 'k1\t-\t-\tfirst\n' | publish rdup
+	mq-recv --drain "$URL" rdup shop
+	printf 'k1\t-\t-\tagain\nk2\t-\t-\tsecond\nk3\t-\t-\tthird\n' | publish rdup
+	run mq-recv -v --drain -p 64 "$URL" rdup shop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(bcount rdup)" -eq 0 ]
+	[ "$(msgs audit)" -eq 3 ]
+	[ "$(for f in $(files audit ready); do cat "$f"; echo; done | sort | paste -sd ' ')" = "first second third" ]
+}
