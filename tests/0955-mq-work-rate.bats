@@ -103,7 +103,7 @@ plant() {
 	conf rate=1/h
 	seq 5 | mq-put -l q >/dev/null
 	# the burst of -j 1 (2), then an hour for the next
-	run timeout 3 mq-work -e q true
+	run timed 3 mq-work -e q true
 	[ "$status" -eq 124 ]
 	[ "$(ready_count q)" -eq 3 ]
 	echo 'rate = 0' >"$S/q/mq.conf"
@@ -114,7 +114,7 @@ plant() {
 	conf
 	seq 5 | mq-put -l q2 >/dev/null
 	echo 'rate = 1/h' >"$S/q2/mq.conf"
-	run timeout 3 mq-work -e q2 true
+	run timed 3 mq-work -e q2 true
 	[ "$status" -eq 124 ]
 	[ "$(ready_count q2)" -eq 3 ]
 }
@@ -163,7 +163,7 @@ plant() {
 		plant q "$r"
 		seq 6 | mq-put -l q >/dev/null
 		# -j 1 holds 2 tokens: two starts, then an hour for the next
-		run timeout 3 mq-work -e q true
+		run timed 3 mq-work -e q true
 		echo "record '$r': status $status, $(ready_count q) left"
 		[ "$status" -eq 124 ]
 		[ "$(ready_count q)" -eq 4 ]

@@ -321,7 +321,7 @@ teardown_file() {
 	# the bucket is the queue's: mq-work finds it spent
 	seq 5 | mq-put -l q >/dev/null
 	conf rate=1/h
-	run timeout 3 mq-work -e q true
+	run timed 3 mq-work -e q true
 	[ "$status" -eq 124 ]
 	[ "$(find "$S/q/ready" -type f | wc -l)" -eq 5 ]
 }
