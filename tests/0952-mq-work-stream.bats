@@ -64,8 +64,11 @@ EOF
 	man_example '#!/bin/sh' >"$T/consume.sh"
 	man_example '#!/usr/bin/env python3' >"$T/consume.py"
 	chmod +x "$T/consume.sh" "$T/consume.py"
-	[ "$(wc -l <"$T/consume.sh")" -lt 15 ] && [ "$(wc -l <"$T/consume.sh")" -gt 5 ]
-	[ "$(wc -l <"$T/consume.py")" -lt 15 ] && [ "$(wc -l <"$T/consume.py")" -gt 5 ]
+	# one test a line: bats does not fail a test on the first of a && list
+	[ "$(wc -l <"$T/consume.sh")" -lt 15 ]
+	[ "$(wc -l <"$T/consume.sh")" -gt 5 ]
+	[ "$(wc -l <"$T/consume.py")" -lt 15 ]
+	[ "$(wc -l <"$T/consume.py")" -gt 5 ]
 	# the sh one runs process(1): here a stub that fails on "fail", and
 	# talks on its standard output, which must not reach the answers
 	mkdir "$T/bin"

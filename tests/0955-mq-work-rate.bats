@@ -170,3 +170,28 @@ plant() {
 		record q | grep -qE '^r [0-9]{16} {13}$'
 	done
 }
+
+@test "rate: -r holds in batch mode, -j 1 and -j 8: a batch takes no more messages than tokens" {
+	conf sync=none
+	seq 3000 | mq-put -l q >/dev/null
+	for j in 1 8; do
+		work_window 3 q -b 10 -j "$j" -r 50/s
+		[ $((started * 1000)) -ge $((50 * ms * 92 / 100)) ]
+		[ $((started * 1000)) -le $((50 * ms + 11 * 1000)) ]
+	done
+}
+
+@test "rate: -r holds in stream mode, -j 1 and -j 8" {
+	conf sync=none
+	seq 3000 | mq-put -l q >/dev/null
+	for j in 1 8; do
+		mq-work -s -j "$j" -r 50/s q sh -c 'while read -r id a n; do
+			head -c $((n + 1)) >/dev/null; echo "ack $id"; done' &
+		w=$!
+		window 3 q
+		kill "$w"
+		wait "$w" || true
+		[ $((started * 1000)) -ge $((50 * ms * 92 / 100)) ]
+		[ $((started * 1000)) -le $((50 * ms + 11 * 1000)) ]
+	done
+}
