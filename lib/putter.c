@@ -89,7 +89,8 @@ fan_commit(struct mq_putter *p)
 			r = 0;
 		for (k = 0; k < nok; k++) {
 			emit(p, p->pend[i + k].id);
-			if (p->pend[i + k].reason[0] != '\0')
+			/* a put made dead on purpose (mq-recv) is no news */
+			if (strcmp(p->pend[i + k].reason, R_UNROUTABLE) == 0)
 				p->nunroutable++;
 		}
 	}
