@@ -57,6 +57,7 @@ mq_exit_status(int err)
 	case EMFILE:
 	case ENFILE:
 	case ENOMEM:
+	case MQ_EFULL:
 	case EAGAIN:
 	case EINTR:
 	case ENOLCK:

@@ -5,14 +5,160 @@
  * a kick of a dead message.  A nack, an expired lease, a release and a
  * kick of a delayed message (hasten, upkeep.c) keep the group's turn they
  * already have, and publish.
+ *
+ * The backlog limit (max_length, max_length_bytes, overflow in
+ * mq.conf(5)) is checked here, by room(), against the count of backlog.c:
+ * admit() fails with MQ_EFULL, having moved nothing, when the message
+ * does not fit and overflow is reject, or when it is dead-oldest and
+ * only what cannot be dropped (delayed messages, messages waiting their
+ * group's turn) is over the limit; with dead-oldest the head of the
+ * queue, what mq-get would take next, goes to dead/ as "overflow" first
+ * (bury, retire.c).  A release takes room() too, since held messages are
+ * not counted.  A message that comes back from flight (nack, expired
+ * lease, unclaim) is counted and never refused: it was in the queue
+ * before, and refusing it would lose it.
  */
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#define ROOM_TRIES	64	/* heads dropped, recounts, per message */
+
+struct tally {
+	long long	 n, bytes;
+};
+
+static int
+tally1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	struct tally *t = arg;
+
+	(void)q;
+	(void)dirfd;
+	(void)name;
+	(void)path;
+	t->n++;
+	if (m->size > 0)
+		t->bytes += m->size;
+	return 0;
+}
+
+/*
+ * Count the backlog anew (a stale record, mq-fsck): under the queue lock
+ * exclusive, so no move is under way, except the count a road in took
+ * before its rename or a road out gives back after it (backlog.c).  Call
+ * holding no queue lock.
+ */
+int
+backlog_recount(struct mq_queue *q)
+{
+	struct tally t = { 0, 0 };
+	long long gn = 0, gb = 0;
+	int r, saved;
+
+	if (!backlog_on(q))
+		return 0;
+	if (lock_ex(q, LK_QUEUE) == -1)
+		return -1;
+	r = walk_state(q, MQ_READY, tally1, &t);
+	if (r == 0)
+		r = walk_state(q, MQ_DELAYED, tally1, &t);
+	if (r == 0)
+		r = group_count(q, &gn, &gb);
+	if (r == 0)
+		r = backlog_set(q, t.n + gn, t.bytes + gb);
+	saved = errno;
+	unlock(q, LK_QUEUE);
+	errno = saved;
+	return r;
+}
+
+/*
+ * dead-oldest: the head of the queue in delivery order goes to dead/.
+ * 1: one went (or a consumer took it first: room either way); 0: ready
+ * holds none.
+ */
+static int
+drop_head(struct mq_queue *q)
+{
+	struct mq_name m;
+	char **b, **v;
+	size_t nb, n, i, j;
+	int fd, r = 0;
+
+	if (list_buckets(q, MQ_READY, &b, &nb) == -1)
+		return -1;
+	for (i = 0; i < nb && r == 0; i++) {
+		if ((fd = mq_opendirat(q->sfd[MQ_READY], b[i])) == -1)
+			continue;
+		if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {
+			close(fd);
+			r = -1;
+			break;
+		}
+		for (j = 0; j < n && r == 0; j++) {
+			if (mq_name_parse(v[j], &m) == -1 ||
+			    !name_fits(&m, MQ_READY, b[i]))
+				continue;
+			if (bury_now(q, fd, v[j], &m, R_OVERFLOW) == 0) {
+				backlog_sub(q, 1, m.size > 0 ? m.size : 0);
+				r = 1;
+			} else if (errno == ENOENT)
+				r = 1;	/* claimed meanwhile: room all the same */
+			else
+				r = -1;
+		}
+		free_names(v, n);
+		close(fd);
+	}
+	free_names(b, nb);
+	return r;
+}
+
+/*
+ * Room in the backlog for m, counted: 0, or -1 with MQ_EFULL (or another
+ * errno) and nothing counted.  A caller whose move then fails gives the
+ * room back (backlog_sub).  Call holding no lock but a key's.
+ */
+int
+room(struct mq_queue *q, const struct mq_name *m)
+{
+	long long size = m->size > 0 ? m->size : 0;
+	int tries, r, flags = BL_CHECK, d;
+
+	if (!backlog_on(q))
+		return 0;
+	/* a message larger than the whole backlog never fits: drop nothing */
+	if (q->conf.max_length_bytes > 0 && size > q->conf.max_length_bytes) {
+		errno = MQ_EFULL;
+		return -1;
+	}
+	for (tries = 0; tries < ROOM_TRIES; tries++) {
+		if ((r = backlog_add(q, 1, size, flags)) <= 0)
+			return r;
+		if (r == BL_STALE) {
+			if (backlog_recount(q) == -1)
+				return -1;
+			flags |= BL_FRESH;
+			continue;
+		}
+		if (q->conf.overflow != MQ_OVERFLOW_DEAD_OLDEST)
+			break;
+		if ((d = drop_head(q)) == -1)
+			return -1;
+		if (d == 0)
+			break;	/* only delayed or waiting ones are over */
+	}
+	errno = MQ_EFULL;
+	return -1;
+}
 
 /*
  * Admit a written message: its group's turn if it has a group, else ready;
@@ -23,14 +169,24 @@ int
 admit(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 {
 	char reason[sizeof(m->reason)];
+	int r, saved;
 
 	if (m->reason[0] != '\0') {
 		strlcpy(reason, m->reason, sizeof(reason));
 		return entomb(q, fromfd, from, m, reason);
 	}
+	if (room(q, m) == -1)
+		return -1;
 	if (m->group[0] != '\0')
-		return group_put(q, fromfd, from, m);
-	return publish(q, fromfd, from, m);
+		r = group_put(q, fromfd, from, m);
+	else
+		r = publish(q, fromfd, from, m);
+	if (r == -1) {
+		saved = errno;
+		backlog_sub(q, 1, m->size > 0 ? m->size : 0);
+		errno = saved;
+	}
+	return r;
 }
 
 /* A dead message gets a fresh start: no attempts, no expiry, no delay. */

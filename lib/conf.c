@@ -93,6 +93,10 @@ mq_conf_defaults(struct mq_conf *c)
 	c->wait_poll = 0;
 	c->poll_interval_ms = 1000;
 	c->rate_us = 0;
+	c->max_length = 0;
+	c->max_length_bytes = 0;
+	c->overflow = MQ_OVERFLOW_REJECT;
+	c->conf_ns = 0;
 }
 
 static int
@@ -301,6 +305,31 @@ handler(void *user, const char *section, const char *k, const char *v)
 		c->max_size = n;
 		return 1;
 	}
+	if (strcmp(k, "max_length") == 0) {
+		const char *e = NULL;
+
+		/* 0: no limit, so a queue can lift the global file's */
+		c->max_length = strtonum(v, 0, MQ_LENGTH_MAX, &e);
+		if (e != NULL)
+			return fail(x, line, "%s: value %s", k, e);
+		return 1;
+	}
+	if (strcmp(k, "max_length_bytes") == 0) {
+		if (mq_parse_size(v, &n) == -1 || n > MQ_LENGTH_BYTES_MAX)
+			return fail(x, line, "%s: bad size: %s", k, v);
+		c->max_length_bytes = n;
+		return 1;
+	}
+	if (strcmp(k, "overflow") == 0) {
+		if (strcmp(v, "reject") == 0)
+			c->overflow = MQ_OVERFLOW_REJECT;
+		else if (strcmp(v, "dead-oldest") == 0)
+			c->overflow = MQ_OVERFLOW_DEAD_OLDEST;
+		else
+			return fail(x, line,
+			    "%s: must be reject or dead-oldest: %s", k, v);
+		return 1;
+	}
 	if (strcmp(k, "sync") == 0) {
 		if (strcmp(v, "none") == 0)
 			c->sync = MQ_SYNC_NONE;
@@ -397,6 +426,11 @@ mq_conf_load(struct mq_conf *c, int dirfd, const char *path, int must_exist,
 		return -1;
 	}
 	*c = x.conf;
+	/* a change to either file may have set a limit: the counts follow */
+	if ((int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec >
+	    c->conf_ns)
+		c->conf_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 +
+		    st.st_ctim.tv_nsec;
 	return 0;
 }
 

@@ -63,6 +63,8 @@ mq_strerror(int err)
 	case MQ_EUNROUTABLE:
 		return "no binding of the topic matches its routing key: "
 		    "still in dead/ as unroutable";
+	case MQ_EFULL:
+		return "queue full";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

@@ -87,6 +87,7 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 	const char *from;
 	size_t k;
 	int64_t now;
+	long long bytes = 0;
 	int r = 0;
 
 	k = q->drain.ahead > 1 ? q->drain.ahead : 1;
@@ -155,7 +156,12 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 			break;
 		}
 		q->drain.nrun++;
+		if (m.size > 0)
+			bytes += m.size;
 	}
+	/* under the queue lock, as the renames: a recount sees both or none */
+	if (q->drain.nrun > 0)
+		backlog_sub(q, (long long)q->drain.nrun, bytes);
 	unlock(q, LK_QUEUE);
 	unlock(q, LK_LEASE);
 	if (r == 0 && q->drain.nrun == 0 && q->drain.inames < q->drain.nnames &&
@@ -163,8 +169,9 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 	    name_fits(&m, MQ_READY, q->drain.cursor) && m.expiry != 0 &&
 	    m.expiry <= now) {
 		/* the run stopped at an expired message */
-		bury_now(q, q->drain.fd, q->drain.names[q->drain.inames++],
-		    &m, "expired");
+		if (bury_now(q, q->drain.fd, q->drain.names[q->drain.inames++],
+		    &m, "expired") == 0)
+			backlog_sub(q, 1, m.size > 0 ? m.size : 0);
 	}
 	if (r == -1 && q->drain.nrun == 0) {
 		q->drain.claimerr = 0;	/* reported here */

@@ -155,7 +155,7 @@ mq_nack(struct mq_session *s, const char *handle, int64_t delay_ms)
 	} else {
 		t.m.notbefore = delay_ms > 0 ?
 		    ceil_s(mq_now_ms() + delay_ms) : 0;
-		r = publish(q, t.fd, t.name, &t.m);
+		r = back(q, t.fd, t.name, &t.m);
 	}
 	if (r == -1 && errno == ENOENT)
 		errno = ESTALE;
@@ -180,7 +180,7 @@ mq_unclaim(struct mq_session *s, const char *handle)
 	if (t.m.attempts > 0)
 		t.m.attempts--;
 	t.m.notbefore = 0;
-	if ((r = publish(t.q, t.fd, t.name, &t.m)) == -1 && errno == ENOENT)
+	if ((r = back(t.q, t.fd, t.name, &t.m)) == -1 && errno == ENOENT)
 		errno = ESTALE;
 	if (r == 0)
 		r = mark_dirty(t.q, t.rel);
@@ -283,6 +283,9 @@ mq_hold(struct mq_session *s, const char *handle, char *held, size_t len)
 	    1U << MQ_INFLIGHT, &t) == -1)
 		return -1;
 	r = hold(t.q, t.fd, t.name, &t.m, name);
+	/* held ones are not counted in the backlog */
+	if (r == 0 && t.state != MQ_INFLIGHT)
+		backlog_sub(t.q, 1, t.m.size > 0 ? t.m.size : 0);
 	if (r == -1 && errno == ENOENT &&
 	    faccessat(t.fd, t.name, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
 		errno = gone(t.state);
@@ -302,9 +305,16 @@ mq_release(struct mq_session *s, const char *handle)
 
 	if (resolve(s, handle, 1U << MQ_HELD, &t) == -1)
 		return -1;
+	/* held ones are not counted: a release takes room, or is refused */
+	if (room(t.q, &t.m) == -1)
+		return -1;
 	r = unhold(t.q, t.name, &t.m);
-	if (r == -1 && errno == ENOENT)
-		errno = MQ_EMOVED;
+	if (r == -1) {
+		int saved = errno == ENOENT ? MQ_EMOVED : errno;
+
+		backlog_sub(t.q, 1, t.m.size > 0 ? t.m.size : 0);
+		errno = saved;
+	}
 	return r;
 }
 
@@ -395,6 +405,8 @@ mq_rm(struct mq_session *s, const char *path)
 			    t.state != MQ_DEAD);
 		unlock(t.q, LK_QUEUE);
 	}
+	if (r == 0 && (t.state == MQ_READY || t.state == MQ_DELAYED))
+		backlog_sub(t.q, 1, t.m.size > 0 ? t.m.size : 0);
 	return moved(&t, r);
 }
 

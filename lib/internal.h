@@ -117,6 +117,9 @@ void	 dirty_close(struct dirty *);
 #define LK_RATE		516	/* the rate record: see rate.c */
 #define LK_RATEREC	LK_TAIL(MQ_PRIORITY_MAX + 1)	/* after the tails */
 #define LK_RATELEN	32
+#define LK_BACKLOG	517	/* the backlog record: see backlog.c */
+#define LK_BACKLOGREC	(LK_RATEREC + LK_RATELEN)
+#define LK_BACKLOGLEN	64
 #define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
 #define LK_NKEYS	1024
 #define LK_GROUPS	2048	/* group locks: bytes 2048 to 2048+LK_NGROUPS-1 */
@@ -202,6 +205,18 @@ struct rate {
 	int		 burst;		/* tokens a bucket holds, 0: 2 */
 };
 
+/* backlog.c: the count of ready, delayed and waiting messages (limits) */
+#define BL_CHECK	0x1	/* refuse what would pass a limit */
+#define BL_FRESH	0x2	/* a recount was just made: trust a full one */
+#define BL_FULL		1
+#define BL_STALE	2
+int	 backlog_on(const struct mq_queue *);
+int	 backlog_add(struct mq_queue *, long long n, long long bytes,
+	    int flags);
+void	 backlog_sub(struct mq_queue *, long long n, long long bytes);
+int	 backlog_set(struct mq_queue *, long long n, long long bytes);
+int	 backlog_get(struct mq_queue *, long long *n, long long *bytes);
+
 /* ---- layer 3: what is built on moves ---- */
 
 /* key.c: the key store of idempotent producers */
@@ -241,7 +256,10 @@ int	 group_each_waiting(struct mq_queue *, int mark,
 int	 group_count(struct mq_queue *, long long *count, long long *bytes);
 void	 groups_close(struct groups *);
 
-/* admit.c: the one road into ready (or a group's turn) */
+/* admit.c: the one road into ready (or a group's turn), and its limit */
+#define R_OVERFLOW	"overflow"	/* dead: overflow = dead-oldest */
+int	 room(struct mq_queue *, const struct mq_name *);
+int	 backlog_recount(struct mq_queue *);
 int	 admit(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
@@ -266,6 +284,7 @@ struct upkeep {
 int	 upkeep_due(struct mq_queue *);
 void	 upkeep_soon(struct mq_queue *);
 int	 hasten(struct mq_queue *, int fd, const char *name, struct mq_name *);
+int	 back(struct mq_queue *, int fd, const char *name, struct mq_name *);
 
 /* ---- layer 4: the public interface (mq.h) ---- */
 

@@ -73,7 +73,14 @@ struct mq_conf {
 	int	 wait_poll;		/* wait = poll: never inotify */
 	int64_t	 poll_interval_ms;	/* when waiting cannot use inotify */
 	int64_t	 rate_us;		/* rate: us per token, 0: no limit */
+	long long max_length;		/* backlog, messages; 0: no limit */
+	int64_t	 max_length_bytes;	/* backlog, bytes; 0: no limit */
+	int	 overflow;		/* enum mq_overflow */
+	int64_t	 conf_ns;		/* newest ctime of the files read */
 };
+enum mq_overflow { MQ_OVERFLOW_REJECT, MQ_OVERFLOW_DEAD_OLDEST };
+#define MQ_LENGTH_MAX		INT64_C(1000000000000)	/* max_length */
+#define MQ_LENGTH_BYTES_MAX	(INT64_C(1) << 50)	/* max_length_bytes */
 
 /* Where a configuration error was found; line 0 means "the whole file". */
 struct mq_conferr {
@@ -405,6 +412,7 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EPATTERN	4120	/* errno: a bad binding pattern */
 #define MQ_EUNTRUSTED	4121	/* errno: bindings not the topic owner's */
 #define MQ_EUNROUTABLE	4122	/* errno: no binding matches the key */
+#define MQ_EFULL	4130	/* errno: the queue's backlog is at its limit */
 const char *mq_strerror(int err);
 
 #endif

@@ -167,6 +167,9 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 	if (r == 0 && state == MQ_READY)
 		r = purge_waiting(q, n);
 	unlock(q, LK_QUEUE);
+	/* the backlog's count, when a limit keeps one, is what is left */
+	if (r == 0 && (state == MQ_READY || state == MQ_DELAYED))
+		r = backlog_recount(q);
 	/* groups whose out message went: their next is due (see retire) */
 	if (r == 0)
 		r = group_flush(q);
@@ -209,8 +212,14 @@ requeue1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 			r = revive(q, name, &copy);
 	} else if (a->state == MQ_DEAD)
 		r = revive(q, name, &copy);
-	else
-		r = unhold(q, name, &copy);
+	else if ((r = room(q, &copy)) == 0 &&
+	    (r = unhold(q, name, &copy)) == -1) {
+		int saved = errno;
+
+		/* held ones are not counted: a release takes room */
+		backlog_sub(q, 1, copy.size > 0 ? copy.size : 0);
+		errno = saved;
+	}
 	/*
 	 * Gone meanwhile: nothing to do.  Being kicked by another, or left
 	 * by a kick that crashed (mq-fsck): the rest still go, and the

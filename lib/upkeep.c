@@ -36,10 +36,36 @@
 int
 hasten(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
 {
-	if (m->expiry != 0 && m->expiry <= mq_now_ms() / 1000)
-		return bury(q, fd, name, m, "expired");
+	if (m->expiry != 0 && m->expiry <= mq_now_ms() / 1000) {
+		if (bury(q, fd, name, m, "expired") == -1)
+			return -1;
+		backlog_sub(q, 1, m->size > 0 ? m->size : 0);
+		return 0;
+	}
 	m->notbefore = 0;
 	return publish(q, fd, name, m);
+}
+
+/*
+ * A message back from flight (an expired lease, a nack, an unclaim): it
+ * is counted in the backlog again and never refused, whatever the limit:
+ * it was in the queue, and a refusal would lose it.
+ */
+int
+back(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
+{
+	long long size = m->size > 0 ? m->size : 0;
+	int saved;
+
+	/* counted before the rename, as every road in (backlog.c) */
+	if (backlog_add(q, 1, size, 0) == -1)
+		return -1;
+	if (publish(q, fd, name, m) == 0)
+		return 0;
+	saved = errno;
+	backlog_sub(q, 1, size);
+	errno = saved;
+	return -1;
 }
 
 /* Delayed messages whose time has come become ready. */
@@ -144,7 +170,7 @@ reclaim(struct mq_queue *q, int64_t now_ms)
 		    m.attempts >= q->conf.max_attempts)
 			bury(q, fd, v[i], &m, "attempts");
 		else
-			publish(q, fd, v[i], &m);
+			back(q, fd, v[i], &m);
 	}
 	unlock(q, LK_LEASE);
 	free_names(v, n);
