@@ -23,6 +23,8 @@ usage(int help)
 	    "[-T ttl] queue [file ...]");
 }
 
+static long long nput;	/* ids printed: the records that went in */
+
 static void
 flush_ids(struct mq_putter *p)
 {
@@ -30,6 +32,7 @@ flush_ids(struct mq_putter *p)
 	size_t n, i;
 
 	n = mq_put_ready(p, &ids);
+	nput += (long long)n;
 	for (i = 0; i < n; i++)
 		printf("%s\n", ids[i]);
 	if (n > 0 && fflush(stdout) == EOF)
@@ -285,6 +288,13 @@ main(int argc, char *argv[])
 			status = st;
 	if (r == -1 && i == 0)
 		status = failed(spool, argv[0], NULL, o.key, saved);
+	/*
+	 * A batch stops at its first failure, in order: the records before
+	 * it went in (their ids are on stdout), it and the rest did not.
+	 */
+	if (r == -1 && sep != -1)
+		warnx("%s: %lld record%s put, record %lld and after not put",
+		    argv[0], nput, nput == 1 ? "" : "s", nput + 1);
 	/* durable, in the topic's dead/: a negative answer, not an error */
 	if ((un = mq_put_unroutable(p)) > 0) {
 		if ((k = mq_header_get(&h, MQ_HDR_ROUTING, &klen)) == NULL)

@@ -111,6 +111,37 @@ count(const char *spool, int argc, char **argv, struct row **rows,
 	return status;
 }
 
+static int
+limited(const struct mq_stat *st)
+{
+	return st->max_length > 0 || st->max_length_bytes > 0;
+}
+
+static const char *
+overflow_name(int o)
+{
+	return o == MQ_OVERFLOW_DEAD_OLDEST ? "dead-oldest" : "reject";
+}
+
+/*
+ * How full the backlog is, in percent of the nearer limit; -1 when there
+ * is no limit or no count to trust (a recount is due: see mq(7)).
+ */
+static long long
+fullness(const struct mq_stat *st)
+{
+	long long p = -1, b;
+
+	if (!limited(st) || !st->backlog_known)
+		return -1;
+	if (st->max_length > 0)
+		p = st->backlog * 100 / st->max_length;
+	if (st->max_length_bytes > 0 &&
+	    (b = st->backlog_bytes * 100 / st->max_length_bytes) > p)
+		p = b;
+	return p;
+}
+
 /*
  * Queue names need no escaping, in JSON strings or Prometheus label values:
  * the name grammar (mq(7)) has no quote, backslash or control character.
@@ -128,8 +159,20 @@ json(const struct row *r)
 		printf("null");
 	else
 		printf("%lld", (long long)age(st));
-	printf(",\"bytes\":%lld,\"paused\":%s}\n", st->bytes,
+	printf(",\"bytes\":%lld,\"paused\":%s", st->bytes,
 	    st->paused ? "true" : "false");
+	/* only a queue with a limit has these: others print as before */
+	if (limited(st)) {
+		printf(",\"max_length\":%lld,\"max_length_bytes\":%lld,"
+		    "\"overflow\":\"%s\",\"backlog\":", st->max_length,
+		    st->max_length_bytes, overflow_name(st->overflow));
+		if (st->backlog_known)
+			printf("%lld,\"backlog_bytes\":%lld", st->backlog,
+			    st->backlog_bytes);
+		else
+			printf("null,\"backlog_bytes\":null");
+	}
+	printf("}\n");
 }
 
 /*
@@ -149,9 +192,17 @@ prom(const struct row *r, size_t n)
 		{ "mq_paused", "gauge", "1 while the queue is paused "
 		    "(mq-pause), else 0." },
 	};
+	static const char *const lim[][2] = {
+		{ "mq_max_length", "The max_length of mq.conf(5), 0: none." },
+		{ "mq_max_length_bytes", "The max_length_bytes of mq.conf(5), "
+		    "0: none." },
+		{ "mq_backlog_messages", "Messages ready, delayed or waiting "
+		    "their group's turn, as the limit counts them." },
+		{ "mq_backlog_bytes", "Their bytes, as the limit counts them." },
+	};
 	long long v[4];
 	size_t i, f;
-	int s;
+	int s, anylimit = 0;
 
 	printf("# HELP mq_messages Messages in the queue, by state.\n"
 	    "# TYPE mq_messages gauge\n");
@@ -171,6 +222,24 @@ prom(const struct row *r, size_t n)
 			    v[f]);
 		}
 	}
+	for (i = 0; i < n; i++)
+		anylimit |= limited(&r[i].st);
+	/* the families of limits only where some queue has one */
+	for (f = 0; anylimit && f < sizeof(lim) / sizeof(lim[0]); f++) {
+		printf("# HELP %s %s\n# TYPE %s gauge\n", lim[f][0], lim[f][1],
+		    lim[f][0]);
+		for (i = 0; i < n; i++) {
+			if (!limited(&r[i].st) || (f >= 2 &&
+			    !r[i].st.backlog_known))
+				continue;
+			v[0] = r[i].st.max_length;
+			v[1] = r[i].st.max_length_bytes;
+			v[2] = r[i].st.backlog;
+			v[3] = r[i].st.backlog_bytes;
+			printf("%s{queue=\"%s\"} %lld\n", lim[f][0], r[i].name,
+			    v[f]);
+		}
+	}
 }
 
 /*
@@ -178,7 +247,8 @@ prom(const struct row *r, size_t n)
  * (see Rates in mq-stat(1)), or "-" without a previous count.
  */
 static void
-line(const struct row *r, int width, int rates, const struct row *prev)
+line(const struct row *r, int width, int rates, const struct row *prev,
+    int limits)
 {
 	const struct mq_stat *st = &r->st;
 	long long in, grew;
@@ -206,6 +276,12 @@ line(const struct row *r, int width, int rates, const struct row *prev)
 		printf(" %7.1f %7.1f", (double)in / dt,
 		    (double)(in - grew) / dt);
 	}
+	if (limits && !limited(st))
+		printf(" %5s", "-");
+	else if (limits && fullness(st) < 0)
+		printf(" %5s", "?");
+	else if (limits)
+		printf(" %4lld%%", fullness(st));
 	printf("\n");
 }
 
@@ -214,19 +290,25 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
     size_t nprev)
 {
 	size_t i, j;
-	int width = 5;
+	int width = 5, limits = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if ((int)strlen(r[i].name) > width)
 			width = (int)strlen(r[i].name);
+		limits |= limited(&r[i].st);
+	}
 	printf("%-*s %7s %7s %8s %6s %6s %6s %10s", width, "QUEUE", "READY",
 	    "DELAYED", "INFLIGHT", "DEAD", "HELD", "OLDEST", "BYTES");
-	printf(rates ? " %7s %7s\n" : "\n", "IN/s", "OUT/s");
+	if (rates)
+		printf(" %7s %7s", "IN/s", "OUT/s");
+	/* a column of its own only when some queue has a limit */
+	printf(limits ? " %5s\n" : "\n", "FULL");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nprev; j++)
 			if (strcmp(prev[j].name, r[i].name) == 0)
 				break;
-		line(&r[i], width, rates, j < nprev ? &prev[j] : NULL);
+		line(&r[i], width, rates, j < nprev ? &prev[j] : NULL,
+		    limits);
 	}
 }
 

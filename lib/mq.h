@@ -373,6 +373,12 @@ struct mq_stat {
 	long long	 ready_in;	/* times a message was made ready, ever
 					   (from the tail records, see mq(7)) */
 	int		 paused;	/* mq-pause: delivers nothing */
+	/* the backlog limit of mq.conf(5) (0: none), and the count it sees */
+	long long	 max_length;
+	long long	 max_length_bytes;
+	int		 overflow;	/* enum mq_overflow */
+	int		 backlog_known;	/* 0: no count kept, or a stale one */
+	long long	 backlog, backlog_bytes;
 };
 typedef int (*mq_walkfn)(const char *path, const struct mq_name *, void *);
 int	 mq_walk(struct mq_queue *, int state, mq_walkfn, void *);

@@ -104,6 +104,11 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	/* under the same lock, so that it matches the ready count */
 	st->ready_in = ready_in(q);
 	st->paused = mq_paused(q);
+	st->max_length = q->conf.max_length;
+	st->max_length_bytes = q->conf.max_length_bytes;
+	st->overflow = q->conf.overflow;
+	st->backlog_known = backlog_on(q) &&
+	    backlog_get(q, &st->backlog, &st->backlog_bytes) == 0;
 	if (locked)
 		unlock(q, LK_QUEUE);
 	return r;
