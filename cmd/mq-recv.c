@@ -38,6 +38,11 @@ static struct mq_putter *put;
 static const char *qname, *aqueue;
 static uint64_t lasttag;	/* the last delivery put, not yet acked */
 static long long batch, total, dead;
+/* the deliveries handed to the putter since the last ack, and how many
+ * of them are in (their ids handed back): so a full queue acks those */
+static uint64_t *tags;
+static size_t ntags, captags;
+static long long nin;
 static int verbose;
 
 static void __attribute__((noreturn))
@@ -83,6 +88,7 @@ tell(int dup)
 	size_t n, i;
 
 	n = mq_put_ready(put, &ids);
+	nin += (long long)n;
 	if (!verbose)
 		return;
 	for (i = 0; i < n && i < nmids; i++) {
@@ -120,7 +126,36 @@ commit(void)
 		return -2;
 	}
 	batch = 0;
+	ntags = 0;
+	nin = 0;
 	return 0;
+}
+
+/*
+ * The local queue is full (MQ_EFULL, max_length in mq.conf(5)): what went
+ * in is acked, the rest given back to the broker by closing the
+ * connection, and nothing more is taken until the queue has room.  The
+ * broker keeps what the spool cannot: nothing is dropped, and mq-recv
+ * does not exit.
+ */
+static void
+full(struct mq_queue *q)
+{
+	struct timespec ts = { 0, 250 * 1000000 };
+	int r;
+
+	tell(0);
+	if (peer.conn != NULL && nin > 0 && (size_t)nin <= ntags)
+		amqp_basic_ack(peer.conn, PEER_CHANNEL, tags[nin - 1], 1);
+	peer_close(&peer, 1);
+	batch = ntags = 0;
+	nin = 0;
+	warnx("%s: queue full: waiting for room; the broker keeps the rest",
+	    qname);
+	while (!peer_stop && (r = mq_full(q)) == 1)
+		nanosleep(&ts, NULL);
+	if (!peer_stop && r == -1)
+		warn("%s: cannot count the backlog", qname);
 }
 
 /* Put one delivery.  Returns 0, or -1 when the put failed (errno). */
@@ -171,6 +206,16 @@ deliver(amqp_envelope_t *env)
 	o.headers = &h;
 	if (mq_put_set(put, &o) == -1)
 		return -1;
+	if (ntags == captags) {
+		size_t cap = captags == 0 ? 64 : captags * 2;
+		uint64_t *t = reallocarray(tags, cap, sizeof(*tags));
+
+		if (t == NULL)
+			return -1;
+		tags = t;
+		captags = cap;
+	}
+	tags[ntags++] = env->delivery_tag;
 	if ((r = mq_put_buf(put, env->message.body.bytes,
 	    env->message.body.len)) == -1)
 		return -1;
@@ -383,6 +428,11 @@ main(int argc, char *argv[])
 		r = receive(idle ? IDLE_WAKE : LINGER);
 		if (r == 1 && batch < prefetch && (max == 0 || total < max))
 			continue;
+		/* the local queue full: wait for room, the broker keeps it */
+		if (r == -1 && errno == MQ_EFULL) {
+			full(q);
+			continue;
+		}
 		if (r == -1) {
 			saved = errno;
 			warnx("%s: cannot put: %s", qname, mq_strerror(saved));
@@ -393,7 +443,11 @@ main(int argc, char *argv[])
 				    mq_strerror(errno));
 			break;
 		}
-		if (r != -2 && (r = commit()) == -1) {
+		if (r != -2 && (r = commit()) == -1 && errno == MQ_EFULL) {
+			full(q);
+			continue;
+		}
+		if (r == -1) {
 			saved = errno;
 			warnx("%s: cannot put: %s", qname, mq_strerror(saved));
 			status = mq_exit_status(saved);

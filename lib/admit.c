@@ -123,6 +123,27 @@ drop_head(struct mq_queue *q)
 }
 
 /*
+ * Whether one more message would be refused now (mq-recv waits while it
+ * would): 1 full, 0 room, -1 error.  Nothing is counted or dropped.
+ */
+int
+mq_full(struct mq_queue *q)
+{
+	int r;
+
+	if (!backlog_on(q))
+		return 0;
+	if ((r = backlog_add(q, 1, 0, BL_CHECK | BL_PEEK)) == BL_STALE) {
+		if (backlog_recount(q) == -1)
+			return -1;
+		r = backlog_add(q, 1, 0, BL_CHECK | BL_PEEK | BL_FRESH);
+	}
+	if (r == BL_STALE)
+		r = BL_FULL;	/* changed meanwhile: ask again later */
+	return r == -1 ? -1 : r == BL_FULL;
+}
+
+/*
  * Room in the backlog for m, counted: 0, or -1 with MQ_EFULL (or another
  * errno) and nothing counted.  A caller whose move then fails gives the
  * room back (backlog_sub).  Call holding no lock but a key's.

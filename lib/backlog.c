@@ -158,6 +158,8 @@ backlog_add(struct mq_queue *q, long long n, long long bytes, int flags)
 		    r.checked > now) ? BL_STALE : BL_FULL;
 		goto out;
 	}
+	if (flags & BL_PEEK)
+		goto out;	/* it would fit: nothing is added */
 	r.n += n;
 	r.bytes += bytes;
 	/* a count left high by a crash, made low again: never below 0 */

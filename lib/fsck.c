@@ -406,6 +406,9 @@ mq_fsck(struct mq_queue *q, int dry, int64_t tmp_age_ms, struct mq_fsck *r)
 	    &r->keys) == -1 || stuck_groups(&f) == -1 ||
 	    check_tmp(&f, tmp_age_ms) == -1)
 		goto out;
+	/* the backlog's count, when a limit keeps one, made true again */
+	if (!f.dry && backlog_recount(q) == -1)
+		goto out;
 	rv = f.dry ? 0 : mq_sync_dirs(q);
 out:
 	forget(&f);

@@ -208,6 +208,7 @@ struct rate {
 /* backlog.c: the count of ready, delayed and waiting messages (limits) */
 #define BL_CHECK	0x1	/* refuse what would pass a limit */
 #define BL_FRESH	0x2	/* a recount was just made: trust a full one */
+#define BL_PEEK		0x4	/* with BL_CHECK: only say whether it fits */
 #define BL_FULL		1
 #define BL_STALE	2
 int	 backlog_on(const struct mq_queue *);

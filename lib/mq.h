@@ -314,6 +314,13 @@ void	 mq_rate_set(struct mq_queue *, int64_t us, int burst);
 int	 mq_rate_take(struct mq_queue *, int n, int64_t *wait_ms);
 int	 mq_rate_unused(struct mq_queue *, int n);
 
+/*
+ * admit.c: whether the queue's backlog is at its limit (max_length,
+ * max_length_bytes in mq.conf(5)), so that one more message would be
+ * refused (MQ_EFULL) or push out the oldest: 1, 0 (no limit: 0), -1.
+ */
+int	 mq_full(struct mq_queue *);
+
 /* wait.c: sleep until mq_get may find something (1), timeout (0), extrafd (2) */
 int	 mq_wait(struct mq_queue *, int64_t timeout_ms, int extrafd);
 
