@@ -220,6 +220,10 @@ $t -h:     $u"
 	section "Workers, waiting, pausing"
 }
 
+@test "readme: A bounded queue: the flash sale" {
+	section "A bounded queue: the flash sale"
+}
+
 @test "readme: Ordered groups" {
 	section "Ordered groups"
 }

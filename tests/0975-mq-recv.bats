@@ -629,3 +629,49 @@ hdrs() {
 	[ "$(msgs audit)" -eq 3 ]
 	[ "$(for f in $(files audit ready); do cat "$f"; echo; done | sort | paste -sd ' ')" = "first second third" ]
 }
+
+# drain_local QUEUE - ack every message of QUEUE that can be claimed now,
+# and print their bodies, a line each
+drain_local() {
+	local h
+	while h=$(mq-get "$1"); do
+		cat "$h"
+		echo
+		mq-ack "$h"
+	done
+}
+
+@test "recv: a full queue (max_length): it waits for room, never exits, never drops" {
+	bq rfull
+	mq-init q
+	printf 'max_length = 3\n' >"$S/q/mq.conf"
+	for i in $(seq 10); do
+		printf 'f-%s\t-\t-\tbody %s\n' "$i" "$i"
+	done | publish rfull
+	mq-recv "$URL" rfull q 2>"$T/err" 3>&- &
+	pid=$!
+	wait_for 30 local_count_is q 3
+	wait_for 30 grep -q "q: queue full: waiting for room" "$T/err"
+	# it waits: the broker keeps the rest, the queue stays at its limit
+	! gone "$pid"
+	[ "$(local_count q)" -eq 3 ]
+	wait_for 30 bcount_is rfull 7
+	[ "$(find "$S/q/dead" -type f | wc -l)" -eq 0 ]
+	# room made by a consumer: the rest comes, three at a time at most
+	: >"$T/got"
+	end=$((SECONDS + 120))
+	while [ "$(sort -u "$T/got" | grep -c .)" -lt 10 ] && [ "$SECONDS" -lt "$end" ]; do
+		drain_local q >>"$T/got"
+		[ "$(find "$S/q/ready" "$S/q/delayed" -type f | wc -l)" -le 3 ]
+		sleep 0.2
+	done
+	! gone "$pid"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/err"
+	[ "$rc" -eq 0 ]
+	[ "$(sort -u "$T/got" | grep -c .)" -eq 10 ]
+	[ "$(bcount rfull)" -eq 0 ]
+	[ "$(find "$S/q/dead" -type f | wc -l)" -eq 0 ]
+}
