@@ -154,7 +154,7 @@ room(struct mq_queue *q, const struct mq_name *m)
 	long long size = m->size > 0 ? m->size : 0;
 	int tries, r, flags = BL_CHECK, d;
 
-	if (!backlog_on(q))
+	if (!backlog_on(q) || backlog_take_ahead(q, size))
 		return 0;
 	/* a message larger than the whole backlog never fits: drop nothing */
 	if (q->conf.max_length_bytes > 0 && size > q->conf.max_length_bytes) {

@@ -205,6 +205,44 @@ backlog_set(struct mq_queue *q, long long n, long long bytes)
 	return res;
 }
 
+/*
+ * n roads in are coming at once (a group commit), of bytes in all: they
+ * are counted under one hold of the lock if they all fit, and room()
+ * takes from that (backlog_take_ahead) instead of the record; what is not
+ * taken is given back by backlog_ahead_end.  When they do not all fit,
+ * or the record is stale, each is checked for itself.  A put killed in
+ * between leaves the count high by what it counted ahead.
+ */
+void
+backlog_ahead(struct mq_queue *q, long long n, long long bytes)
+{
+	q->ahead.n = q->ahead.bytes = 0;
+	if (n < 2 || !backlog_on(q))
+		return;
+	if (backlog_add(q, n, bytes, BL_CHECK) == 0) {
+		q->ahead.n = n;
+		q->ahead.bytes = bytes;
+	}
+}
+
+int
+backlog_take_ahead(struct mq_queue *q, long long bytes)
+{
+	if (q->ahead.n == 0)
+		return 0;
+	q->ahead.n--;
+	q->ahead.bytes -= bytes;
+	return 1;
+}
+
+void
+backlog_ahead_end(struct mq_queue *q)
+{
+	if (q->ahead.n > 0 || q->ahead.bytes > 0)
+		backlog_sub(q, q->ahead.n, q->ahead.bytes);
+	q->ahead.n = q->ahead.bytes = 0;
+}
+
 /* The count as it stands (mq-stat): -1 when there is none to trust. */
 int
 backlog_get(struct mq_queue *q, long long *n, long long *bytes)

@@ -211,7 +211,13 @@ struct rate {
 #define BL_PEEK		0x4	/* with BL_CHECK: only say whether it fits */
 #define BL_FULL		1
 #define BL_STALE	2
+struct ahead {
+	long long	 n, bytes;	/* counted ahead, not yet taken */
+};
 int	 backlog_on(const struct mq_queue *);
+void	 backlog_ahead(struct mq_queue *, long long n, long long bytes);
+int	 backlog_take_ahead(struct mq_queue *, long long bytes);
+void	 backlog_ahead_end(struct mq_queue *);
 int	 backlog_add(struct mq_queue *, long long n, long long bytes,
 	    int flags);
 void	 backlog_sub(struct mq_queue *, long long n, long long bytes);
@@ -333,6 +339,7 @@ struct mq_queue {
 	struct groups	 groups;
 	struct upkeep	 upkeep;
 	struct rate	 rate;
+	struct ahead	 ahead;
 	struct drain	 drain;
 	struct watch	 watch;
 };

@@ -111,6 +111,7 @@ int
 commit(struct mq_putter *p)
 {
 	struct mq_queue *q = p->q;
+	long long bytes;
 	size_t i;
 	int saved;
 
@@ -128,6 +129,10 @@ commit(struct mq_putter *p)
 		goto fail;
 	if (q->conf.sync == MQ_SYNC_BATCH && syncfs(q->tmpfd) == -1)
 		goto fail;
+	/* a limit's count taken once for the group, if it all fits */
+	for (i = 0, bytes = 0; i < p->npend; i++)
+		bytes += p->pend[i].size > 0 ? p->pend[i].size : 0;
+	backlog_ahead(q, (long long)p->npend, bytes);
 	for (i = 0; i < p->npend; i++) {
 		pub_ahead(q, p->npend - i);
 		if (release(p, &p->pend[i]) == -1) {
@@ -142,11 +147,13 @@ commit(struct mq_putter *p)
 					emit(p, p->pend[i].id);
 			p->npend = 0;
 			pub_ahead(q, 0);
+			backlog_ahead_end(q);
 			errno = saved;
 			return -1;
 		}
 	}
 	pub_ahead(q, 0);
+	backlog_ahead_end(q);
 	if (mq_sync_dirs(q) == -1)
 		goto fail_published;
 	for (i = 0; i < p->npend; i++)

@@ -211,3 +211,13 @@ record() {
 	conf max_length_bytes=1x
 	run -78 mq-put q <<<a
 }
+
+@test "limit: a group commit that fits is counted at once, one that does not record by record" {
+	conf sync=batch max_length=10
+	seq 4 | mq-put -l q >/dev/null
+	[ "$(backlog q)" = 4 ]
+	run -75 --separate-stderr mq-put -l q < <(seq 8)
+	[ "${#lines[@]}" -eq 6 ]
+	[ "$(backlog q)" = 10 ]
+	[ "$(count "$S/q/ready")" -eq 10 ]
+}
