@@ -56,6 +56,7 @@ mq_walk(struct mq_queue *q, int state, mq_walkfn fn, void *arg)
 struct countarg {
 	struct mq_stat	*st;
 	int		 state;
+	long long	 blbytes;	/* the backlog's, as backlog.c counts */
 };
 
 static int
@@ -74,6 +75,8 @@ count(struct mq_queue *q, int dirfd, const char *name, const char *path,
 		if (c->st->oldest == 0 || t < c->st->oldest)
 			c->st->oldest = t;
 	}
+	if ((c->state == MQ_READY || c->state == MQ_DELAYED) && m->size > 0)
+		c->blbytes += m->size;
 	/* the size is in the name; only foreign producers cost a stat */
 	if (m->size >= 0)
 		c->st->bytes += m->size;
@@ -86,6 +89,7 @@ int
 mq_stat(struct mq_queue *q, struct mq_stat *st)
 {
 	struct countarg c;
+	long long gn = 0, gb = 0;
 	int r = 0, locked;
 
 	memset(st, 0, sizeof(*st));
@@ -96,11 +100,15 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	if (locked && lock_ex(q, LK_QUEUE) == -1)
 		return -1;
 	c.st = st;
+	c.blbytes = 0;
 	for (c.state = 0; c.state < MQ_NSTATES && r == 0; c.state++)
 		r = walk_state(q, c.state, count, &c);
 	/* waiting for their group's turn counts as ready: next in line */
 	if (r == 0)
-		r = group_count(q, &st->count[MQ_READY], &st->bytes);
+		r = group_count(q, &gn, &gb);
+	st->count[MQ_READY] += gn;
+	st->bytes += gb;
+	c.blbytes += gb;
 	/* under the same lock, so that it matches the ready count */
 	st->ready_in = ready_in(q);
 	st->paused = mq_paused(q);
@@ -109,6 +117,17 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	st->overflow = q->conf.overflow;
 	st->backlog_known = backlog_on(q) &&
 	    backlog_get(q, &st->backlog, &st->backlog_bytes) == 0;
+	/*
+	 * A count to be made anew (a limit just set) is what was just
+	 * counted, under the queue lock exclusive: kept, as a recount would.
+	 */
+	if (r == 0 && locked && backlog_on(q) && !st->backlog_known &&
+	    backlog_set(q, st->count[MQ_READY] + st->count[MQ_DELAYED],
+	    c.blbytes) == 0) {
+		st->backlog_known = 1;
+		st->backlog = st->count[MQ_READY] + st->count[MQ_DELAYED];
+		st->backlog_bytes = c.blbytes;
+	}
 	if (locked)
 		unlock(q, LK_QUEUE);
 	return r;

@@ -221,3 +221,28 @@ record() {
 	[ "$(backlog q)" = 10 ]
 	[ "$(count "$S/q/ready")" -eq 10 ]
 }
+
+@test "limit: removed, then set again, the count is made anew (mq-stat makes it)" {
+	conf max_length=3
+	for i in 1 2 3; do mq-put q <<<"m$i" >/dev/null; done
+	conf max_length=0
+	# claims with no limit keep no count: the record says 3 still
+	mq-get -n 3 q | mq-ack
+	record q | grep -q '^b 000000000003 '
+	conf max_length=3
+	run mq-stat q
+	[[ "${lines[1]}" == *"    0%" ]]
+	[ "$(backlog q)" = 0 ]
+	for i in 1 2 3; do mq-put q <<<"n$i" >/dev/null; done
+	run -75 mq-put q <<<n4
+}
+
+@test "limit: a limit from the global file and one from the queue's, the nearer counts" {
+	conf max_length=100 max_length_bytes=8
+	mq-put q <<<abc >/dev/null
+	run -75 mq-put q <<<abcdef
+	printf 'max_length_bytes = 0\nmax_length = 2\n' >"$S/q/mq.conf"
+	mq-put q <<<abcdef >/dev/null
+	run -75 mq-put q <<<x
+	[[ "$output" == *"q: cannot put message: queue full"* ]]
+}
