@@ -124,6 +124,43 @@ overflow_name(int o)
 }
 
 /*
+ * A size as mq.conf(5) takes it, in the largest unit that divides it, B
+ * for bytes, so that it never reads as a count of messages.
+ */
+static void
+size_str(long long n, char *buf, size_t len)
+{
+	static const char units[] = "KMG";
+	int u = -1;
+
+	while (u < 2 && n > 0 && n % 1024 == 0) {
+		n /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%lldB", n);
+	else
+		snprintf(buf, len, "%lld%c", n, units[u]);
+}
+
+/* The LIMIT column: max_length, max_length_bytes, or both as N/SIZE. */
+static void
+limit_str(const struct mq_stat *st, char *buf, size_t len)
+{
+	char sz[32];
+
+	size_str(st->max_length_bytes, sz, sizeof(sz));
+	if (!limited(st))
+		strlcpy(buf, "-", len);
+	else if (st->max_length_bytes == 0)
+		snprintf(buf, len, "%lld", st->max_length);
+	else if (st->max_length == 0)
+		strlcpy(buf, sz, len);
+	else
+		snprintf(buf, len, "%lld/%s", st->max_length, sz);
+}
+
+/*
  * How full the backlog is, in percent of the nearer limit; -1 when there
  * is no limit or no count to trust (a recount is due: see mq(7)).
  */
@@ -252,7 +289,7 @@ line(const struct row *r, int width, int rates, const struct row *prev,
 {
 	const struct mq_stat *st = &r->st;
 	long long in, grew;
-	char oldest[32];
+	char oldest[32], lim[64];
 	double dt;
 
 	if (age(st) < 0)
@@ -275,6 +312,10 @@ line(const struct row *r, int width, int rates, const struct row *prev,
 		dt = (double)(r->at - prev->at) / 1000;
 		printf(" %7.1f %7.1f", (double)in / dt,
 		    (double)(in - grew) / dt);
+	}
+	if (limits) {
+		limit_str(st, lim, sizeof(lim));
+		printf(" %9s", lim);
 	}
 	if (limits && !limited(st))
 		printf(" %5s", "-");
@@ -302,7 +343,9 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
 	if (rates)
 		printf(" %7s %7s", "IN/s", "OUT/s");
 	/* a column of its own only when some queue has a limit */
-	printf(limits ? " %5s\n" : "\n", "FULL");
+	if (limits)
+		printf(" %9s %5s", "LIMIT", "FULL");
+	printf("\n");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nprev; j++)
 			if (strcmp(prev[j].name, r[i].name) == 0)

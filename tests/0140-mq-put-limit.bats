@@ -184,20 +184,26 @@ record() {
 	conf max_length=4 overflow=dead-oldest
 	mq-put q <<<a >/dev/null
 	run mq-stat q
-	[[ "${lines[0]}" == *FULL ]]
-	[[ "${lines[1]}" == *" 25%" ]]
+	[[ "${lines[0]}" == *" LIMIT  FULL" ]]
+	[[ "${lines[1]}" == *"         4   25%" ]]
 	run mq-stat -j q
 	[[ "$output" == *'"max_length":4,"max_length_bytes":0,"overflow":"dead-oldest","backlog":1,"backlog_bytes":2}' ]]
 	run mq-stat -P q
 	[[ "$output" == *'mq_max_length{queue="q"} 4'* ]]
 	[[ "$output" == *'mq_backlog_messages{queue="q"} 1'* ]]
+	conf max_length=4 max_length_bytes=1048576
+	run mq-stat q
+	[[ "${lines[1]}" == *"      4/1M   25%" ]]
+	conf max_length_bytes=1000
+	run mq-stat q
+	[[ "${lines[1]}" == *"     1000B    0%" ]]
 }
 
 @test "limit: no limit, no record, no FULL column" {
 	mq-put q <<<a >/dev/null
 	[ "$(record q | tr -d '\0')" = "" ]
 	run mq-stat q
-	[[ "${lines[0]}" != *FULL* ]]
+	[[ "${lines[0]}" != *LIMIT* ]]
 	run mq-stat -j q
 	[[ "$output" != *max_length* ]]
 }
