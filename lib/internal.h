@@ -263,7 +263,15 @@ int	 group_each_waiting(struct mq_queue *, int mark,
 int	 group_count(struct mq_queue *, long long *count, long long *bytes);
 void	 groups_close(struct groups *);
 
-/* admit.c: the one road into ready (or a group's turn), and its limit */
+/*
+ * admit.c: the one road into ready (or a group's turn), and its limit.
+ * admit() fails with MQ_EFULL when the backlog limit refuses the message:
+ * nothing was moved, the message is where it was (tmp/, dead/, another
+ * state), and nothing was counted; the caller leaves it there and says
+ * "queue full" (exit 75).  room() is the check alone, for a road that
+ * publishes by itself (a release); it counts the message, and a caller
+ * whose move then fails gives it back with backlog_sub().
+ */
 #define R_OVERFLOW	"overflow"	/* dead: overflow = dead-oldest */
 int	 room(struct mq_queue *, const struct mq_name *);
 int	 backlog_recount(struct mq_queue *);
