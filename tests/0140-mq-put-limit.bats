@@ -252,3 +252,15 @@ record() {
 	run -75 mq-put q <<<x
 	[[ "$output" == *"q: cannot put message: queue full"* ]]
 }
+
+@test "limit: a keyed put refused for a full queue leaves its key unknown: the retry goes in" {
+	for s in full batch; do
+		conf max_length=1 sync=$s
+		mq-put "q$s" <<<a >/dev/null
+		run -75 mq-put -k "K$s" "q$s" <<<b
+		[ "$(count "$S/q$s/tmp")" -eq 0 ]
+		mq-ack "$(mq-get "q$s")"
+		run -0 mq-put -k "K$s" "q$s" <<<b
+		[ "$(cat "$(mq-ls "q$s")")" = b ]
+	done
+}
