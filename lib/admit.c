@@ -80,6 +80,65 @@ backlog_recount(struct mq_queue *q)
 	return r;
 }
 
+void
+heads_close(struct heads *h)
+{
+	close_fd(&h->fd);
+	free_names(h->names, h->n);
+	h->names = NULL;
+	h->n = h->i = 0;
+	h->bucket[0] = '\0';
+}
+
+/*
+ * The first ready bucket that holds a name, in delivery order, read into
+ * q->heads; one still read and not used up is kept, so that a producer
+ * past the limit drops a run of heads for one listing of their bucket,
+ * as a consumer claims them (get.c).  The buckets are listed each time:
+ * a bucket of a higher priority made meanwhile comes first.  Buckets up
+ * to past (in delivery order) were tried to the end, and are passed over.
+ * 0: none.
+ */
+static int
+head_bucket(struct mq_queue *q, const char *past)
+{
+	struct heads *h = &q->heads;
+	char **b;
+	size_t nb, i;
+	int fd, r = 0;
+
+	if (list_buckets(q, MQ_READY, &b, &nb) == -1)
+		return -1;
+	for (i = 0; i < nb; i++) {
+		if (past[0] != '\0' && bucket_cmp(b[i], past) <= 0)
+			continue;
+		if (strcmp(b[i], h->bucket) == 0 && h->i < h->n) {
+			r = 1;
+			break;
+		}
+		heads_close(h);
+		if ((fd = mq_opendirat(q->sfd[MQ_READY], b[i])) == -1)
+			continue;
+		h->fd = fd;
+		strlcpy(h->bucket, b[i], sizeof(h->bucket));
+		if (list_names(fd, ".", &h->names, &h->n,
+		    LN_SORT | LN_FILES) == -1) {
+			heads_close(h);
+			r = -1;
+			break;
+		}
+		if (h->n > 0) {
+			r = 1;
+			break;
+		}
+		/* emptied by the heads dropped, as by claims: it goes (get.c) */
+		heads_close(h);
+		drop_bucket(q, MQ_READY, b[i]);
+	}
+	free_names(b, nb);
+	return r;
+}
+
 /*
  * dead-oldest: the head of the queue in delivery order goes to dead/.
  * 1: one went (or a consumer took it first: room either way); 0: ready
@@ -88,37 +147,30 @@ backlog_recount(struct mq_queue *q)
 static int
 drop_head(struct mq_queue *q)
 {
+	struct heads *h = &q->heads;
 	struct mq_name m;
-	char **b, **v;
-	size_t nb, n, i, j;
-	int fd, r = 0;
+	char past[BUCKET_MAX] = "";
+	const char *name;
+	int r;
 
-	if (list_buckets(q, MQ_READY, &b, &nb) == -1)
-		return -1;
-	for (i = 0; i < nb && r == 0; i++) {
-		if ((fd = mq_opendirat(q->sfd[MQ_READY], b[i])) == -1)
-			continue;
-		if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == -1) {
-			close(fd);
-			r = -1;
-			break;
-		}
-		for (j = 0; j < n && r == 0; j++) {
-			if (mq_name_parse(v[j], &m) == -1 ||
-			    !name_fits(&m, MQ_READY, b[i]))
+	while ((r = head_bucket(q, past)) == 1) {
+		/* what is left of it is no message: on to the next bucket */
+		strlcpy(past, h->bucket, sizeof(past));
+		while (h->i < h->n) {
+			name = h->names[h->i++];
+			if (mq_name_parse(name, &m) == -1 ||
+			    !name_fits(&m, MQ_READY, h->bucket))
 				continue;
-			if (bury_now(q, fd, v[j], &m, R_OVERFLOW) == 0) {
+			if (bury_now(q, h->fd, name, &m, R_OVERFLOW) == 0) {
 				backlog_sub(q, 1, m.size > 0 ? m.size : 0);
-				r = 1;
-			} else if (errno == ENOENT)
-				r = 1;	/* claimed meanwhile: room all the same */
-			else
-				r = -1;
+				return 1;
+			}
+			if (errno != ENOENT)
+				return -1;
+			/* claimed meanwhile: room all the same */
+			return 1;
 		}
-		free_names(v, n);
-		close(fd);
 	}
-	free_names(b, nb);
 	return r;
 }
 

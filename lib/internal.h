@@ -273,6 +273,13 @@ void	 groups_close(struct groups *);
  * whose move then fails gives it back with backlog_sub().
  */
 #define R_OVERFLOW	"overflow"	/* dead: overflow = dead-oldest */
+struct heads {
+	int		 fd;		/* the head bucket, -1: none read */
+	char		 bucket[BUCKET_MAX];
+	char		**names;	/* its names, sorted; from i on untried */
+	size_t		 n, i;
+};
+void	 heads_close(struct heads *);
 int	 room(struct mq_queue *, const struct mq_name *);
 int	 backlog_recount(struct mq_queue *);
 int	 admit(struct mq_queue *, int fromfd, const char *from,
@@ -348,6 +355,7 @@ struct mq_queue {
 	struct upkeep	 upkeep;
 	struct rate	 rate;
 	struct ahead	 ahead;
+	struct heads	 heads;
 	struct drain	 drain;
 	struct watch	 watch;
 };

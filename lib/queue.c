@@ -27,6 +27,7 @@ mq_queue_open(const char *spool, const char *name, int flags,
 	/* every descriptor closed, before any road to mq_queue_close */
 	spool_init_queue(q);
 	q->mv.fd = q->keys.fd = q->groups.fd = q->drain.fd = q->watch.fd = -1;
+	q->heads.fd = -1;
 	if (spool_open_queue(q, spool, name, flags, ce) == -1) {
 		saved = errno;
 		mq_queue_close(q);
@@ -43,6 +44,7 @@ mq_queue_close(struct mq_queue *q)
 		return;
 	watch_close(&q->watch);
 	drain_close(&q->drain);
+	heads_close(&q->heads);
 	groups_close(&q->groups);
 	keys_close(&q->keys);
 	mv_close(&q->mv);

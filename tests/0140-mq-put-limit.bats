@@ -264,3 +264,24 @@ record() {
 		[ "$(cat "$(mq-ls "q$s")")" = b ]
 	done
 }
+
+@test "limit: dead-oldest over many buckets keeps the newest, in order, and the emptied buckets go" {
+	conf max_length=5 overflow=dead-oldest bucket_size=4
+	seq 40 | mq-put -l q >/dev/null
+	[ "$(count "$S/q/dead")" -eq 35 ]
+	[ "$(find "$S/q/ready" -mindepth 1 -type d | wc -l)" -le 3 ]
+	run mq-get -n 10 q
+	[ "$(each_body "${lines[@]}" | tr '\n' ' ')" = "36 37 38 39 40 " ]
+}
+
+@test "limit: dead-oldest passes over junk in the head bucket and does not loop on it" {
+	conf max_length=2 overflow=dead-oldest
+	mq-put q <<<a >/dev/null
+	mq-put q <<<b >/dev/null
+	b=$(ls "$S/q/ready")
+	: >"$S/q/ready/$b/junk"
+	mq-put q <<<c >/dev/null
+	[ -e "$S/q/ready/$b/junk" ]
+	[ "$(count "$S/q/dead")" -eq 1 ]
+	[ "$(cat "$S"/q/dead/*)" = a ]
+}
