@@ -167,7 +167,12 @@ drop_head(struct mq_queue *q)
 			}
 			if (errno != ENOENT)
 				return -1;
-			/* claimed meanwhile: room all the same */
+			/*
+			 * Claimed since the listing, which a claim counted:
+			 * room, maybe; the names kept are stale, so the next
+			 * drop lists the bucket afresh.
+			 */
+			heads_close(h);
 			return 1;
 		}
 	}

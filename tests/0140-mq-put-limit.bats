@@ -11,6 +11,11 @@ backlog() {
 	mq-stat -j "$1" | sed -n 's/.*"backlog":\([0-9a-z]*\).*/\1/p'
 }
 
+# empty QUEUE STATE - no message in that state
+empty() {
+	[ "$(count "$S/$1/$2")" -eq 0 ]
+}
+
 # record QUEUE - the backlog record of the lock file (bytes 352 to 415)
 record() {
 	dd if="$S/$1/lock" bs=1 skip=352 count=64 2>/dev/null
@@ -284,4 +289,25 @@ record() {
 	[ -e "$S/q/ready/$b/junk" ]
 	[ "$(count "$S/q/dead")" -eq 1 ]
 	[ "$(cat "$S"/q/dead/*)" = a ]
+}
+
+@test "limit: producers and a consumer at once, dead-oldest: nothing lost, the count true at the end" {
+	conf max_length=20 overflow=dead-oldest sync=none
+	mq-init q
+	: >"$BATS_TEST_TMPDIR/done"
+	mq-work q -- sh -c "cat >>'$BATS_TEST_TMPDIR/done'; echo >>'$BATS_TEST_TMPDIR/done'" &
+	w=$!
+	seq 1 300 | mq-put -l q >/dev/null &
+	p1=$!
+	seq 301 600 | mq-put -l q >/dev/null &
+	p2=$!
+	wait "$p1"
+	wait "$p2"
+	wait_for 60 empty q ready
+	wait_for 60 empty q inflight
+	kill -TERM "$w"
+	wait "$w" || true
+	[ $(($(grep -c . "$BATS_TEST_TMPDIR/done") + $(count "$S/q/dead"))) -eq 600 ]
+	[ "$(backlog q)" = 0 ]
+	mq-ls -s dead q | grep -v ',roverflow$' | { ! grep .; }
 }
