@@ -214,9 +214,9 @@ private_bucket(struct mq_queue *q, int prio, size_t n)
 }
 
 /*
- * The buckets of ready/ or delayed/ that meet the grammar (layout.c), in
- * delivery order: ready ones by priority, then SEQ; delayed windows by
- * time, which is name order.  Other names are skipped.
+ * The buckets of ready/, delayed/ or done/ that meet the grammar
+ * (layout.c), in delivery order: ready ones by priority, then SEQ;
+ * windows by time, which is name order.  Other names are skipped.
  */
 int
 list_buckets(struct mq_queue *q, int state, char ***names, size_t *n)
@@ -335,8 +335,7 @@ walk_dir(struct mq_queue *q, int state, int dirfd, const char *sub,
 	/* sub is the bucket of a ready or delayed message */
 	for (i = 0; i < n; i++)
 		if (mq_name_parse(v[i], &e[k].m) == 0 &&
-		    name_fits(&e[k].m, state, state == MQ_READY ||
-		    state == MQ_DELAYED ? sub : NULL))
+		    name_fits(&e[k].m, state, bucketed(state) ? sub : NULL))
 			e[k++].name = v[i];
 	if (state == MQ_DELAYED)
 		qsort(e, k, sizeof(*e), cmpdue);
@@ -376,7 +375,7 @@ walk_state(struct mq_queue *q, int state, walkfn fn, void *arg)
 	}
 	if (q->sfd[state] == -1)
 		return 0;	/* no held/ yet: nothing was ever held */
-	if (state != MQ_READY && state != MQ_DELAYED)
+	if (!bucketed(state))
 		return walk_dir(q, state, q->sfd[state], ".", prefix, fn, arg);
 	/* what is no bucket by the grammar holds no messages */
 	if (list_buckets(q, state, &b, &nb) == -1)

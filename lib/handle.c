@@ -48,7 +48,7 @@ ack_grouped(struct target *t)
 		errno = errno == ENOENT ? ESTALE : errno;
 	else if (group_next(q, t->m.group) == 0 && lock_sh(q, LK_QUEUE) == 0) {
 		/* its next is out already: retire() has no group to free */
-		r = retire(q, t->fd, t->name, &t->m, 0);
+		r = retire(q, t->fd, t->name, &t->m, RT_ACK);
 		unlock(q, LK_QUEUE);
 		if (r == -1 && errno == ENOENT)
 			errno = ESTALE;
@@ -56,6 +56,8 @@ ack_grouped(struct target *t)
 	unlock(q, LK_LEASE);
 out:
 	group_lock(q, t->m.group, F_UNLCK);
+	if (r == 0)
+		expire_step(q);
 	return r == 0 ? mark_dirty(q, t->rel) : -1;
 }
 
@@ -71,10 +73,11 @@ mq_ack(struct mq_session *s, const char *handle)
 		return ack_grouped(&t);
 	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
-	r = retire(t.q, t.fd, t.name, &t.m, 1);
+	r = retire(t.q, t.fd, t.name, &t.m, RT_OUT | RT_ACK);
 	unlock(t.q, LK_QUEUE);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;
+	expire_step(t.q);
 	return mark_dirty(t.q, t.rel);
 }
 
@@ -122,7 +125,8 @@ mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
 			}
 			if (held != NULL) {
 				run++;
-				r = retire(t.q, t.fd, t.name, &t.m, 1);
+				r = retire(t.q, t.fd, t.name, &t.m,
+				    RT_OUT | RT_ACK);
 				if (r == -1 && errno == ENOENT)
 					errno = ESTALE;
 				if (r == 0)
@@ -132,8 +136,11 @@ mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
 		errs[i] = r == 0 ? 0 : errno;
 		bad |= r != 0;
 	}
-	if (held != NULL)
+	if (held != NULL) {
 		unlock(held, LK_QUEUE);
+		/* the drop of expired done messages, once a call, unlocked */
+		expire_step(held);
+	}
 	return bad ? -1 : 0;
 }
 
@@ -385,14 +392,15 @@ mq_rm(struct mq_session *s, const char *path)
 	int r;
 
 	if (resolve(s, path, 1U << MQ_READY | 1U << MQ_DELAYED |
-	    1U << MQ_HELD | 1U << MQ_DEAD, &t) == -1)
+	    1U << MQ_HELD | 1U << MQ_DEAD | 1U << MQ_DONE, &t) == -1)
 		return -1;
 	if ((r = lock_sh(t.q, LK_QUEUE)) == 0) {
 		r = mq_rename(t.fd, t.name, t.q->tmpfd, t.name);
-		/* out in its group unless dead: then its next is due */
+		/* out in its group unless dead or done: then its next is due */
 		if (r == 0)
 			r = retire(t.q, t.q->tmpfd, t.name, &t.m,
-			    t.state != MQ_DEAD);
+			    t.state != MQ_DEAD && t.state != MQ_DONE ?
+			    RT_OUT : 0);
 		unlock(t.q, LK_QUEUE);
 	}
 	return moved(&t, r);
