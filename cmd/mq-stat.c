@@ -121,15 +121,16 @@ json(const struct row *r)
 	const struct mq_stat *st = &r->st;
 
 	printf("{\"queue\":\"%s\",\"ready\":%lld,\"delayed\":%lld,"
-	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,\"oldest\":",
-	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
-	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD]);
+	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,\"done\":%lld,"
+	    "\"oldest\":", r->name, st->count[MQ_READY],
+	    st->count[MQ_DELAYED], st->count[MQ_INFLIGHT], st->count[MQ_DEAD],
+	    st->count[MQ_HELD], st->count[MQ_DONE]);
 	if (age(st) < 0)
 		printf("null");
 	else
 		printf("%lld", (long long)age(st));
-	printf(",\"bytes\":%lld,\"paused\":%s}\n", st->bytes,
-	    st->paused ? "true" : "false");
+	printf(",\"bytes\":%lld,\"done_bytes\":%lld,\"paused\":%s}\n",
+	    st->bytes, st->done_bytes, st->paused ? "true" : "false");
 }
 
 /*
@@ -148,8 +149,10 @@ prom(const struct row *r, size_t n)
 		    "ready: put, due, nacked, reclaimed or kicked." },
 		{ "mq_paused", "gauge", "1 while the queue is paused "
 		    "(mq-pause), else 0." },
+		{ "mq_done_bytes", "gauge", "Total size of the done "
+		    "messages kept for replay (retain) in bytes." },
 	};
-	long long v[4];
+	long long v[5];
 	size_t i, f;
 	int s;
 
@@ -167,6 +170,7 @@ prom(const struct row *r, size_t n)
 			v[1] = r[i].st.bytes;
 			v[2] = r[i].st.ready_in;
 			v[3] = r[i].st.paused;
+			v[4] = r[i].st.done_bytes;
 			printf("%s{queue=\"%s\"} %lld\n", fam[f][0], r[i].name,
 			    v[f]);
 		}
@@ -189,10 +193,10 @@ line(const struct row *r, int width, int rates, const struct row *prev)
 		strlcpy(oldest, "-", sizeof(oldest));
 	else
 		mq_format_age(age(st), oldest, sizeof(oldest));
-	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6s %10lld", width,
+	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6lld %6s %10lld", width,
 	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
 	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD],
-	    oldest, st->bytes);
+	    st->count[MQ_DONE], oldest, st->bytes);
 	if (rates && (prev == NULL || st->ready_in < prev->st.ready_in ||
 	    r->at <= prev->at))
 		printf(" %7s %7s", "-", "-");
@@ -219,8 +223,9 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
 	for (i = 0; i < n; i++)
 		if ((int)strlen(r[i].name) > width)
 			width = (int)strlen(r[i].name);
-	printf("%-*s %7s %7s %8s %6s %6s %6s %10s", width, "QUEUE", "READY",
-	    "DELAYED", "INFLIGHT", "DEAD", "HELD", "OLDEST", "BYTES");
+	printf("%-*s %7s %7s %8s %6s %6s %6s %6s %10s", width, "QUEUE",
+	    "READY", "DELAYED", "INFLIGHT", "DEAD", "HELD", "DONE", "OLDEST",
+	    "BYTES");
 	printf(rates ? " %7s %7s\n" : "\n", "IN/s", "OUT/s");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nprev; j++)

@@ -363,8 +363,20 @@ out:
 int
 walk_state(struct mq_queue *q, int state, walkfn fn, void *arg)
 {
+	return walk_windows(q, state, 0, MQ_TIME_MAX, fn, arg);
+}
+
+/*
+ * walk_state, but for delayed/ and done/ only the windows T from lo to
+ * hi (epoch s); other states whole.
+ */
+int
+walk_windows(struct mq_queue *q, int state, int64_t lo, int64_t hi,
+    walkfn fn, void *arg)
+{
 	char **b, prefix[PATH_MAX], dir[STATEDIR_MAX];
 	size_t nb, i;
+	int64_t t;
 	int r = 0;
 
 	fmt_statedir(dir, state, NULL);
@@ -381,6 +393,9 @@ walk_state(struct mq_queue *q, int state, walkfn fn, void *arg)
 	if (list_buckets(q, state, &b, &nb) == -1)
 		return -1;
 	for (i = 0; i < nb && r == 0; i++) {
+		if (state != MQ_READY && parse_window(b[i], &t) == 0 &&
+		    (t < lo || t > hi))
+			continue;
 		fmt_statedir(dir, state, b[i]);
 		if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s",
 		    q->path, dir) >= sizeof(prefix)) {

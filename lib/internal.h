@@ -180,6 +180,8 @@ int	 drop_empty_buckets(struct mq_queue *, int state);
 typedef int (*walkfn)(struct mq_queue *, int dirfd, const char *name,
 	    const char *path, const struct mq_name *, void *);
 int	 walk_state(struct mq_queue *, int state, walkfn, void *);
+int	 walk_windows(struct mq_queue *, int state, int64_t lo, int64_t hi,
+	    walkfn, void *);
 
 /* move.c: a message from one place to another, the one way it is done */
 struct mv {
@@ -349,7 +351,7 @@ struct mq_queue {
 /* copy.c: a fan-out copy's body in a subscriber's tmp/ */
 int	 seal(struct mq_queue *topic, const char *id, int need);
 int	 copy_file(struct mq_queue *, int fromfd, const char *from,
-	    const char *id);
+	    const char *id, const char *hname, const char *hval);
 int	 place(struct mq_queue *topic, struct mq_queue *sub, const char *id,
 	    int *linked);
 
