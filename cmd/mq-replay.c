@@ -19,8 +19,8 @@
 static void __attribute__((noreturn))
 usage(int help)
 {
-	usage_exit(help, "[-d dir] -a [-S since] [-U until] queue [dest]\n"
-	    "       mq-replay [-d dir] [-t dest] [path ...]");
+	usage_exit(help, "[-d dir] -a [-S since] [-U until] queue [dest] | "
+	    "[-t dest] [path ...]");
 }
 
 /* A time as mq-put -A takes it, or a duration: that long ago. */

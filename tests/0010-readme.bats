@@ -232,6 +232,10 @@ $t -h:     $u"
 	section "Idempotent producers"
 }
 
+@test "readme: Replay after a bad deploy" {
+	section "Replay after a bad deploy"
+}
+
 @test "readme: Fan-out" {
 	section "Fan-out"
 }
