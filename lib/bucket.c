@@ -34,16 +34,11 @@ static int
 write_tail(struct mq_queue *q, int prio, unsigned long long seq,
     unsigned count)
 {
-	char rec[LK_TAILLEN + 1];
-	int n;
+	char rec[LK_TAILLEN];
 
 	/* fixed width, so that `cat lock` shows one record per line */
-	n = snprintf(rec, sizeof(rec), "%d %010llu %08u", prio, seq, count);
-	memset(rec + n, ' ', LK_TAILLEN - 1 - n);
-	rec[LK_TAILLEN - 1] = '\n';
-	if (pwrite(q->lockfd, rec, LK_TAILLEN, LK_TAIL(prio)) != LK_TAILLEN)
-		return -1;
-	return 0;
+	snprintf(rec, sizeof(rec), "%d %010llu %08u", prio, seq, count);
+	return record_put(q, LK_TAIL(prio), LK_TAILLEN, rec);
 }
 
 static int

@@ -76,17 +76,12 @@ done_read(struct mq_queue *q, struct donerec *d)
 static int
 done_write(struct mq_queue *q, const struct donerec *d)
 {
-	char rec[LK_DONELEN + 1];
-	int n;
+	char rec[LK_DONELEN];
 
-	/* fixed width, so that `cat lock` shows it as one line */
-	n = snprintf(rec, sizeof(rec), "d %012lld %016lld %010lld",
-	    d->count, d->bytes, (long long)d->oldest);
-	memset(rec + n, ' ', LK_DONELEN - 1 - n);
-	rec[LK_DONELEN - 1] = '\n';
-	if (pwrite(q->lockfd, rec, LK_DONELEN, LK_DONEREC) != LK_DONELEN)
-		return -1;
-	return 0;
+	/* fixed width, as the tail records */
+	snprintf(rec, sizeof(rec), "d %012lld %016lld %010lld", d->count,
+	    d->bytes, (long long)d->oldest);
+	return record_put(q, LK_DONEREC, LK_DONELEN, rec);
 }
 
 /*

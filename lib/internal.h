@@ -138,6 +138,7 @@ int	 key_lock(struct mq_queue *, const char *hash, int type);
 int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 	    int type);
 int	 group_lock(struct mq_queue *, const char *hash, int type);
+int	 record_put(struct mq_queue *, off_t at, size_t len, const char *);
 
 /* own.c: the spool's mode and group on what we make; others' files */
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
