@@ -13,9 +13,10 @@
  *   and OLDEST, the window of the oldest bucket that may hold any (0: none
  *   known), where the dropping of what expired starts (expire.c).  It is
  *   changed under the done lock, by whoever holds the queue lock shared
- *   and has just moved a message into done/ or out of it; so under the
- *   queue lock held exclusive it matches done/, but for a process killed
- *   between a move and its record (then mq-fsck counts again).
+ *   and has just moved messages into done/ (a run of acks, counted once
+ *   before the lock is dropped: done_flush) or one out of it; so under
+ *   the queue lock held exclusive it matches done/, but for a process
+ *   killed between its moves and its record (then mq-fsck counts again).
  * - A record never written reads as zeros; one that does not parse is
  *   taken as zeros, OLDEST the first bucket of done/, until mq-fsck.
  */
@@ -173,7 +174,26 @@ done_keep(struct mq_queue *q, int fromfd, const char *from,
 	if (mq_name_format(&d, name, sizeof(name)) == -1 ||
 	    keep(q, fromfd, from, name, d.done) == -1)
 		return -1;
-	/* the message is done whatever the record says: mq-fsck recounts */
-	done_add(q, 1, d.size, d.done - d.done % DONE_WINDOW);
+	/* counted at the end of the run of acks (done_flush) */
+	q->donerun.count++;
+	q->donerun.bytes += d.size;
+	if (q->donerun.oldest == 0 ||
+	    d.done - d.done % DONE_WINDOW < q->donerun.oldest)
+		q->donerun.oldest = d.done - d.done % DONE_WINDOW;
 	return 0;
+}
+
+/*
+ * Count what done_keep kept into the record, once for a run of acks
+ * under one hold of the queue lock: call before that lock is dropped.
+ * The messages are done whatever the record says (a failed write, a
+ * crash before it): mq-fsck counts again.
+ */
+void
+done_flush(struct mq_queue *q)
+{
+	if (q->donerun.count == 0)
+		return;
+	done_change(q, &q->donerun, 0, 0);
+	memset(&q->donerun, 0, sizeof(q->donerun));
 }

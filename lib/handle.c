@@ -30,6 +30,18 @@
 
 
 /*
+ * The end of a hold of the queue lock by acks: what they kept in done/
+ * (retain) is counted in the done record first, once for the run, while
+ * the lock still keeps mq-stat from counting in between (done.c).
+ */
+static void
+ack_unlock(struct mq_queue *q)
+{
+	done_flush(q);
+	unlock(q, LK_QUEUE);
+}
+
+/*
  * Ack a message of an ordered group: under the group's lock, and the lease
  * lock so that the reclaimer cannot take it back meanwhile, the next one
  * of the group is published first, then this one removed (see group.c).
@@ -49,7 +61,7 @@ ack_grouped(struct target *t)
 	else if (group_next(q, t->m.group) == 0 && lock_sh(q, LK_QUEUE) == 0) {
 		/* its next is out already: retire() has no group to free */
 		r = retire(q, t->fd, t->name, &t->m, RT_ACK);
-		unlock(q, LK_QUEUE);
+		ack_unlock(q);
 		if (r == -1 && errno == ENOENT)
 			errno = ESTALE;
 	}
@@ -74,7 +86,7 @@ mq_ack(struct mq_session *s, const char *handle)
 	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
 	r = retire(t.q, t.fd, t.name, &t.m, RT_OUT | RT_ACK);
-	unlock(t.q, LK_QUEUE);
+	ack_unlock(t.q);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;
 	expire_step(t.q);
@@ -104,19 +116,19 @@ mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
 	for (i = 0; i < n; i++) {
 		if (held != NULL && (run == ACK_RUN ||
 		    !resolve_cached(s, handles[i]))) {
-			unlock(held, LK_QUEUE);
+			ack_unlock(held);
 			held = NULL;
 		}
 		if (resolve(s, handles[i], 1U << MQ_INFLIGHT, &t) == -1)
 			r = -1;
 		else if (t.m.group[0] != '\0') {
 			if (held != NULL)
-				unlock(held, LK_QUEUE);
+				ack_unlock(held);
 			held = NULL;
 			r = ack_grouped(&t);
 		} else {
 			if (held != NULL && held != t.q) {
-				unlock(held, LK_QUEUE);
+				ack_unlock(held);
 				held = NULL;
 			}
 			if (held == NULL && (r = lock_sh(t.q, LK_QUEUE)) == 0) {
@@ -137,7 +149,7 @@ mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
 		bad |= r != 0;
 	}
 	if (held != NULL) {
-		unlock(held, LK_QUEUE);
+		ack_unlock(held);
 		/* the drop of expired done messages, once a call, unlocked */
 		expire_step(held);
 	}

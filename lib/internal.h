@@ -212,6 +212,7 @@ int	 done_advance(struct mq_queue *, int64_t from, int64_t next);
 int	 done_set(struct mq_queue *, const struct donerec *);
 int	 done_keep(struct mq_queue *, int fromfd, const char *from,
 	    const struct mq_name *);
+void	 done_flush(struct mq_queue *);
 
 /* lease.c: deadlines of claims, their tokens, and backoff */
 int64_t	 lease_end(const struct stat *, const struct mq_name *);
@@ -341,6 +342,7 @@ struct mq_queue {
 	struct dirty	 dirty;
 	struct pub	 pub;
 	struct mv	 mv;
+	struct donerec	 donerun;	/* done.c: kept, not yet counted */
 	struct keys	 keys;
 	struct groups	 groups;
 	struct upkeep	 upkeep;

@@ -54,6 +54,12 @@ done_count() {
 	[ "$(cat "$d")" = hello ]
 	run mq-ls -s done q
 	[ "$output" = "$d" ]
+	run mq-show "$d"
+	[[ "$output" == *"state: done"* ]]
+	[[ "$output" == *"acked: $(date -u -d "@$(field d "$d")" +%FT%TZ)"* ]]
+	# done messages have left the queue: mq-ls lists them only when asked
+	run mq-ls q
+	[ -z "$output" ]
 }
 
 @test "retain: every road of an ack keeps: mq-ack of a batch, mq-work, -b and -s" {
