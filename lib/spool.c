@@ -230,6 +230,12 @@ spool_open_queue(struct mq_queue *q, const char *spool, const char *name,
 		/* queues made before held/ existed get it when first needed */
 		if (fd == -1 && errno == ENOENT && (i == MQ_HELD || lazy(i)))
 			continue;
+		/*
+		 * Nor is a queue without done/ lost to what a member planted
+		 * in its place: only an ack that would keep a message fails.
+		 */
+		if (fd == -1 && (errno == ELOOP || errno == ENOTDIR) && lazy(i))
+			continue;
 		if (fd == -1) {
 			if (errno == ENOENT || errno == ENOTDIR ||
 			    errno == ELOOP)

@@ -237,3 +237,21 @@ EOF
 	run mq-stat q
 	[ "$status" -eq 0 ]
 }
+
+@test "retain: a symlink or a file planted as done/ fails only the acks that would keep" {
+	mq-put q <<<x >/dev/null
+	mq-put q <<<y >/dev/null
+	ln -s /tmp "$S/q/done"
+	run mq-stat -j q
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"ready":2,'* ]]
+	mq-ack "$(mq-get q)"
+	conf retain=1h
+	h=$(mq-get q)
+	run mq-ack "$h"
+	[ "$status" -ne 0 ]
+	[ -e "$h" ]
+	rm "$S/q/done"
+	mq-ack "$h"
+	[ "$(files q done | wc -l)" -eq 1 ]
+}
