@@ -255,3 +255,16 @@ EOF
 	mq-ack "$h"
 	[ "$(files q done | wc -l)" -eq 1 ]
 }
+
+@test "retain: acks racing in several processes: the record counts every kept message once" {
+	conf retain=1h
+	seq 300 | mq-put -l q >/dev/null
+	mq-work -e -j 4 q true &
+	mq-work -e -j 4 q true &
+	while mq-get -n 7 q >"$BATS_TEST_TMPDIR/h"; do mq-ack <"$BATS_TEST_TMPDIR/h"; done
+	wait
+	[ "$(files q done | wc -l)" -eq 300 ]
+	[ "$(done_count q)" -eq 300 ]
+	run mq-fsck q
+	[ "$(done_count q)" -eq 300 ]
+}
