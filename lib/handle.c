@@ -11,7 +11,10 @@
  *   message to ready on a deadline it has just seen being extended.  It
  *   never lowers the deadline of a fan-out copy (set_deadline).
  * - An ack removes its message through retire() (retire.c), which starts
- *   the dedup window of its key, as every road out of the spool does.
+ *   the dedup window of its key, as every road out of the spool does, or
+ *   with retain keeps it in done/; a run of acks counts what it kept
+ *   before it drops the queue lock (ack_unlock), and then drops a step
+ *   of what has expired there (expire.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
