@@ -160,6 +160,7 @@ EOF
 	d=$(age_done "$(files q done | head -n 1)" "$old")
 	printf 'garbage' | dd of="$S/q/lock" bs=1 seek=352 conv=notrunc status=none
 	run mq-fsck q
+	[[ "$output" == *" dropped=1" ]]
 	[ ! -e "$d" ]
 	[ "$(files q done | wc -l)" -eq 1 ]
 	[ "$(done_count q)" -eq 1 ]
