@@ -80,9 +80,11 @@ main(int argc, char *argv[])
 			if (mq_exit_status(e) > status)
 				status = mq_exit_status(e);
 		}
+		/* dropped: done messages past retain, routine, not a repair */
 		printf("%s tmp=%lld leases=%lld buckets=%lld quarantined=%lld "
-		    "groups=%lld keys=%lld\n", names[i], r.tmp, r.leases,
-		    r.buckets, r.quarantined, r.groups, r.keys);
+		    "groups=%lld keys=%lld dropped=%lld\n", names[i], r.tmp,
+		    r.leases, r.buckets, r.quarantined, r.groups, r.keys,
+		    r.dropped);
 		if (status == 0 && r.tmp + r.leases + r.buckets +
 		    r.quarantined + r.groups + r.keys > 0)
 			status = EX_FOUND;

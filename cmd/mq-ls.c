@@ -62,6 +62,9 @@ main(int argc, char *argv[])
 	for (s = 0; s < MQ_NSTATES; s++) {
 		if (state != -1 && s != state)
 			continue;
+		/* done messages left the queue: listed only when asked for */
+		if (state == -1 && s == MQ_DONE)
+			continue;
 		if (mq_walk(q, s, print1, NULL) == -1)
 			errx(mq_exit_status(errno), "%s: cannot list %s: %s",
 			    argv[0], mq_state_name(s), mq_strerror(errno));

@@ -145,6 +145,10 @@ header(struct mq_headers *h, const char *arg, const char *val)
 		v = visible(arg, strcspn(arg, "="));
 		errx(MQ_EX_DATAERR, "header %s: reserved: mq-forward sends mq's "
 		    "own as the AMQP property", v);
+	} else if (replay_header(arg, strcspn(arg, "="))) {
+		v = visible(arg, strcspn(arg, "="));
+		errx(MQ_EX_DATAERR, "header %s: reserved: mq-replay sets it "
+		    "on its copies", v);
 	} else
 		r = mq_header_arg(h, arg);
 	if (r == -1) {

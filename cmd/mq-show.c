@@ -177,6 +177,10 @@ print1(struct show *sh, const struct mq_message *msg,
 	}
 	if (m->reason[0] != '\0')
 		field(sh, "reason", m->reason, 1);
+	if (m->done != 0) {
+		isotime(buf, sizeof(buf), m->done * 1000, 0);
+		field(sh, "acked", buf, 1);
+	}
 	if (sh->json)
 		printf(",\"headers\":{");
 	while (mq_header_next(h, &pos, &r)) {

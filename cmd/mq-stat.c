@@ -189,15 +189,16 @@ json(const struct row *r)
 	const struct mq_stat *st = &r->st;
 
 	printf("{\"queue\":\"%s\",\"ready\":%lld,\"delayed\":%lld,"
-	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,\"oldest\":",
-	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
-	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD]);
+	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,\"done\":%lld,"
+	    "\"oldest\":", r->name, st->count[MQ_READY],
+	    st->count[MQ_DELAYED], st->count[MQ_INFLIGHT], st->count[MQ_DEAD],
+	    st->count[MQ_HELD], st->count[MQ_DONE]);
 	if (age(st) < 0)
 		printf("null");
 	else
 		printf("%lld", (long long)age(st));
-	printf(",\"bytes\":%lld,\"paused\":%s", st->bytes,
-	    st->paused ? "true" : "false");
+	printf(",\"bytes\":%lld,\"done_bytes\":%lld,\"paused\":%s",
+	    st->bytes, st->done_bytes, st->paused ? "true" : "false");
 	/* only a queue with a limit has these: others print as before */
 	if (limited(st)) {
 		printf(",\"max_length\":%lld,\"max_length_bytes\":%lld,"
@@ -228,6 +229,8 @@ prom(const struct row *r, size_t n)
 		    "ready: put, due, nacked, reclaimed or kicked." },
 		{ "mq_paused", "gauge", "1 while the queue is paused "
 		    "(mq-pause), else 0." },
+		{ "mq_done_bytes", "gauge", "Total size of the done "
+		    "messages kept for replay (retain) in bytes." },
 	};
 	static const char *const lim[][2] = {
 		{ "mq_max_length", "The max_length of mq.conf(5), 0: none." },
@@ -237,7 +240,7 @@ prom(const struct row *r, size_t n)
 		    "their group's turn, as the limit counts them." },
 		{ "mq_backlog_bytes", "Their bytes, as the limit counts them." },
 	};
-	long long v[4];
+	long long v[5];
 	size_t i, f;
 	int s, anylimit = 0;
 
@@ -255,6 +258,7 @@ prom(const struct row *r, size_t n)
 			v[1] = r[i].st.bytes;
 			v[2] = r[i].st.ready_in;
 			v[3] = r[i].st.paused;
+			v[4] = r[i].st.done_bytes;
 			printf("%s{queue=\"%s\"} %lld\n", fam[f][0], r[i].name,
 			    v[f]);
 		}
@@ -296,10 +300,10 @@ line(const struct row *r, int width, int rates, const struct row *prev,
 		strlcpy(oldest, "-", sizeof(oldest));
 	else
 		mq_format_age(age(st), oldest, sizeof(oldest));
-	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6s %10lld", width,
+	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6lld %6s %10lld", width,
 	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
 	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD],
-	    oldest, st->bytes);
+	    st->count[MQ_DONE], oldest, st->bytes);
 	if (rates && (prev == NULL || st->ready_in < prev->st.ready_in ||
 	    r->at <= prev->at))
 		printf(" %7s %7s", "-", "-");
@@ -338,8 +342,9 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
 			width = (int)strlen(r[i].name);
 		limits |= limited(&r[i].st);
 	}
-	printf("%-*s %7s %7s %8s %6s %6s %6s %10s", width, "QUEUE", "READY",
-	    "DELAYED", "INFLIGHT", "DEAD", "HELD", "OLDEST", "BYTES");
+	printf("%-*s %7s %7s %8s %6s %6s %6s %6s %10s", width, "QUEUE",
+	    "READY", "DELAYED", "INFLIGHT", "DEAD", "HELD", "DONE", "OLDEST",
+	    "BYTES");
 	if (rates)
 		printf(" %7s %7s", "IN/s", "OUT/s");
 	/* a column of its own only when some queue has a limit */

@@ -102,6 +102,26 @@ reserved_header(const char *name, size_t len)
 	return NULL;
 }
 
+/*
+ * Whether a header name is original-id (MQ_HDR_ORIGINAL), compared as
+ * MQ_H_ names are: only mq-replay sets it, so that it always names the
+ * message a copy was made of; a producer may not (mq-put -H), while a
+ * receiver keeps what a replay on the far side set (mq-recv).
+ */
+static inline int
+replay_header(const char *name, size_t len)
+{
+	const char *r = MQ_HDR_ORIGINAL;
+	size_t j;
+
+	if (strlen(r) != len)
+		return 0;
+	for (j = 0; j < len; j++)
+		if ((name[j] == '.' || name[j] == '_' ? '-' : name[j]) != r[j])
+			return 0;
+	return 1;
+}
+
 /* A queue operand must be a queue name (mq(7)), or the tool stops. */
 static inline void
 check_queue_name(const char *name)

@@ -60,6 +60,7 @@ _mq()
         mq-stat) argopts=dwc flags=jP ;;
         mq-release) argopts=da ;;
         mq-show) flags=j ;;
+        mq-replay) argopts=dSUt flags=a ;;
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
         mq-sub) argopts=db flags=r ;;
@@ -121,7 +122,8 @@ _mq()
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             ;;
         g) mapfile -t COMPREPLY < <(compgen -g -- "$cur") ;;
-        s) _mq_add ready delayed inflight dead held ;;
+        s) _mq_add ready delayed inflight dead held done ;;
+        t) [[ $cmd == mq-replay ]] && _mq_queues ;;
         a) _mq_queues ;;
         ?) ;; # a duration, time, count or key: nothing to offer
         *)
@@ -142,11 +144,20 @@ _mq()
                     mq-release:*) _mq_paths "$spool"/*/held/* ;;
                     mq-show:*)
                         _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
-                            "$spool"/*/inflight/* "$spool"/*/dead/* "$spool"/*/held/*
+                            "$spool"/*/inflight/* "$spool"/*/dead/* "$spool"/*/held/* \
+                            "$spool"/*/done/*/*
                         ;;
                     mq-rm:*)
                         _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
-                            "$spool"/*/held/* "$spool"/*/dead/*
+                            "$spool"/*/held/* "$spool"/*/dead/* "$spool"/*/done/*/*
+                        ;;
+                    mq-replay:*)
+                        # -a queue [dest]: queues; else done messages
+                        if [[ " ${COMP_WORDS[*]} " == *" -a "* ]]; then
+                            ((${#args[@]} < 2)) && _mq_queues
+                        else
+                            _mq_paths "$spool"/*/done/*/*
+                        fi
                         ;;
                     mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | mq-sub:* | *:0) _mq_queues ;;
                     mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
@@ -170,4 +181,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-forward mq-recv
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-forward mq-recv

@@ -111,13 +111,18 @@ end
 
 function __mq_messages
     set -l s (__mq_spool)
-    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/inflight/* $s/*/dead/* $s/*/held/*
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/inflight/* $s/*/dead/* $s/*/held/* $s/*/done/*/*
     printf '%s\n' $files
 end
 
 function __mq_removable
     set -l s (__mq_spool)
-    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/*
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/* $s/*/done/*/*
+    printf '%s\n' $files
+end
+
+function __mq_done
+    set -l files (__mq_spool)/*/done/*/*
     printf '%s\n' $files
 end
 
@@ -134,14 +139,14 @@ function __mq_recv_queue
     test (count $a) -eq 3; and string match -q '*://*' -- $a[2]
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-forward mq-recv
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-forward mq-recv
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
     complete -c $t -s V -d 'Show version'
     test $t = mq-put; or complete -c $t -f
 end
-set -l states 'ready delayed inflight dead held'
+set -l states 'ready delayed inflight dead held done'
 
 complete -c mq-put -s 0 -d 'Each NUL-terminated record of stdin is a message'
 complete -c mq-put -s l -d 'Each line of stdin is a message'
@@ -218,3 +223,9 @@ complete -c mq-release -a '(__mq_held)' -d 'Held message'
 complete -c mq-show -s j -d 'One JSON object per message'
 complete -c mq-show -a '(__mq_messages)' -d Message
 complete -c mq-rm -a '(__mq_removable)' -d Message
+complete -c mq-replay -s a -d 'Replay a range of a queue'
+complete -c mq-replay -s S -x -d 'Acknowledged at or after (time, or duration ago)'
+complete -c mq-replay -s U -x -d 'Acknowledged at or before (time, or duration ago)'
+complete -c mq-replay -s t -x -a '(__mq_queues)' -d 'Replay into this queue'
+complete -c mq-replay -n '__fish_contains_opt -s a' -a '(__mq_queues)' -d Queue
+complete -c mq-replay -n 'not __fish_contains_opt -s a' -a '(__mq_done)' -d 'Done message'

@@ -9,7 +9,8 @@
  *   leave them out is by design: mq(7) makes every field optional.)
  * - The formatted name parses to the same fields, and never overruns a
  *   buffer too small for it: it fails with ENAMETOOLONG instead.
- * - name_fits follows the rules of mq(7) for each state, and a name that
+ * - name_fits follows the rules of mq(7) for each state (done/ too: ,d
+ *   there and only there, with ,s and without ,x ,n ,k), and a name that
  *   may wait in ready/, delayed/ or held/ can be claimed: with one more
  *   attempt and a claim token it is still a name that parses and may live
  *   in inflight/.  In a bucket it fits only the bucket of its priority, or
@@ -83,12 +84,22 @@ fits(const struct mq_name *m)
 	snprintf(bucket, sizeof(bucket), "%010lld",
 	    (long long)(t + DELAY_WINDOW) % (MQ_TIME_MAX + 1));
 	CHECK(!name_fits(m, MQ_DELAYED, bucket));
+	/* done/T: the window of its ack time, and no other */
+	t = m->done - m->done % DONE_WINDOW;
+	snprintf(bucket, sizeof(bucket), "%010lld", (long long)t);
+	CHECK(name_fits(m, MQ_DONE, bucket) == name_fits(m, MQ_DONE, NULL));
+	snprintf(bucket, sizeof(bucket), "%010lld",
+	    (long long)(t + DONE_WINDOW) % (MQ_TIME_MAX + 1));
+	CHECK(!name_fits(m, MQ_DONE, bucket));
 	for (st = 0; st < MQ_NSTATES; st++) {
 		CHECK(name_fits(m, st, NULL) ==
 		    ((m->token[0] != '\0') == (st == MQ_INFLIGHT) &&
 		    (m->reason[0] == '\0' || st == MQ_DEAD) &&
 		    (m->lease == 0 || st == MQ_INFLIGHT) &&
-		    (st != MQ_DELAYED || m->notbefore != 0)));
+		    (st != MQ_DELAYED || m->notbefore != 0) &&
+		    (m->done != 0) == (st == MQ_DONE) &&
+		    (st != MQ_DONE || (m->size >= 0 && m->expiry == 0 &&
+		    m->notbefore == 0 && m->key[0] == '\0'))));
 		if (!name_fits(m, st, NULL) || (st != MQ_READY &&
 		    st != MQ_DELAYED && st != MQ_HELD))
 			continue;

@@ -34,16 +34,11 @@ static int
 write_tail(struct mq_queue *q, int prio, unsigned long long seq,
     unsigned count)
 {
-	char rec[LK_TAILLEN + 1];
-	int n;
+	char rec[LK_TAILLEN];
 
 	/* fixed width, so that `cat lock` shows one record per line */
-	n = snprintf(rec, sizeof(rec), "%d %010llu %08u", prio, seq, count);
-	memset(rec + n, ' ', LK_TAILLEN - 1 - n);
-	rec[LK_TAILLEN - 1] = '\n';
-	if (pwrite(q->lockfd, rec, LK_TAILLEN, LK_TAIL(prio)) != LK_TAILLEN)
-		return -1;
-	return 0;
+	snprintf(rec, sizeof(rec), "%d %010llu %08u", prio, seq, count);
+	return record_put(q, LK_TAIL(prio), LK_TAILLEN, rec);
 }
 
 static int
@@ -214,9 +209,9 @@ private_bucket(struct mq_queue *q, int prio, size_t n)
 }
 
 /*
- * The buckets of ready/ or delayed/ that meet the grammar (layout.c), in
- * delivery order: ready ones by priority, then SEQ; delayed windows by
- * time, which is name order.  Other names are skipped.
+ * The buckets of ready/, delayed/ or done/ that meet the grammar
+ * (layout.c), in delivery order: ready ones by priority, then SEQ;
+ * windows by time, which is name order.  Other names are skipped.
  */
 int
 list_buckets(struct mq_queue *q, int state, char ***names, size_t *n)
@@ -335,8 +330,7 @@ walk_dir(struct mq_queue *q, int state, int dirfd, const char *sub,
 	/* sub is the bucket of a ready or delayed message */
 	for (i = 0; i < n; i++)
 		if (mq_name_parse(v[i], &e[k].m) == 0 &&
-		    name_fits(&e[k].m, state, state == MQ_READY ||
-		    state == MQ_DELAYED ? sub : NULL))
+		    name_fits(&e[k].m, state, bucketed(state) ? sub : NULL))
 			e[k++].name = v[i];
 	if (state == MQ_DELAYED)
 		qsort(e, k, sizeof(*e), cmpdue);
@@ -364,8 +358,20 @@ out:
 int
 walk_state(struct mq_queue *q, int state, walkfn fn, void *arg)
 {
+	return walk_windows(q, state, 0, MQ_TIME_MAX, fn, arg);
+}
+
+/*
+ * walk_state, but for delayed/ and done/ only the windows T from lo to
+ * hi (epoch s); other states whole.
+ */
+int
+walk_windows(struct mq_queue *q, int state, int64_t lo, int64_t hi,
+    walkfn fn, void *arg)
+{
 	char **b, prefix[PATH_MAX], dir[STATEDIR_MAX];
 	size_t nb, i;
+	int64_t t;
 	int r = 0;
 
 	fmt_statedir(dir, state, NULL);
@@ -376,12 +382,15 @@ walk_state(struct mq_queue *q, int state, walkfn fn, void *arg)
 	}
 	if (q->sfd[state] == -1)
 		return 0;	/* no held/ yet: nothing was ever held */
-	if (state != MQ_READY && state != MQ_DELAYED)
+	if (!bucketed(state))
 		return walk_dir(q, state, q->sfd[state], ".", prefix, fn, arg);
 	/* what is no bucket by the grammar holds no messages */
 	if (list_buckets(q, state, &b, &nb) == -1)
 		return -1;
 	for (i = 0; i < nb && r == 0; i++) {
+		if (state != MQ_READY && parse_window(b[i], &t) == 0 &&
+		    (t < lo || t > hi))
+			continue;
 		fmt_statedir(dir, state, b[i]);
 		if ((size_t)snprintf(prefix, sizeof(prefix), "%s/%s",
 		    q->path, dir) >= sizeof(prefix)) {

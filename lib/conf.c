@@ -97,6 +97,8 @@ mq_conf_defaults(struct mq_conf *c)
 	c->max_length_bytes = 0;
 	c->overflow = MQ_OVERFLOW_REJECT;
 	c->conf_ns = 0;
+	c->retain_ms = 0;
+	c->retain_bytes = 0;
 }
 
 static int
@@ -291,6 +293,20 @@ handler(void *user, const char *section, const char *k, const char *v)
 		else if (mq_parse_rate(v, &c->rate_us) == -1)
 			return fail(x, line,
 			    "%s: bad rate, N, N/s, N/m or N/h: %s", k, v);
+		return 1;
+	}
+	/* a name holds no ack time past MQ_TIME_MAX: no longer either */
+	if (strcmp(k, "retain") == 0) {
+		if (mq_parse_duration(v, &n) == -1 || n < 0 ||
+		    n / 1000 > MQ_TIME_MAX)
+			return fail(x, line, "%s: bad duration: %s", k, v);
+		c->retain_ms = n;
+		return 1;
+	}
+	if (strcmp(k, "retain_bytes") == 0) {
+		if (mq_parse_size(v, &n) == -1 || n > INT64_C(1) << 50)
+			return fail(x, line, "%s: bad size: %s", k, v);
+		c->retain_bytes = n;
 		return 1;
 	}
 	if (strcmp(k, "dedup_window") == 0)

@@ -42,15 +42,18 @@ seal(struct mq_queue *t, const char *id, int need)
 /*
  * Copy the message file (fromfd, from) into s's tmp/ID: a body where it
  * cannot be linked into a subscriber (another file system, too many
- * links), or a dead message a kick routes again (fanout_revive).  A copy
+ * links), a dead message a kick routes again (fanout_revive), or a done
+ * message replayed (replay.c), with the header hname added.  A copy
  * is an ordinary message of its queue: its own mode, its own inode, no
  * ",f".
  */
 int
-copy_file(struct mq_queue *s, int fromfd, const char *from, const char *id)
+copy_file(struct mq_queue *s, int fromfd, const char *from, const char *id,
+    const char *hname, const char *hval)
 {
 	struct mq_headers h;
 	struct stat st;
+	size_t hlen;
 	off_t left;
 	ssize_t n;
 	int in, out, saved;
@@ -73,8 +76,14 @@ copy_file(struct mq_queue *s, int fromfd, const char *from, const char *id)
 				errno = EIO;	/* the body shrank */
 			goto fail;
 		}
-	/* the headers go with the body, as a link would carry them */
-	if (mq_headers_read(in, &h) == -1 || headers_write(out, &h) == -1 ||
+	/*
+	 * The headers go with the body, as a link would carry them; and
+	 * hname, unless they have it already (a replay's original-id).
+	 */
+	if (mq_headers_read(in, &h) == -1 || (hname != NULL &&
+	    mq_header_get(&h, hname, &hlen) == NULL &&
+	    mq_header_add(&h, hname, strlen(hname), hval,
+	    strlen(hval)) == -1) || headers_write(out, &h) == -1 ||
 	    own_file(s, out) == -1 ||
 	    (s->conf.sync != MQ_SYNC_NONE && fsync(out) == -1))
 		goto fail;
@@ -105,5 +114,5 @@ place(struct mq_queue *t, struct mq_queue *s, const char *id, int *linked)
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK &&
 	    errno != EOPNOTSUPP)
 		return -1;
-	return copy_file(s, t->tmpfd, id, id);
+	return copy_file(s, t->tmpfd, id, id, NULL, NULL);
 }

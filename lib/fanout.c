@@ -727,7 +727,7 @@ fanout_revive(struct mq_queue *t, const char *deadname, struct mq_name *m)
 	c.notbefore = 0;
 	c.reason[0] = '\0';
 	r = -1;
-	if (copy_file(t, t->sfd[MQ_DEAD], deadname, c.id) == -1) {
+	if (copy_file(t, t->sfd[MQ_DEAD], deadname, c.id, NULL, NULL) == -1) {
 		/* another kick of it is under way, or one crashed: mq-fsck */
 		if (errno == EEXIST)
 			errno = MQ_EMOVED;

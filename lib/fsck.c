@@ -15,6 +15,9 @@
  *   to look at;
  * - a busy ordered group with no message out (a crash between a message's
  *   death and the release of the next): its next message is released;
+ * - done messages (done.c): counted, and the done record written anew
+ *   from the count; those past retain (all, with retain 0) dropped
+ *   (expire.c); a done message is gone for the key check below;
  * - a key still marked live whose message is gone (removed by hand or by a
  *   foreign consumer that skipped the key, or quarantined above): the
  *   key's deadline starts (key_release, the rule of every message that
@@ -50,6 +53,7 @@ struct fsck {
 	size_t		 nids, capids;
 	char		**groups;
 	size_t		 ngroups, capgroups;
+	struct donerec	 done;		/* what done/ holds, counted */
 };
 
 static int
@@ -135,6 +139,16 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 		    name_fits(&m, state == -1 ? MQ_READY : state, bucket) &&
 		    (m.size < 0 || m.size == st.st_size) &&
 		    (group == NULL || strcmp(m.group, group) == 0)) {
+			/* done: gone for its key and group, only counted */
+			if (state == MQ_DONE) {
+				f->done.count++;
+				f->done.bytes += m.size;
+				if (f->done.oldest == 0 || m.done -
+				    m.done % DONE_WINDOW < f->done.oldest)
+					f->done.oldest = m.done -
+					    m.done % DONE_WINDOW;
+				continue;
+			}
 			/*
 			 * Waiting in its group (state -1) is in the spool, its
 			 * key live; only ready to held is out in its group.
@@ -297,12 +311,13 @@ scan(struct fsck *f)
 	size_t ng, i;
 
 	forget(f);
+	memset(&f->done, 0, sizeof(f->done));
 	if (q->lockerr == 0 && lock_ex(q, LK_QUEUE) == -1)
 		return -1;
 	for (state = 0; state < MQ_NSTATES && r == 0; state++) {
 		if (q->sfd[state] == -1)
 			continue;
-		if (state == MQ_READY || state == MQ_DELAYED)
+		if (bucketed(state))
 			r = check_buckets(f, state);
 		else
 			r = check_files(f, state, q->sfd[state],
@@ -327,6 +342,9 @@ scan(struct fsck *f)
 	}
 	if (gfd != -1)
 		close(gfd);
+	/* the done record anew, from the count, while nothing moves */
+	if (r == 0 && !f->dry)
+		r = done_set(q, &f->done);
 	if (q->lockerr == 0)
 		unlock(q, LK_QUEUE);
 	/* (qsort and bsearch want an array, even an empty one) */
@@ -402,7 +420,9 @@ mq_fsck(struct mq_queue *q, int dry, int64_t tmp_age_ms, struct mq_fsck *r)
 		goto out;
 	since = mq_now_ms();
 	/* keys before tmp/: a keyed put that died leaves a body to finish */
-	if (scan(&f) == -1 || key_orphans(q, f.dry, f.ids, f.nids, since,
+	/* done messages past retain go, all of them, once counted anew */
+	if (scan(&f) == -1 || (!f.dry && expire_done(q, -1,
+	    &r->dropped) == -1) || key_orphans(q, f.dry, f.ids, f.nids, since,
 	    &r->keys) == -1 || stuck_groups(&f) == -1 ||
 	    check_tmp(&f, tmp_age_ms) == -1)
 		goto out;

@@ -11,7 +11,10 @@
  *   message to ready on a deadline it has just seen being extended.  It
  *   never lowers the deadline of a fan-out copy (set_deadline).
  * - An ack removes its message through retire() (retire.c), which starts
- *   the dedup window of its key, as every road out of the spool does.
+ *   the dedup window of its key, as every road out of the spool does, or
+ *   with retain keeps it in done/; a run of acks counts what it kept
+ *   before it drops the queue lock (ack_unlock), and then drops a step
+ *   of what has expired there (expire.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -28,6 +31,18 @@
 
 #define ACK_RUN		64	/* acks per hold of the queue lock */
 
+
+/*
+ * The end of a hold of the queue lock by acks: what they kept in done/
+ * (retain) is counted in the done record first, once for the run, while
+ * the lock still keeps mq-stat from counting in between (done.c).
+ */
+static void
+ack_unlock(struct mq_queue *q)
+{
+	done_flush(q);
+	unlock(q, LK_QUEUE);
+}
 
 /*
  * Ack a message of an ordered group: under the group's lock, and the lease
@@ -48,14 +63,16 @@ ack_grouped(struct target *t)
 		errno = errno == ENOENT ? ESTALE : errno;
 	else if (group_next(q, t->m.group) == 0 && lock_sh(q, LK_QUEUE) == 0) {
 		/* its next is out already: retire() has no group to free */
-		r = retire(q, t->fd, t->name, &t->m, 0);
-		unlock(q, LK_QUEUE);
+		r = retire(q, t->fd, t->name, &t->m, RT_ACK);
+		ack_unlock(q);
 		if (r == -1 && errno == ENOENT)
 			errno = ESTALE;
 	}
 	unlock(q, LK_LEASE);
 out:
 	group_lock(q, t->m.group, F_UNLCK);
+	if (r == 0)
+		expire_step(q);
 	return r == 0 ? mark_dirty(q, t->rel) : -1;
 }
 
@@ -71,10 +88,11 @@ mq_ack(struct mq_session *s, const char *handle)
 		return ack_grouped(&t);
 	if (lock_sh(t.q, LK_QUEUE) == -1)
 		return -1;
-	r = retire(t.q, t.fd, t.name, &t.m, 1);
-	unlock(t.q, LK_QUEUE);
+	r = retire(t.q, t.fd, t.name, &t.m, RT_OUT | RT_ACK);
+	ack_unlock(t.q);
 	if (r == -1)
 		return errno == ENOENT ? (errno = ESTALE, -1) : -1;
+	expire_step(t.q);
 	return mark_dirty(t.q, t.rel);
 }
 
@@ -101,19 +119,19 @@ mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
 	for (i = 0; i < n; i++) {
 		if (held != NULL && (run == ACK_RUN ||
 		    !resolve_cached(s, handles[i]))) {
-			unlock(held, LK_QUEUE);
+			ack_unlock(held);
 			held = NULL;
 		}
 		if (resolve(s, handles[i], 1U << MQ_INFLIGHT, &t) == -1)
 			r = -1;
 		else if (t.m.group[0] != '\0') {
 			if (held != NULL)
-				unlock(held, LK_QUEUE);
+				ack_unlock(held);
 			held = NULL;
 			r = ack_grouped(&t);
 		} else {
 			if (held != NULL && held != t.q) {
-				unlock(held, LK_QUEUE);
+				ack_unlock(held);
 				held = NULL;
 			}
 			if (held == NULL && (r = lock_sh(t.q, LK_QUEUE)) == 0) {
@@ -122,7 +140,8 @@ mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
 			}
 			if (held != NULL) {
 				run++;
-				r = retire(t.q, t.fd, t.name, &t.m, 1);
+				r = retire(t.q, t.fd, t.name, &t.m,
+				    RT_OUT | RT_ACK);
 				if (r == -1 && errno == ENOENT)
 					errno = ESTALE;
 				if (r == 0)
@@ -132,8 +151,11 @@ mq_ack_many(struct mq_session *s, const char *const *handles, size_t n,
 		errs[i] = r == 0 ? 0 : errno;
 		bad |= r != 0;
 	}
-	if (held != NULL)
-		unlock(held, LK_QUEUE);
+	if (held != NULL) {
+		ack_unlock(held);
+		/* the drop of expired done messages, once a call, unlocked */
+		expire_step(held);
+	}
 	return bad ? -1 : 0;
 }
 
@@ -395,14 +417,15 @@ mq_rm(struct mq_session *s, const char *path)
 	int r;
 
 	if (resolve(s, path, 1U << MQ_READY | 1U << MQ_DELAYED |
-	    1U << MQ_HELD | 1U << MQ_DEAD, &t) == -1)
+	    1U << MQ_HELD | 1U << MQ_DEAD | 1U << MQ_DONE, &t) == -1)
 		return -1;
 	if ((r = lock_sh(t.q, LK_QUEUE)) == 0) {
 		r = mq_rename(t.fd, t.name, t.q->tmpfd, t.name);
-		/* out in its group unless dead: then its next is due */
+		/* out in its group unless dead or done: then its next is due */
 		if (r == 0)
 			r = retire(t.q, t.q->tmpfd, t.name, &t.m,
-			    t.state != MQ_DEAD);
+			    t.state != MQ_DEAD && t.state != MQ_DONE ?
+			    RT_OUT : 0);
 		unlock(t.q, LK_QUEUE);
 	}
 	if (r == 0 && (t.state == MQ_READY || t.state == MQ_DELAYED))

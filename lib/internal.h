@@ -51,6 +51,7 @@ void	 close_fd(int *fd);
 extern const char *const layout_dirs[];	/* the states, then tmp */
 extern const size_t layout_ndirs;
 #define DELAY_WINDOW	60	/* seconds per delayed/ bucket */
+#define DONE_WINDOW	60	/* seconds of ack times per done/ bucket */
 #define BUCKET_MAX	16	/* a bucket name and its NUL */
 #define SEQ_MAX		9999999999ULL	/* bucket numbers have 10 digits */
 #define STATEDIR_MAX	64	/* STATE/BUCKET, groups/HASH and the NUL */
@@ -64,8 +65,10 @@ int	 bucket_cmp(const char *, const char *);
 int	 parse_bucket(const char *, int *prio, unsigned long long *seq);
 int	 parse_window(const char *, int64_t *t);
 int	 bucket_ok(int state, const char *);
+int	 bucketed(int state);
 void	 fmt_bucket(char buf[BUCKET_MAX], int prio, unsigned long long seq);
 void	 fmt_window(char buf[BUCKET_MAX], int64_t due);
+void	 fmt_donewindow(char buf[BUCKET_MAX], int64_t t);
 void	 fmt_statedir(char buf[STATEDIR_MAX], int state, const char *bucket);
 void	 fmt_groupdir(char buf[STATEDIR_MAX], const char *hash);
 void	 fmt_keypath(char *buf, size_t len, const char *hash);
@@ -118,8 +121,12 @@ void	 dirty_close(struct dirty *);
 #define LK_RATEREC	LK_TAIL(MQ_PRIORITY_MAX + 1)	/* after the tails */
 #define LK_RATELEN	32
 #define LK_BACKLOG	517	/* the backlog record: see backlog.c */
+#define LK_DONE		518	/* the done record: see done.c */
+#define LK_DROP		519	/* dropping expired done messages */
 #define LK_BACKLOGREC	(LK_RATEREC + LK_RATELEN)
 #define LK_BACKLOGLEN	64
+#define LK_DONEREC	(LK_BACKLOGREC + LK_BACKLOGLEN)	/* after the backlog's */
+#define LK_DONELEN	64
 #define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
 #define LK_NKEYS	1024
 #define LK_GROUPS	2048	/* group locks: bytes 2048 to 2048+LK_NGROUPS-1 */
@@ -134,6 +141,7 @@ int	 key_lock(struct mq_queue *, const char *hash, int type);
 int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 	    int type);
 int	 group_lock(struct mq_queue *, const char *hash, int type);
+int	 record_put(struct mq_queue *, off_t at, size_t len, const char *);
 
 /* own.c: the spool's mode and group on what we make; others' files */
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
@@ -149,7 +157,7 @@ void	 spool_init_queue(struct mq_queue *);
 int	 spool_open_queue(struct mq_queue *, const char *spool,
 	    const char *name, int flags, struct mq_conferr *);
 void	 spool_close_queue(struct mq_queue *);
-int	 held_dir(struct mq_queue *);
+int	 state_dir(struct mq_queue *, int state);
 int	 open_dir(struct mq_queue *, int dirfd, const char *name, int create);
 void	 spool_of(const struct mq_queue *, char *buf, size_t len);
 
@@ -176,6 +184,8 @@ int	 drop_empty_buckets(struct mq_queue *, int state);
 typedef int (*walkfn)(struct mq_queue *, int dirfd, const char *name,
 	    const char *path, const struct mq_name *, void *);
 int	 walk_state(struct mq_queue *, int state, walkfn, void *);
+int	 walk_windows(struct mq_queue *, int state, int64_t lo, int64_t hi,
+	    walkfn, void *);
 
 /* move.c: a message from one place to another, the one way it is done */
 struct mv {
@@ -190,6 +200,22 @@ int	 entomb(struct mq_queue *, int fromfd, const char *from,
 int	 hold(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, char *heldname);
 int	 unhold(struct mq_queue *, const char *heldname, struct mq_name *);
+int	 keep(struct mq_queue *, int fromfd, const char *from,
+	    const char *name, int64_t acked);
+
+/* done.c: acked messages kept (retain), and the done record */
+struct donerec {
+	long long	 count;		/* messages in done/ */
+	long long	 bytes;		/* their sizes */
+	int64_t		 oldest;	/* window of the oldest bucket, 0: none */
+};
+int	 done_read(struct mq_queue *, struct donerec *);
+int	 done_add(struct mq_queue *, long long n, long long bytes, int64_t t);
+int	 done_advance(struct mq_queue *, int64_t from, int64_t next);
+int	 done_set(struct mq_queue *, const struct donerec *);
+int	 done_keep(struct mq_queue *, int fromfd, const char *from,
+	    const struct mq_name *);
+void	 done_flush(struct mq_queue *);
 
 /* lease.c: deadlines of claims, their tokens, and backoff */
 int64_t	 lease_end(const struct stat *, const struct mq_name *);
@@ -287,12 +313,19 @@ int	 admit(struct mq_queue *, int fromfd, const char *from,
 int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
 
 /* retire.c: the one road out of the spool, and into dead/ */
+#define RT_OUT		0x1	/* it was out in its ordered group */
+#define RT_ACK		0x2	/* an ack: into done/ when retain is set */
 int	 retire(struct mq_queue *, int fromfd, const char *from,
-	    const struct mq_name *, int out);
+	    const struct mq_name *, int how);
 int	 bury(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
 int	 bury_now(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
+
+/* expire.c: done messages past retain dropped */
+#define DROP_STEP	64	/* done messages an ack or a put drops at most */
+int	 expire_done(struct mq_queue *, long max, long long *n);
+void	 expire_step(struct mq_queue *);
 
 /* recover.c: what a crash left half done */
 int	 key_finish(struct mq_queue *, const char *id, const char *name);
@@ -350,6 +383,7 @@ struct mq_queue {
 	struct dirty	 dirty;
 	struct pub	 pub;
 	struct mv	 mv;
+	struct donerec	 donerun;	/* done.c: kept, not yet counted */
 	struct keys	 keys;
 	struct groups	 groups;
 	struct upkeep	 upkeep;
@@ -363,7 +397,7 @@ struct mq_queue {
 /* copy.c: a fan-out copy's body in a subscriber's tmp/ */
 int	 seal(struct mq_queue *topic, const char *id, int need);
 int	 copy_file(struct mq_queue *, int fromfd, const char *from,
-	    const char *id);
+	    const char *id, const char *hname, const char *hval);
 int	 place(struct mq_queue *topic, struct mq_queue *sub, const char *id,
 	    int *linked);
 

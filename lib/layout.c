@@ -20,7 +20,7 @@
  * internal.h; this table is what walks them in order.
  */
 const char *const layout_dirs[] = {
-	"ready", "delayed", "inflight", "dead", "held", L_TMP
+	"ready", "delayed", "inflight", "dead", "held", "done", L_TMP
 };
 const size_t layout_ndirs = sizeof(layout_dirs) / sizeof(layout_dirs[0]);
 
@@ -51,7 +51,8 @@ mq_state_name(int state)
 /*
  * Bucket names: P.SEQ in ready/ (the priority digit, a dot, 10 digits),
  * T in delayed/ (10 digits: the epoch second that starts a window of
- * DELAY_WINDOW seconds).  Every reader of buckets (consumers, walkers,
+ * DELAY_WINDOW seconds) and in done/ (the same, windows of DONE_WINDOW
+ * seconds of ack times).  Every reader of buckets (consumers, walkers,
  * handles, mq-fsck) goes by these two, so that a directory planted with
  * another name, such as one with control bytes, is no bucket to any of
  * them: never delivered from, listed or printed, and quarantined.
@@ -94,9 +95,16 @@ bucket_ok(int state, const char *s)
 
 	if (state == MQ_READY)
 		return parse_bucket(s, &prio, &seq) == 0;
-	if (state == MQ_DELAYED)
+	if (state == MQ_DELAYED || state == MQ_DONE)
 		return parse_window(s, &t) == 0;
 	return 0;
+}
+
+/* Whether a state keeps its messages in buckets. */
+int
+bucketed(int state)
+{
+	return state == MQ_READY || state == MQ_DELAYED || state == MQ_DONE;
 }
 
 /* Delivery order of buckets: higher priority first, then SEQ (or T). */
@@ -134,6 +142,13 @@ void
 fmt_window(char buf[BUCKET_MAX], int64_t due)
 {
 	snprintf(buf, BUCKET_MAX, "%010lld", (long long)(due - due % DELAY_WINDOW));
+}
+
+/* The name of the done/ window of an ack time: T, its first second. */
+void
+fmt_donewindow(char buf[BUCKET_MAX], int64_t t)
+{
+	snprintf(buf, BUCKET_MAX, "%010lld", (long long)(t - t % DONE_WINDOW));
 }
 
 /*

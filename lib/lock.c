@@ -122,3 +122,24 @@ group_lock(struct mq_queue *q, const char *hash, int type)
 {
 	return lk(q, hash_byte(LK_GROUPS, LK_NGROUPS, hash), 1, type);
 }
+
+/*
+ * Write a record of the lock file (a tail record, the rate record, the
+ * done record: mq(7) Locks): text, then spaces up to len - 1 bytes and a
+ * newline, so that `cat lock` shows one record a line.  len is at most 64.
+ */
+int
+record_put(struct mq_queue *q, off_t at, size_t len, const char *text)
+{
+	char rec[64];
+	size_t n = strlen(text);
+
+	if (len > sizeof(rec) || n >= len) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(rec, text, n);
+	memset(rec + n, ' ', len - 1 - n);
+	rec[len - 1] = '\n';
+	return pwrite(q->lockfd, rec, len, at) == (ssize_t)len ? 0 : -1;
+}

@@ -64,10 +64,11 @@ into_bucket(struct mq_queue *q, int fromfd, const char *from, int state,
 		}
 		r = mq_rename(fromfd, from, q->mv.fd, name);
 		/*
-		 * A delayed bucket has no tail lock to order its creation
-		 * before our rename: its parent is synced with our message.
+		 * A delayed or done bucket has no tail lock to order its
+		 * creation before our rename: its parent is synced with our
+		 * message.
 		 */
-		if (r == 0 && state == MQ_DELAYED &&
+		if (r == 0 && state != MQ_READY &&
 		    mark_dirty(q, mq_state_name(state)) == -1)
 			return -1;
 		if (r == 0)
@@ -175,7 +176,7 @@ int
 hold(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
     char *heldname)
 {
-	if (held_dir(q) == -1)
+	if (state_dir(q, MQ_HELD) == -1)
 		return -1;
 	m->reason[0] = '\0';
 	return into_flat(q, fromfd, from, MQ_HELD, m, heldname);
@@ -199,6 +200,21 @@ int
 unhold(struct mq_queue *q, const char *from, struct mq_name *m)
 {
 	return requeue(q, MQ_HELD, from, m);
+}
+
+/*
+ * Into done/T, the window of its ack time (m->done), under the name given
+ * (done.c formats it).  The caller holds the queue lock shared, as every
+ * move does, and has made done/ (state_dir).
+ */
+int
+keep(struct mq_queue *q, int fromfd, const char *from, const char *name,
+    int64_t acked)
+{
+	char bucket[BUCKET_MAX];
+
+	fmt_donewindow(bucket, acked);
+	return into_bucket(q, fromfd, from, MQ_DONE, bucket, name);
 }
 
 void

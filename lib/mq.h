@@ -49,6 +49,7 @@ enum mq_state {
 	MQ_INFLIGHT,
 	MQ_DEAD,
 	MQ_HELD,
+	MQ_DONE,		/* acked, kept for replay (retain) */
 	MQ_NSTATES
 };
 
@@ -77,6 +78,8 @@ struct mq_conf {
 	int64_t	 max_length_bytes;	/* backlog, bytes; 0: no limit */
 	int	 overflow;		/* enum mq_overflow */
 	int64_t	 conf_ns;		/* newest ctime of the files read */
+	int64_t	 retain_ms;		/* acked messages kept, 0: none */
+	int64_t	 retain_bytes;		/* and at most these bytes, 0: any */
 };
 enum mq_overflow { MQ_OVERFLOW_REJECT, MQ_OVERFLOW_DEAD_OLDEST };
 #define MQ_LENGTH_MAX		INT64_C(1000000000000)	/* max_length */
@@ -103,6 +106,7 @@ struct mq_name {
 	int	 fanout;		/* ",f": may share its inode (mq-sub) */
 	char	 reason[17];		/* dead only */
 	char	 token[17];		/* in flight only */
+	int64_t	 done;			/* epoch s of the ack, done only */
 };
 
 struct mq_queue;
@@ -366,8 +370,19 @@ struct mq_message {
 };
 int	 mq_open_message(struct mq_session *, const char *path,
 	    struct mq_message *);
-/* delete a ready, delayed, held or dead message by its path */
+/* delete a ready, delayed, held, dead or done message by its path */
 int	 mq_rm(struct mq_session *, const char *path);
+/*
+ * replay.c: a done message copied back into ready (mq-replay): a new id,
+ * the header original-id, no key, 0 attempts; the done message stays.
+ * dest NULL: its own queue.  id receives the copy's id.
+ */
+#define MQ_HDR_ORIGINAL	"original-id"
+int	 mq_replay(struct mq_session *, const char *path,
+	    struct mq_queue *dest, char id[MQ_ID_LEN + 1]);
+/* every done message acked from since to until (epoch s, inclusive) */
+int	 mq_replay_all(struct mq_queue *, int64_t since, int64_t until,
+	    struct mq_queue *dest, long long *n);
 const struct mq_conferr *mq_session_conferr(const struct mq_session *);
 int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);
@@ -386,6 +401,7 @@ struct mq_stat {
 	int		 overflow;	/* enum mq_overflow */
 	int		 backlog_known;	/* 0: no count kept, or a stale one */
 	long long	 backlog, backlog_bytes;
+	long long	 done_bytes;	/* of count[MQ_DONE], from its record */
 };
 typedef int (*mq_walkfn)(const char *path, const struct mq_name *, void *);
 int	 mq_walk(struct mq_queue *, int state, mq_walkfn, void *);
@@ -403,6 +419,7 @@ struct mq_fsck {
 	long long	 quarantined;	/* foreign entries moved to quarantine/ */
 	long long	 groups;	/* stuck ordered groups released */
 	long long	 keys;		/* live keys of vanished messages ended */
+	long long	 dropped;	/* done messages past retain removed */
 };
 int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 	    struct mq_fsck *);

@@ -171,7 +171,7 @@ ishexc(int c)
 int
 mq_name_parse(const char *s, struct mq_name *m)
 {
-	static const char order[] = "pasxnkgfrlt";
+	static const char order[] = "pasxnkgfrdlt";
 	const char *p, *o = order;
 	int64_t v;
 
@@ -235,6 +235,11 @@ mq_name_parse(const char *s, struct mq_name *m)
 			    islowerc) == -1)
 				goto bad;
 			break;
+		case 'd':
+			if (fieldnum(&p, MQ_TIME_MAX, &m->done) == -1 ||
+			    m->done == 0)
+				goto bad;
+			break;
 		case 'l':
 			if (fieldnum(&p, MQ_LEASE_MAX, &m->lease) == -1 ||
 			    m->lease == 0)
@@ -269,7 +274,8 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 
 	if (m->expiry < 0 || m->expiry > MQ_TIME_MAX || m->notbefore < 0 ||
 	    m->notbefore > MQ_TIME_MAX || m->lease < 0 ||
-	    m->lease > MQ_LEASE_MAX || m->size > NAME_SIZE_MAX) {
+	    m->lease > MQ_LEASE_MAX || m->size > NAME_SIZE_MAX ||
+	    m->done < 0 || m->done > MQ_TIME_MAX) {
 		errno = MQ_ERANGE;
 		return -1;
 	}
@@ -294,6 +300,8 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
 		n += snprintf(buf + n, len - n, ",f");
 	if (n >= 0 && (size_t)n < len && m->reason[0] != '\0')
 		n += snprintf(buf + n, len - n, ",r%s", m->reason);
+	if (n >= 0 && (size_t)n < len && m->done > 0)
+		n += snprintf(buf + n, len - n, ",d%lld", (long long)m->done);
 	if (n >= 0 && (size_t)n < len && m->lease > 0)
 		n += snprintf(buf + n, len - n, ",l%lld", (long long)m->lease);
 	if (n >= 0 && (size_t)n < len && m->token[0] != '\0')
@@ -316,6 +324,10 @@ mq_name_format(const struct mq_name *m, char *buf, size_t len)
  * priority and return it under another.  Anything else was not written by
  * mq there, and is left alone.  bucket is NULL for flat states, and for
  * messages waiting in an ordered group (they have no bucket yet).
+ * A done message has its ack time (,d), there and only there, and its
+ * size, which the count of done/ goes by; nothing of delivery is left in
+ * its name (no expiry, due time, key, reason, lease or token), and its
+ * ack time falls in the window of its bucket done/T.
  */
 int
 name_fits(const struct mq_name *m, int state, const char *bucket)
@@ -332,6 +344,11 @@ name_fits(const struct mq_name *m, int state, const char *bucket)
 		return 0;
 	if (state == MQ_DELAYED && m->notbefore == 0)
 		return 0;
+	if ((m->done != 0) != (state == MQ_DONE))
+		return 0;
+	if (state == MQ_DONE && (m->size < 0 || m->expiry != 0 ||
+	    m->notbefore != 0 || m->key[0] != '\0'))
+		return 0;
 	if (bucket == NULL)
 		return 1;
 	if (state == MQ_READY)
@@ -340,6 +357,9 @@ name_fits(const struct mq_name *m, int state, const char *bucket)
 	if (state == MQ_DELAYED)
 		return parse_window(bucket, &t) == 0 &&
 		    t == m->notbefore - m->notbefore % DELAY_WINDOW;
+	if (state == MQ_DONE)
+		return parse_window(bucket, &t) == 0 &&
+		    t == m->done - m->done % DONE_WINDOW;
 	return 0;
 }
 

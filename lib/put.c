@@ -253,6 +253,9 @@ mq_put_commit(struct mq_putter *p)
 		r = drop(p);
 	p->nkeyed = 0;
 	fanout_end(p->fan);
+	/* a put, as an ack, drops a step of what retain let go (expire.c) */
+	if (r >= 0)
+		expire_step(p->q);
 	return r < 0 ? -1 : 0;
 }
 

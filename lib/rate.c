@@ -50,16 +50,11 @@ clock_us(clockid_t id)
 static int
 write_rate(struct mq_queue *q, int64_t spent)
 {
-	char rec[LK_RATELEN + 1];
-	int n;
+	char rec[LK_RATELEN];
 
-	/* fixed width, as the tail records, so `cat lock` shows a line */
-	n = snprintf(rec, sizeof(rec), "r %016lld", (long long)spent);
-	memset(rec + n, ' ', LK_RATELEN - 1 - n);
-	rec[LK_RATELEN - 1] = '\n';
-	if (pwrite(q->lockfd, rec, LK_RATELEN, LK_RATEREC) != LK_RATELEN)
-		return -1;
-	return 0;
+	/* fixed width, as the tail records */
+	snprintf(rec, sizeof(rec), "r %016lld", (long long)spent);
+	return record_put(q, LK_RATEREC, LK_RATELEN, rec);
 }
 
 /* SPENT as the record holds it: 0 when it does not parse, huge stays huge. */

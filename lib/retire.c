@@ -15,34 +15,43 @@
 /*
  * A message leaves the spool for good: the one way it is done, whatever
  * the road (an ack, a purge of any state, the purge of the messages
- * waiting their group's turn).
+ * waiting their group's turn, mq-rm, the drop of a done message).
  * - Its key stays known for dedup_window from now (key_release, key.c).
  *   The deadline is set before the unlink, so that a crash in between
  *   leaves a message delivered again, never a key known for good; it is
  *   set back if the unlink fails.
- * - If it was its group's out message (out), the group's next is due: it
- *   is noted, and group_flush releases it once the caller has dropped its
- *   locks (group.c).  Not so for a dead message, whose group went on when
- *   it died, nor for one waiting in groups/, which was never out; nor for
- *   an ack, which releases the next itself, before the unlink.
+ * - An ack (RT_ACK) of a queue with retain moves it into done/ instead
+ *   (done.c): gone for its key and its group all the same, kept for
+ *   replay.  A done message that goes leaves the done record.
+ * - If it was its group's out message (RT_OUT), the group's next is due:
+ *   it is noted, and group_flush releases it once the caller has dropped
+ *   its locks (group.c).  Not so for a dead message, whose group went on
+ *   when it died, nor for one waiting in groups/, which was never out,
+ *   nor a done one; nor for an ack, which releases the next itself,
+ *   before the unlink.
  * Call with the queue lock held, shared or exclusive.
  */
 int
 retire(struct mq_queue *q, int fromfd, const char *from,
-    const struct mq_name *m, int out)
+    const struct mq_name *m, int how)
 {
-	int k, saved;
+	int k, r, saved;
 
 	if ((k = key_release(q, m)) == -1)
 		return -1;
-	if (unlinkat(fromfd, from, 0) == -1) {
+	if ((how & RT_ACK) && q->conf.retain_ms > 0)
+		r = done_keep(q, fromfd, from, m);
+	else if ((r = unlinkat(fromfd, from, 0)) == 0 && m->done != 0)
+		done_add(q, -1, -m->size, 0);
+	if (r == -1) {
 		saved = errno;
 		if (k == 1)
 			key_keep(q, m);
 		errno = saved;
 		return -1;
 	}
-	return out && m->group[0] != '\0' ? group_defer(q, m->group) : 0;
+	return (how & RT_OUT) && m->group[0] != '\0' ?
+	    group_defer(q, m->group) : 0;
 }
 
 /*

@@ -131,7 +131,7 @@ split_state(char *dir, unsigned states, char *bucket, size_t len)
 	if ((sd = strrchr(dir, '/')) == NULL)
 		return -1;
 	st = mq_parse_state(sd + 1);
-	if (st == MQ_READY || st == MQ_DELAYED)
+	if (st != -1 && bucketed(st))
 		return -1;	/* their messages lie in buckets */
 	if (st == -1) {
 		if (strlcpy(bucket, sd + 1, len) >= len)
@@ -140,8 +140,7 @@ split_state(char *dir, unsigned states, char *bucket, size_t len)
 		if ((sd = strrchr(dir, '/')) == NULL)
 			return -1;
 		st = mq_parse_state(sd + 1);
-		if ((st != MQ_READY && st != MQ_DELAYED) ||
-		    !bucket_ok(st, bucket))
+		if (st == -1 || !bucketed(st) || !bucket_ok(st, bucket))
 			return -1;
 	}
 	*sd = '\0';

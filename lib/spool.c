@@ -79,6 +79,17 @@ done:
 	return 0;
 }
 
+/*
+ * The states whose directory is made when first needed: held/, which
+ * queues made before it existed lack, and done/, which only a queue with
+ * retain needs (a new queue has neither).
+ */
+static int
+lazy(size_t state)
+{
+	return state == MQ_DONE;
+}
+
 static void
 rmtree1(int dirfd, const char *name)
 {
@@ -112,8 +123,8 @@ create_queue(int spoolfd, const char *name, const struct mq_conf *c)
 	    own_fd(c, fd, OWN_QUEUE) == -1)
 		goto fail;
 	for (i = 0; i < layout_ndirs; i++)
-		if (mkdirat(fd, layout_dirs[i], 0777) == -1 ||
-		    own_dirat(c, fd, layout_dirs[i]) == -1)
+		if (!lazy(i) && (mkdirat(fd, layout_dirs[i], 0777) == -1 ||
+		    own_dirat(c, fd, layout_dirs[i]) == -1))
 			goto fail;
 	if ((lockfd = mq_openat(fd, L_LOCK, O_RDWR | O_CREAT | O_EXCL,
 	    0666)) == -1)
@@ -217,7 +228,13 @@ spool_open_queue(struct mq_queue *q, const char *spool, const char *name,
 		int fd = mq_opendirat(q->dfd, layout_dirs[i]);
 
 		/* queues made before held/ existed get it when first needed */
-		if (fd == -1 && errno == ENOENT && i == MQ_HELD)
+		if (fd == -1 && errno == ENOENT && (i == MQ_HELD || lazy(i)))
+			continue;
+		/*
+		 * Nor is a queue without done/ lost to what a member planted
+		 * in its place: only an ack that would keep a message fails.
+		 */
+		if (fd == -1 && (errno == ELOOP || errno == ENOTDIR) && lazy(i))
 			continue;
 		if (fd == -1) {
 			if (errno == ENOENT || errno == ENOTDIR ||
@@ -282,30 +299,32 @@ mq_queue_conf(const struct mq_queue *q)
 }
 
 /*
- * Open held/, making it first in a queue created before it existed.  Its
- * name is durable (unless sync is none) before any message moves into it,
- * so a hold made durable by an fsync of held/ cannot lose its directory.
+ * Open the directory of a state that may be missing (held/ in a queue
+ * created before it existed, done/ until the first retained ack), making
+ * it first.  Its name is durable (unless sync is none) before any message
+ * moves into it, so a move made durable by an fsync of the state's
+ * directory cannot lose the directory itself.
  */
 int
-held_dir(struct mq_queue *q)
+state_dir(struct mq_queue *q, int state)
 {
 	int fd;
 
-	if (q->sfd[MQ_HELD] != -1)
+	if (q->sfd[state] != -1)
 		return 0;
 	/* EEXIST: another process made it first, which is as good */
-	if (mkdirat(q->dfd, mq_state_name(MQ_HELD), 0777) == 0) {
-		if (own_dirat(&q->conf, q->dfd, mq_state_name(MQ_HELD)) == -1)
+	if (mkdirat(q->dfd, mq_state_name(state), 0777) == 0) {
+		if (own_dirat(&q->conf, q->dfd, mq_state_name(state)) == -1)
 			return -1;
 	} else if (errno != EEXIST)
 		return -1;
-	if ((fd = mq_opendirat(q->dfd, mq_state_name(MQ_HELD))) == -1)
+	if ((fd = mq_opendirat(q->dfd, mq_state_name(state))) == -1)
 		return -1;
 	if (q->conf.sync != MQ_SYNC_NONE && fsync(q->dfd) == -1) {
 		close(fd);
 		return -1;
 	}
-	q->sfd[MQ_HELD] = fd;
+	q->sfd[state] = fd;
 	return 0;
 }
 

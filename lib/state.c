@@ -8,6 +8,8 @@
  * - mq_stat and mq_purge hold the queue lock exclusive: no message moves
  *   while they count or delete, so a count never sees one message twice and
  *   a purge of one state never deletes a message that has just moved on.
+ *   done/ is not counted but read from its record (done.c), which holds
+ *   under that lock: mq-stat's time does not grow with what is retained.
  * - Only names that parse, and fit their state and bucket, are messages,
  *   and only buckets that meet the grammar hold any: anything else in a
  *   state directory is left alone (mq-fsck's business), never counted,
@@ -90,6 +92,7 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 {
 	struct countarg c;
 	long long gn = 0, gb = 0;
+	struct donerec d = { 0, 0, 0 };
 	int r = 0, locked;
 
 	memset(st, 0, sizeof(*st));
@@ -102,7 +105,13 @@ mq_stat(struct mq_queue *q, struct mq_stat *st)
 	c.st = st;
 	c.blbytes = 0;
 	for (c.state = 0; c.state < MQ_NSTATES && r == 0; c.state++)
-		r = walk_state(q, c.state, count, &c);
+		if (c.state != MQ_DONE)
+			r = walk_state(q, c.state, count, &c);
+	/* done/ may hold a long past: its record counts it, not a scan */
+	if (r == 0)
+		r = done_read(q, &d);
+	st->count[MQ_DONE] = d.count;
+	st->done_bytes = d.bytes;
 	/* waiting for their group's turn counts as ready: next in line */
 	if (r == 0)
 		r = group_count(q, &gn, &gb);
@@ -146,8 +155,9 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 	char dir[PATH_MAX];
 	const char *rel = path + strlen(q->path) + 1;
 
-	/* out in its group unless dead: the group went on when it died */
-	if (retire(q, dirfd, name, m, a->state != MQ_DEAD) == -1)
+	/* out in its group unless dead (the group went on when it died) or done */
+	if (retire(q, dirfd, name, m, a->state != MQ_DEAD &&
+	    a->state != MQ_DONE ? RT_OUT : 0) == -1)
 		return errno == ENOENT ? 0 : -1;
 	(*a->n)++;
 	/* the directory the message was in: state/ or state/bucket */
@@ -181,6 +191,7 @@ int
 mq_purge(struct mq_queue *q, int state, long long *n)
 {
 	struct purgearg a = { state, n };
+	struct donerec none = { 0, 0, 0 };
 	int r;
 
 	*n = 0;
@@ -190,6 +201,9 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 	/* those waiting for their group's turn would be ready next */
 	if (r == 0 && state == MQ_READY)
 		r = purge_waiting(q, n);
+	/* done/ holds no message now: a count a crash left wrong ends too */
+	if (r == 0 && state == MQ_DONE)
+		r = done_set(q, &none);
 	unlock(q, LK_QUEUE);
 	/* the backlog's count, when a limit keeps one, is what is left */
 	if (r == 0 && (state == MQ_READY || state == MQ_DELAYED))
@@ -198,7 +212,7 @@ mq_purge(struct mq_queue *q, int state, long long *n)
 	if (r == 0)
 		r = group_flush(q);
 	/* removal is durable once the directories are */
-	if (r == 0 && *n > 0 && (state == MQ_READY || state == MQ_DELAYED))
+	if (r == 0 && *n > 0 && bucketed(state))
 		r = drop_empty_buckets(q, state);
 	/* expired key files are garbage: a put clears a few, a purge all */
 	if (r == 0)

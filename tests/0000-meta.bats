@@ -298,7 +298,7 @@ longopts() {
 	[ "$(printf '%s\n' "$output" | grep -c ': order 902: no article 4711$')" -eq 5 ]
 	printf '%s\n' "$output" | sed -n '/^== the fix/,$p' | grep -q 'shipped order 902$'
 	[ "$(printf '%s\n' "$output" | tail -n 2 | head -n 1)" = \
-	    "orders       0       0        0      0      0      -          0" ]
+	    "orders       0       0        0      0      0      0      -          0" ]
 	[ -z "$(find "$spool/orders" -type f ! -name lock)" ]
 }
 

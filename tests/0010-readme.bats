@@ -108,7 +108,7 @@ mask() {
 		s/\Q$ENV{SPOOL}\E/\/var\/spool\/mq/g if length $ENV{SPOOL};
 		s/\b(\d{10}\.\d{6}\.[A-Za-z0-9]{8})\b/"<id" . ($id{$1} ||= ++$n) . ">"/ge;
 		s/(<id\d+>(?:,[a-z][0-9a-z]*)*),t[A-Za-z0-9]{6,16}(?![A-Za-z0-9,])/$1,t<token>/g;
-		s/^(\S+(?: +\d+){5})( +\d+[smhd])(?= )/$1 . (" " x (length($2) - 5)) . "<age>"/e;
+		s/^(\S+(?: +\d+){5,})( +\d+[smhd])(?= )/$1 . (" " x (length($2) - 5)) . "<age>"/e;
 	'
 }
 
@@ -234,6 +234,10 @@ $t -h:     $u"
 
 @test "readme: Idempotent producers" {
 	section "Idempotent producers"
+}
+
+@test "readme: Replay after a bad deploy" {
+	section "Replay after a bad deploy"
 }
 
 @test "readme: Fan-out" {

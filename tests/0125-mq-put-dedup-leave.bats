@@ -301,7 +301,7 @@ setup() {
 	id=$(mq-put -g G -k K q </dev/null)
 	run mq-fsck q
 	[ "$status" -eq 0 ]
-	[[ "$output" == *" keys=0" ]]
+	[[ "$output" == *" keys=0 dropped=0" ]]
 	[ "$(stat -c %Y "$(key_file q K)")" -eq "$LIVE" ]
 	[ "$(mq-put -g G -k K q </dev/null)" = "$id" ]
 }

@@ -39,10 +39,11 @@ for line in sys.stdin:
     o = json.loads(line)
     assert isinstance(o, dict), line
     assert list(o) == ["queue", "ready", "delayed", "inflight", "dead",
-        "held", "oldest", "bytes", "paused"], line
+        "held", "done", "oldest", "bytes", "done_bytes", "paused"], line
     assert type(o["paused"]) is bool, line
     assert isinstance(o["queue"], str), line
-    for k in ("ready", "delayed", "inflight", "dead", "held", "bytes"):
+    for k in ("ready", "delayed", "inflight", "dead", "held", "done",
+        "bytes", "done_bytes"):
         assert type(o[k]) is int and o[k] >= 0, line
     assert o["oldest"] is None or (type(o["oldest"]) is int and
         o["oldest"] >= 0), line
@@ -57,20 +58,20 @@ v = json.loads(sys.stdin.read())[sys.argv[1]]
 print("null" if v is None else v)' "$1"
 }
 
-@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" {
+@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES" {
 	mq-init q
 	run mq-stat q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" ]
-	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 - 0" ]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES" ]
+	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 0 - 0" ]
 }
 
 @test "stat: counts per state and bytes of all bodies" {
 	populate
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ 0\ [0-9]+s\ 29$ ]]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ 0\ 0\ [0-9]+s\ 29$ ]]
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
 	json_check
@@ -100,7 +101,7 @@ print("null" if v is None else v)' "$1"
 	mq-get q >/dev/null
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[ "$(words | sed -n 2p)" = "q 0 1 1 0 0 - 8" ]
+	[ "$(words | sed -n 2p)" = "q 0 1 1 0 0 0 - 8" ]
 	run mq-stat -j q
 	[ "$(field oldest)" = null ]
 }
@@ -116,11 +117,11 @@ print("null" if v is None else v)' "$1"
 	plant_ready mix 400 abc
 	run mq-stat s42 m5 h3 d2 mix
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
-	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 0 5m 3" ]
-	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 0 3h 3" ]
-	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 0 2d 3" ]
-	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 0 6m 7" ]
+	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
+	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 0 0 5m 3" ]
+	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 0 0 3h 3" ]
+	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 0 0 2d 3" ]
+	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 0 0 6m 7" ]
 	run mq-stat -j m5
 	[ "$(field oldest)" -ge 330 ]
 	[ "$(field oldest)" -le 340 ]
@@ -145,13 +146,13 @@ print("null" if v is None else v)' "$1"
 	: >"$S/afile"
 	run mq-stat -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
 }
 
 @test "stat: no operands and no spool: just the header" {
 	run mq-stat
 	[ "$status" -eq 0 ]
-	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" ]
+	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES" ]
 	run mq-stat -j
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -162,13 +163,13 @@ print("null" if v is None else v)' "$1"
 	mq-init orders
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
 	populate
 	run mq-stat -j orders q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	json_check
-	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"oldest\":[0-9]+,\"bytes\":29,\"paused\":false\}$ ]]
+	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"done\":0,\"oldest\":[0-9]+,\"bytes\":29,\"done_bytes\":0,\"paused\":false\}$ ]]
 }
 
 @test "stat: missing queue named exits 66, the others are still shown" {
@@ -222,7 +223,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/inflight/.1732437600.000123.x7QkT3bZ,p4,a1,tABCDEFGH"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":%s,"bytes":2,"done_bytes":0,"paused":false}' "$(field oldest)")" ]
 }
 
 @test "stat: names valid only in another state are not counted" {
@@ -238,7 +239,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/held/1732437600.000128.x7QkT3bZ,p4,a1,rattempts"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":%s,"bytes":2,"done_bytes":0,"paused":false}' "$(field oldest)")" ]
 }
 
 # ready_inflight R I - mq-stat -j q shows R ready and I in flight
@@ -328,7 +329,7 @@ prom_value() {
 	[ "$status" -eq 0 ]
 	prom_check
 	for f in mq_messages mq_oldest_ready_age_seconds mq_body_bytes \
-	    mq_ready_in_total mq_paused; do
+	    mq_ready_in_total mq_paused mq_done_bytes; do
 		[ "$(grep -c "^# HELP $f " <<<"$output")" -eq 1 ]
 		[ "$(grep -c "^# TYPE $f " <<<"$output")" -eq 1 ]
 	done
@@ -352,7 +353,8 @@ for line in sys.argv[2].splitlines():
     m = re.match(r"mq_messages\{queue=\"q\",state=\"([a-z]+)\"\} ([0-9]+)$", line)
     if m:
         seen[m.group(1)] = int(m.group(2))
-states = [k for k in j if k not in ("queue", "oldest", "bytes", "paused")]
+states = [k for k in j if k not in ("queue", "oldest", "bytes", "done_bytes",
+    "paused")]
 assert set(states) <= set(seen), (states, seen)
 for s in seen:
     assert seen[s] == j.get(s, 0), (s, seen[s], j.get(s))
@@ -382,7 +384,7 @@ for s in seen:
 	[ "$status" -eq 0 ]
 	prom_check
 	[ "$(grep -vc '^# ' <<<"$output")" -eq 0 ]
-	[ "$(grep -c '^# TYPE ' <<<"$output")" -eq 5 ]
+	[ "$(grep -c '^# TYPE ' <<<"$output")" -eq 6 ]
 }
 
 @test "stat: -P of a missing queue exits 66, the others are still shown" {
@@ -400,11 +402,11 @@ for s in seen:
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^QUEUE ' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^$' <<<"$output")" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES IN/s OUT/s" ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES IN/s OUT/s" ]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
 	# later tables have rates: nothing happened
-	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
-	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
 	# not a terminal: no escape sequences
 	[[ "$output" != *$'\033'* ]]
 	[ -z "$stderr" ]
@@ -429,7 +431,7 @@ watch_tables() {
 
 # rates - "IN OUT" of queue q in each table of $W
 rates() {
-	awk '$1 == "q" { print $9, $10 }' "$W"
+	awk '$1 == "q" { print $10, $11 }' "$W"
 }
 
 @test "stat: -w rates: messages put between tables are in, none out" {

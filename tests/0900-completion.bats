@@ -57,9 +57,19 @@ expect() {
 @test "bash: registers all twelve tools" {
     run bash -c 'source "$1" && complete -p' _ "$COMPLETIONS/mq.bash"
     [ "$status" -eq 0 ]
-    for t in put get ack nack touch ls stat kick purge init hold release; do
+    for t in put get ack nack touch ls stat kick purge init hold release replay; do
         [[ $output == *"complete -F _mq mq-$t"* ]] || { echo "mq-$t missing"; return 1; }
     done
+}
+
+@test "bash: mq-replay offers done messages, or with -a queues" {
+    mkdir -p "$SPOOL/orders/done/1732437600"
+    d=$SPOOL/orders/done/1732437600/1732437600.000123.x7QkT3bZ,p4,a1,s2,d1732437601
+    : >"$d"
+    expect "mq-replay $SPOOL/orders/done/" "$d"
+    expect 'mq-replay -a ' orders other zz
+    expect 'mq-replay -t ' orders other zz
+    expect 'mq-replay -' -a -d -S -U -t -h -V
 }
 
 @test "bash: queue names from the spool, filtered by prefix" {
@@ -73,8 +83,8 @@ expect() {
 }
 
 @test "bash: states after -s, priorities after -p" {
-    expect 'mq-ls -s ' ready delayed inflight dead held
-    expect 'mq-purge -s d' delayed dead
+    expect 'mq-ls -s ' ready delayed inflight dead held done
+    expect 'mq-purge -s d' delayed dead done
     expect 'mq-purge -s h' held
     expect 'mq-put -p ' 0 1 2 3 4 5 6 7 8 9
     expect 'mq-put -lp ' 0 1 2 3 4 5 6 7 8 9
@@ -245,7 +255,7 @@ expect() {
     command -v zsh >/dev/null || skip "zsh is not installed"
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
-    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-forward mq-recv" ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-forward mq-recv" ]
 }
 
 @test "fish: mq.fish parses and completes queues and handles" {
