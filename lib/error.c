@@ -63,6 +63,12 @@ mq_strerror(int err)
 	case MQ_EUNROUTABLE:
 		return "no binding of the topic matches its routing key: "
 		    "still in dead/ as unroutable";
+	case MQ_EPREPARED:
+		return "prepared, not yet committed: a message with this key "
+		    "waits for mq-commit or mq-rm";
+	case MQ_EGONE:
+		return "no longer prepared: rolled back, committed, or dead "
+		    "as unresolved";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

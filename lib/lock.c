@@ -122,3 +122,17 @@ group_lock(struct mq_queue *q, const char *hash, int type)
 {
 	return lk(q, hash_byte(LK_GROUPS, LK_NGROUPS, hash), 1, type);
 }
+
+/*
+ * The ask lock of a prepared message (hash: of its id), held by the
+ * mq-resolve that runs its checker, for as long as the checker runs:
+ * taken only if free, so that two resolvers never ask about one message
+ * at once.  Two messages that share a byte wait for each other's pass.
+ */
+int
+ask_lock(struct mq_queue *q, const char *hash, int type)
+{
+	off_t at = hash_byte(LK_ASKS, LK_NASKS, hash);
+
+	return type == F_UNLCK ? lk(q, at, 1, type) : trylk(q, at, 1, type);
+}

@@ -216,8 +216,12 @@ spool_open_queue(struct mq_queue *q, const char *spool, const char *name,
 	for (i = 0; i < layout_ndirs; i++) {
 		int fd = mq_opendirat(q->dfd, layout_dirs[i]);
 
-		/* queues made before held/ existed get it when first needed */
-		if (fd == -1 && errno == ENOENT && i == MQ_HELD)
+		/*
+		 * queues made before held/ or prepared/ existed get them
+		 * when first needed (late_dir)
+		 */
+		if (fd == -1 && errno == ENOENT &&
+		    (i == MQ_HELD || i == MQ_PREPARED))
 			continue;
 		if (fd == -1) {
 			if (errno == ENOENT || errno == ENOTDIR ||
@@ -282,30 +286,32 @@ mq_queue_conf(const struct mq_queue *q)
 }
 
 /*
- * Open held/, making it first in a queue created before it existed.  Its
- * name is durable (unless sync is none) before any message moves into it,
- * so a hold made durable by an fsync of held/ cannot lose its directory.
+ * Open held/ or prepared/, making it first in a queue created before it
+ * existed.  Its name is durable (unless sync is none) before any message
+ * moves into it, so a move made durable by an fsync of the directory
+ * cannot lose the directory itself.
  */
 int
-held_dir(struct mq_queue *q)
+late_dir(struct mq_queue *q, int state)
 {
+	const char *name = mq_state_name(state);
 	int fd;
 
-	if (q->sfd[MQ_HELD] != -1)
+	if (q->sfd[state] != -1)
 		return 0;
 	/* EEXIST: another process made it first, which is as good */
-	if (mkdirat(q->dfd, mq_state_name(MQ_HELD), 0777) == 0) {
-		if (own_dirat(&q->conf, q->dfd, mq_state_name(MQ_HELD)) == -1)
+	if (mkdirat(q->dfd, name, 0777) == 0) {
+		if (own_dirat(&q->conf, q->dfd, name) == -1)
 			return -1;
 	} else if (errno != EEXIST)
 		return -1;
-	if ((fd = mq_opendirat(q->dfd, mq_state_name(MQ_HELD))) == -1)
+	if ((fd = mq_opendirat(q->dfd, name)) == -1)
 		return -1;
 	if (q->conf.sync != MQ_SYNC_NONE && fsync(q->dfd) == -1) {
 		close(fd);
 		return -1;
 	}
-	q->sfd[MQ_HELD] = fd;
+	q->sfd[state] = fd;
 	return 0;
 }
 
