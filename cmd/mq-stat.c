@@ -121,9 +121,11 @@ json(const struct row *r)
 	const struct mq_stat *st = &r->st;
 
 	printf("{\"queue\":\"%s\",\"ready\":%lld,\"delayed\":%lld,"
-	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,\"oldest\":",
+	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,"
+	    "\"prepared\":%lld,\"oldest\":",
 	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
-	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD]);
+	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD],
+	    st->count[MQ_PREPARED]);
 	if (age(st) < 0)
 		printf("null");
 	else
@@ -189,10 +191,10 @@ line(const struct row *r, int width, int rates, const struct row *prev)
 		strlcpy(oldest, "-", sizeof(oldest));
 	else
 		mq_format_age(age(st), oldest, sizeof(oldest));
-	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6s %10lld", width,
+	printf("%-*s %7lld %7lld %8lld %6lld %6lld %8lld %6s %10lld", width,
 	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
 	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD],
-	    oldest, st->bytes);
+	    st->count[MQ_PREPARED], oldest, st->bytes);
 	if (rates && (prev == NULL || st->ready_in < prev->st.ready_in ||
 	    r->at <= prev->at))
 		printf(" %7s %7s", "-", "-");
@@ -219,8 +221,9 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
 	for (i = 0; i < n; i++)
 		if ((int)strlen(r[i].name) > width)
 			width = (int)strlen(r[i].name);
-	printf("%-*s %7s %7s %8s %6s %6s %6s %10s", width, "QUEUE", "READY",
-	    "DELAYED", "INFLIGHT", "DEAD", "HELD", "OLDEST", "BYTES");
+	printf("%-*s %7s %7s %8s %6s %6s %8s %6s %10s", width, "QUEUE",
+	    "READY", "DELAYED", "INFLIGHT", "DEAD", "HELD", "PREPARED",
+	    "OLDEST", "BYTES");
 	printf(rates ? " %7s %7s\n" : "\n", "IN/s", "OUT/s");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nprev; j++)

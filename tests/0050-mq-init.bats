@@ -28,7 +28,7 @@ no_debris() {
 	[ "$(count "$S/orders")" -eq 1 ]
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"prepared":0,"oldest":null,"bytes":0,"paused":false}' ]
 }
 
 @test "init: idempotent, an existing queue is fine and kept as it is" {

@@ -57,12 +57,12 @@ v = json.loads(sys.stdin.read())[sys.argv[1]]
 print("null" if v is None else v)' "$1"
 }
 
-@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" {
+@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD HELD PREPARED OLDEST BYTES" {
 	mq-init q
 	run mq-stat q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" ]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD PREPARED OLDEST BYTES" ]
 	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 - 0" ]
 }
 
@@ -145,13 +145,13 @@ print("null" if v is None else v)' "$1"
 	: >"$S/afile"
 	run mq-stat -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"prepared":0,"oldest":null,"bytes":0,"paused":false}' ]
 }
 
 @test "stat: no operands and no spool: just the header" {
 	run mq-stat
 	[ "$status" -eq 0 ]
-	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES" ]
+	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD PREPARED OLDEST BYTES" ]
 	run mq-stat -j
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -162,7 +162,7 @@ print("null" if v is None else v)' "$1"
 	mq-init orders
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"prepared":0,"oldest":null,"bytes":0,"paused":false}' ]
 	populate
 	run mq-stat -j orders q
 	[ "$status" -eq 0 ]
@@ -222,7 +222,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/inflight/.1732437600.000123.x7QkT3bZ,p4,a1,tABCDEFGH"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"prepared":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
 }
 
 @test "stat: names valid only in another state are not counted" {
@@ -238,7 +238,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/held/1732437600.000128.x7QkT3bZ,p4,a1,rattempts"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"prepared":0,"oldest":%s,"bytes":2,"paused":false}' "$(field oldest)")" ]
 }
 
 # ready_inflight R I - mq-stat -j q shows R ready and I in flight
@@ -400,7 +400,7 @@ for s in seen:
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^QUEUE ' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^$' <<<"$output")" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD OLDEST BYTES IN/s OUT/s" ]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD PREPARED OLDEST BYTES IN/s OUT/s" ]
 	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
 	# later tables have rates: nothing happened
 	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]

@@ -463,7 +463,7 @@ bad_names() {
 	# listing all queues does not follow it either
 	run mq-stat -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"q","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"oldest":null,"bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"q","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"prepared":0,"oldest":null,"bytes":0,"paused":false}' ]
 	# handles through it are not of this spool
 	h=$(mq-get -d "$elsewhere" -L 1h evil)
 	run mq-ack "$S/evil/inflight/${h##*/}"
