@@ -49,11 +49,11 @@ static void __attribute__((noreturn))
 child(struct resolver *r, const char *handle, const char *id,
     const struct mq_headers *h, int errfd)
 {
-	int e, fd;
+	int e;
 
 	setpgid(0, 0);
-	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    dup2(fd, 0) == -1 || setenv("MQ_QUEUE", r->queue, 1) == -1 ||
+	if (redirect(-1, 0, O_RDONLY) == -1 ||
+	    setenv("MQ_QUEUE", r->queue, 1) == -1 ||
 	    setenv("MQ_ID", id, 1) == -1 ||
 	    setenv("MQ_HANDLE", handle, 1) == -1 || header_env(h) == -1)
 		e = errno;

@@ -6,9 +6,11 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -140,4 +142,13 @@ header_env(const struct mq_headers *h)
 		free(val);
 	}
 	return 0;
+}
+
+/* Make fd the descriptor to, or /dev/null for fd -1; 0 or -1. */
+int
+redirect(int fd, int to, int flags)
+{
+	if (fd == -1 && (fd = open("/dev/null", flags | O_CLOEXEC)) == -1)
+		return -1;
+	return dup2(fd, to) == -1 ? -1 : 0;
 }

@@ -82,15 +82,6 @@ resolve_cmd(const char *name)
 	return name;
 }
 
-/* Make fd the descriptor to, or /dev/null for fd -1; 0 or -1. */
-static int
-redirect(int fd, int to, int flags)
-{
-	if (fd == -1 && (fd = open("/dev/null", flags | O_CLOEXEC)) == -1)
-		return -1;
-	return dup2(fd, to) == -1 ? -1 : 0;
-}
-
 /* The per-message variables, or none of them (a batch, a stream). */
 static int
 environment(const char *queue, const struct wmsg *m,

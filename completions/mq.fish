@@ -17,6 +17,8 @@ function __mq_argopts
             echo ds
         case '*mq-release'
             echo da
+        case '*mq-resolve'
+            echo dt
         case '*mq-stat'
             echo dwc
         case '*mq-init'
@@ -111,18 +113,23 @@ end
 
 function __mq_messages
     set -l s (__mq_spool)
-    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/inflight/* $s/*/dead/* $s/*/held/*
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/inflight/* $s/*/dead/* $s/*/held/* $s/*/prepared/*
     printf '%s\n' $files
 end
 
 function __mq_removable
     set -l s (__mq_spool)
-    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/*
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/* $s/*/prepared/*
     printf '%s\n' $files
 end
 
 function __mq_held
     set -l files (__mq_spool)/*/held/*
+    printf '%s\n' $files
+end
+
+function __mq_prepared
+    set -l files (__mq_spool)/*/prepared/*
     printf '%s\n' $files
 end
 
@@ -134,17 +141,18 @@ function __mq_recv_queue
     test (count $a) -eq 3; and string match -q '*://*' -- $a[2]
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-forward mq-recv
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-commit mq-resolve mq-forward mq-recv
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
     complete -c $t -s V -d 'Show version'
     test $t = mq-put; or complete -c $t -f
 end
-set -l states 'ready delayed inflight dead held'
+set -l states 'ready delayed inflight dead held prepared'
 
 complete -c mq-put -s 0 -d 'Each NUL-terminated record of stdin is a message'
 complete -c mq-put -s l -d 'Each line of stdin is a message'
+complete -c mq-put -s P -l prepare -d 'Prepare: publish only at mq-commit'
 complete -c mq-put -s g -x -d 'Ordered group: one at a time, in put order'
 complete -c mq-put -s H -x -d 'Header name=value'
 complete -c mq-put -s r -x -d 'Routing key'
@@ -192,7 +200,7 @@ complete -c mq-recv -s n -x -d 'Stop after this many messages'
 complete -c mq-recv -s p -x -d 'Messages unacknowledged at once (1-65535)'
 
 # Operands; mq-put completes files after the queue.
-for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work mq-forward
+for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work mq-forward mq-resolve
     complete -c $t -n '__mq_nargs 0' -f -a '(__mq_queues)' -d Queue
 end
 complete -c mq-recv -n __mq_recv_queue -a '(__mq_queues)' -d Queue
@@ -208,6 +216,11 @@ complete -c mq-sub -n '__mq_nargs 0' -a '(__mq_queues)' -d Topic
 complete -c mq-sub -n 'not __mq_nargs 0' -a '(__mq_queues)' -d Subscriber
 complete -c mq-work -n '__mq_nargs 1' -a '(__fish_complete_command)' -d Command
 complete -c mq-work -n 'not __mq_nargs 0; and not __mq_nargs 1' -F
+complete -c mq-resolve -s v -d 'One line per answer'
+complete -c mq-resolve -s w -d 'Keep watching'
+complete -c mq-resolve -s t -x -d 'Kill a checker after'
+complete -c mq-resolve -n '__mq_nargs 1' -a '(__fish_complete_command)' -d Command
+complete -c mq-resolve -n 'not __mq_nargs 0; and not __mq_nargs 1' -F
 for t in mq-ack mq-nack mq-touch
     complete -c $t -a '(__mq_handles)' -d Handle
 end
@@ -218,3 +231,4 @@ complete -c mq-release -a '(__mq_held)' -d 'Held message'
 complete -c mq-show -s j -d 'One JSON object per message'
 complete -c mq-show -a '(__mq_messages)' -d Message
 complete -c mq-rm -a '(__mq_removable)' -d Message
+complete -c mq-commit -a '(__mq_prepared)' -d 'Prepared message'
