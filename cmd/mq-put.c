@@ -295,7 +295,10 @@ main(int argc, char *argv[])
 	for (i = 0; r == -1 && (sub = mq_put_failure(p, i, &e2)) != NULL; i++)
 		if ((st = failed(spool, sub, argv[0], o.key, e2)) > status)
 			status = st;
-	if (r == -1 && i == 0)
+	if (r == -1 && i == 0 && o.prepare && saved == MQ_EISTOPIC) {
+		warnx("%s: a topic takes no prepared messages", argv[0]);
+		status = MQ_EX_USAGE;
+	} else if (r == -1 && i == 0)
 		status = failed(spool, argv[0], NULL, o.key, saved);
 	/* durable, in the topic's dead/: a negative answer, not an error */
 	if ((un = mq_put_unroutable(p)) > 0) {

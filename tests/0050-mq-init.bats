@@ -1,16 +1,16 @@
 #!/usr/bin/env bats
 load test_helper
 
-# is_queue DIR - DIR is a complete queue: lock file and the six directories,
+# is_queue DIR - DIR is a complete queue: lock file and the seven directories,
 # nothing else (no mq.conf is written by mq).
 is_queue() {
 	[ -d "$1" ] && [ ! -L "$1" ] || return 1
 	[ -f "$1/lock" ] || return 1
 	local d
-	for d in tmp ready delayed inflight dead held; do
+	for d in tmp ready delayed inflight dead held prepared; do
 		[ -d "$1/$d" ] && [ ! -L "$1/$d" ] || return 1
 	done
-	[ "$(ls -A "$1" | sort | tr '\n' ' ')" = "dead delayed held inflight lock ready tmp " ]
+	[ "$(ls -A "$1" | sort | tr '\n' ' ')" = "dead delayed held inflight lock prepared ready tmp " ]
 }
 
 # no_debris SPOOL - no half-built queue (.init.*) is left in SPOOL

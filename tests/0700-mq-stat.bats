@@ -39,10 +39,11 @@ for line in sys.stdin:
     o = json.loads(line)
     assert isinstance(o, dict), line
     assert list(o) == ["queue", "ready", "delayed", "inflight", "dead",
-        "held", "oldest", "bytes", "paused"], line
+        "held", "prepared", "oldest", "bytes", "paused"], line
     assert type(o["paused"]) is bool, line
     assert isinstance(o["queue"], str), line
-    for k in ("ready", "delayed", "inflight", "dead", "held", "bytes"):
+    for k in ("ready", "delayed", "inflight", "dead", "held", "prepared",
+            "bytes"):
         assert type(o[k]) is int and o[k] >= 0, line
     assert o["oldest"] is None or (type(o["oldest"]) is int and
         o["oldest"] >= 0), line
@@ -63,14 +64,14 @@ print("null" if v is None else v)' "$1"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD PREPARED OLDEST BYTES" ]
-	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 - 0" ]
+	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 0 - 0" ]
 }
 
 @test "stat: counts per state and bytes of all bodies" {
 	populate
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ 0\ [0-9]+s\ 29$ ]]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ 0\ 0\ [0-9]+s\ 29$ ]]
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
 	json_check
@@ -100,7 +101,7 @@ print("null" if v is None else v)' "$1"
 	mq-get q >/dev/null
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[ "$(words | sed -n 2p)" = "q 0 1 1 0 0 - 8" ]
+	[ "$(words | sed -n 2p)" = "q 0 1 1 0 0 0 - 8" ]
 	run mq-stat -j q
 	[ "$(field oldest)" = null ]
 }
@@ -116,11 +117,11 @@ print("null" if v is None else v)' "$1"
 	plant_ready mix 400 abc
 	run mq-stat s42 m5 h3 d2 mix
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
-	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 0 5m 3" ]
-	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 0 3h 3" ]
-	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 0 2d 3" ]
-	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 0 6m 7" ]
+	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
+	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 0 0 5m 3" ]
+	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 0 0 3h 3" ]
+	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 0 0 2d 3" ]
+	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 0 0 6m 7" ]
 	run mq-stat -j m5
 	[ "$(field oldest)" -ge 330 ]
 	[ "$(field oldest)" -le 340 ]
@@ -168,7 +169,7 @@ print("null" if v is None else v)' "$1"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	json_check
-	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"oldest\":[0-9]+,\"bytes\":29,\"paused\":false\}$ ]]
+	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"prepared\":0,\"oldest\":[0-9]+,\"bytes\":29,\"paused\":false\}$ ]]
 }
 
 @test "stat: missing queue named exits 66, the others are still shown" {
@@ -401,10 +402,10 @@ for s in seen:
 	[ "$(grep -c '^QUEUE ' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^$' <<<"$output")" -eq 2 ]
 	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD PREPARED OLDEST BYTES IN/s OUT/s" ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
 	# later tables have rates: nothing happened
-	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
-	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
 	# not a terminal: no escape sequences
 	[[ "$output" != *$'\033'* ]]
 	[ -z "$stderr" ]
@@ -429,7 +430,7 @@ watch_tables() {
 
 # rates - "IN OUT" of queue q in each table of $W
 rates() {
-	awk '$1 == "q" { print $9, $10 }' "$W"
+	awk '$1 == "q" { print $10, $11 }' "$W"
 }
 
 @test "stat: -w rates: messages put between tables are in, none out" {

@@ -120,3 +120,18 @@ bats_require_minimum_version 1.5.0
 	run mq-rm "$h"
 	[ "$status" -eq 1 ]
 }
+
+@test "commit: mq-ls lists prepared messages last; mq-purge -s prepared deletes them, no group let go" {
+	mq-put -g g q <<<out >/dev/null
+	mq-put -g g q <<<waiting >/dev/null
+	h=$(mq-put -P -g g q <<<prep)
+	run mq-ls q
+	[ "${lines[${#lines[@]}-1]}" = "$h" ]
+	run mq-purge -s prepared q
+	[ "$status" -eq 0 ]
+	[ "$(count "$S/q/prepared")" -eq 0 ]
+	# the group's out message is still out: the waiting one still waits
+	mq-get q >/dev/null
+	run mq-get q
+	[ "$status" -eq 1 ]
+}

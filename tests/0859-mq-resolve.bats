@@ -122,3 +122,28 @@ bats_require_minimum_version 1.5.0
 	run mq-resolve nosuch -- true
 	[ "$status" -eq 66 ]
 }
+
+@test "resolve: a symlink, a FIFO and a hard link planted in prepared/ get no checker and stay as they are" {
+	conf prepare_timeout=1ms
+	mq-init q
+	echo secret >"$BATS_TEST_TMPDIR/target"
+	ln -s "$BATS_TEST_TMPDIR/target" "$S/q/prepared/1796000000.000001.AbCdEfGh,p4,a0"
+	mkfifo "$S/q/prepared/1796000000.000002.AbCdEfGh,p4,a0"
+	ln "$BATS_TEST_TMPDIR/target" "$S/q/prepared/1796000000.000003.AbCdEfGh,p4,a0"
+	sleep 0.01
+	run timed 20 mq-resolve q -- sh -c 'echo "$MQ_ID" >>"$0"' "$BATS_TEST_TMPDIR/asked"
+	[ ! -e "$BATS_TEST_TMPDIR/asked" ]
+	[ -L "$S/q/prepared/1796000000.000001.AbCdEfGh,p4,a0" ]
+	[ -p "$S/q/prepared/1796000000.000002.AbCdEfGh,p4,a0" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/target")" = secret ]
+	[ "$(count "$S/q/ready")" -eq 0 ]
+}
+
+@test "resolve: a message committed by its producer while the checker runs stays committed" {
+	conf prepare_timeout=1ms
+	h=$(mq-put -P q <<<x)
+	sleep 0.01
+	run mq-resolve q -- sh -c 'mq-commit "$MQ_HANDLE"; exit 1'
+	[ "$status" -eq 0 ]
+	only q ready >/dev/null
+}

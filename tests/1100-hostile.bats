@@ -474,13 +474,13 @@ bad_names() {
 @test "hostile: a symlink planted as a queue's state directory is refused" {
 	outside
 	mq-put q <<<'x' >/dev/null
-	for d in inflight dead delayed held tmp; do
+	for d in inflight dead delayed held prepared tmp; do
 		mq-init "q$d"
 		rmdir "$S/q$d/$d"
 		ln -s "$BATS_TEST_TMPDIR/outside" "$S/q$d/$d"
 	done
 	before=$(snap)
-	for d in inflight dead delayed held tmp; do
+	for d in inflight dead delayed held prepared tmp; do
 		for cmd in "mq-put q$d" "mq-get q$d" "mq-ls q$d" "mq-stat q$d" \
 		    "mq-kick q$d" "mq-purge -s $d q$d"; do
 			run $cmd <<<'planted'
