@@ -12,6 +12,7 @@
  * asking about it (mq(7) LOCKS).
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -47,11 +48,18 @@ usage(int help)
 
 static void __attribute__((noreturn))
 child(struct resolver *r, const char *handle, const char *id,
-    const struct mq_headers *h, int errfd)
+    const struct mq_headers *h, int errfd, pid_t parent)
 {
 	int e;
 
 	setpgid(0, 0);
+	/*
+	 * A resolver killed outright takes its checker along: its ask lock
+	 * is gone with it, and another resolver may ask about the message.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
 	if (redirect(-1, 0, O_RDONLY) == -1 ||
 	    setenv("MQ_QUEUE", r->queue, 1) == -1 ||
 	    setenv("MQ_ID", id, 1) == -1 ||
@@ -77,14 +85,14 @@ check(struct resolver *r, const char *handle, const char *id,
 	int64_t end = r->timeout > 0 ? mono_ms() + r->timeout : 0;
 	int ep[2], e, status;
 	ssize_t n;
-	pid_t pid, w;
+	pid_t pid, w, parent = getpid();
 
 	if (pipe2(ep, O_CLOEXEC) == -1)
 		err(MQ_EX_TEMPFAIL, "pipe");
 	if ((pid = fork()) == -1)
 		err(MQ_EX_TEMPFAIL, "fork");
 	if (pid == 0)
-		child(r, handle, id, h, ep[1]);
+		child(r, handle, id, h, ep[1], parent);
 	setpgid(pid, pid);
 	close(ep[1]);
 	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
@@ -136,7 +144,9 @@ ask(struct resolver *r, const char *handle)
 	if ((fd = mq_open_message(r->s, handle, &msg)) == -1 ||
 	    mq_headers_read(fd, &h) == -1) {
 		/* headers no one can trust: no checker sees them as none */
-		warnx("%s: cannot read: %s", handle, mq_strerror(errno));
+		if (errno != MQ_EMOVED)
+			warnx("%s: cannot read: %s", handle,
+			    mq_strerror(errno));
 		if (fd != -1)
 			close(fd);
 		mq_ask_end(a);

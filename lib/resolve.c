@@ -33,6 +33,7 @@ struct mq_ask {
 	struct mq_queue	*q;
 	char		 hash[MQ_KEY_HEX + 1];	/* of the id: its ask lock */
 	char		 id[MQ_ID_LEN + 1];
+	char		 name[MQ_NAME_MAX + 1];	/* as listed, most likely now */
 };
 
 struct overdue {
@@ -102,6 +103,9 @@ now_at(struct mq_ask *a, struct mq_name *m, char name[MQ_NAME_MAX + 1])
 	int64_t before = mq_now_ms() - q->conf.prepare_timeout_ms, mt;
 	int r;
 
+	/* as listed, most often; else renamed meanwhile (a scan) */
+	if ((r = due(q->sfd[MQ_PREPARED], a->name, before, &mt)) != 0)
+		return r;
 	if ((r = find_id(q, MQ_PREPARED, a->id, m, name)) != 1)
 		return r;
 	return due(q->sfd[MQ_PREPARED], name, before, &mt);
@@ -123,6 +127,8 @@ mq_ask(struct mq_queue *q, const char *handle)
 		return NULL;
 	a->q = q;
 	strlcpy(a->id, m.id, sizeof(a->id));
+	strlcpy(a->name, strrchr(handle, '/') != NULL ?
+	    strrchr(handle, '/') + 1 : handle, sizeof(a->name));
 	key_hash(a->id, a->hash);
 	if (ask_lock(q, a->hash, F_WRLCK) == -1) {
 		free(a);
