@@ -135,3 +135,20 @@ bats_require_minimum_version 1.5.0
 	run mq-get q
 	[ "$status" -eq 1 ]
 }
+
+@test "rm: a rollback that died after its message left prepared/ leaves a live key; mq-fsck forgets it, so a retry puts" {
+	conf dedup_window=1h
+	mq-init q
+	id=1796000000.000001.AbCdEfGh
+	kf=$(key_file q k)
+	mkdir -p "$(dirname "$kf")"
+	printf '%s\nprepared/%s,p4,a0,s1,k%s\n' "$id" "$id" "$(hash k)" >"$kf"
+	touch -d @$LIVE "$kf"
+	run mq-fsck q
+	[ "$status" -eq 1 ]
+	[ ! -e "$kf" ]
+	run mq-put -k k q <<<retry
+	[ "$status" -eq 0 ]
+	[ "$output" != "$id" ]
+	only q ready >/dev/null
+}
