@@ -120,3 +120,11 @@ bats_require_minimum_version 1.5.0
 	h=$(mq-put -P q <<<x)
 	[ -f "$h" ]
 }
+
+@test "prepare: a queue holding a prepared message cannot become a topic (a commit would publish it there)" {
+	mq-put -P q <<<x >/dev/null
+	mq-init sub
+	run mq-sub q sub
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"holds 1 message"* ]]
+}
