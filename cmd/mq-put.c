@@ -6,6 +6,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 static void __attribute__((noreturn))
 usage(int help)
 {
-	usage_exit(help, "[-0l] [-d dir] [-g group] [-H name=value] "
+	usage_exit(help, "[-0lP] [-d dir] [-g group] [-H name=value] "
 	    "[-k key] [-p prio] [-r routing-key] [-D delay | -A time] "
 	    "[-T ttl] queue [file ...]");
 }
@@ -175,8 +176,19 @@ main(int argc, char *argv[])
 	int64_t ms, t;
 	int ch, sep = -1, fd, i, r = 0, saved, when = 0, status = 0, st, e2;
 
-	while ((ch = getopt(argc, argv, "0A:D:H:T:d:g:hk:lp:r:V")) != -1) {
+	static const struct option longopts[] = {
+		{ "prepare", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+
+	while ((ch = getopt_long(argc, argv, "0A:D:H:PT:d:g:hk:lp:r:V",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'P':
+			/* prepared, not ready: mq-commit publishes it */
+			o.prepare = 1;
+			break;
 		case '0':
 			sep = '\0';
 			break;
@@ -290,7 +302,10 @@ main(int argc, char *argv[])
 	for (i = 0; r == -1 && (sub = mq_put_failure(p, i, &e2)) != NULL; i++)
 		if ((st = failed(spool, sub, argv[0], o.key, e2)) > status)
 			status = st;
-	if (r == -1 && i == 0)
+	if (r == -1 && i == 0 && o.prepare && saved == MQ_EISTOPIC) {
+		warnx("%s: a topic takes no prepared messages", argv[0]);
+		status = MQ_EX_USAGE;
+	} else if (r == -1 && i == 0)
 		status = failed(spool, argv[0], NULL, o.key, saved);
 	/*
 	 * A batch stops at its first failure, in order: the records before

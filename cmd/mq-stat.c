@@ -190,9 +190,9 @@ json(const struct row *r)
 
 	printf("{\"queue\":\"%s\",\"ready\":%lld,\"delayed\":%lld,"
 	    "\"inflight\":%lld,\"dead\":%lld,\"held\":%lld,\"done\":%lld,"
-	    "\"oldest\":", r->name, st->count[MQ_READY],
+	    "\"prepared\":%lld,\"oldest\":", r->name, st->count[MQ_READY],
 	    st->count[MQ_DELAYED], st->count[MQ_INFLIGHT], st->count[MQ_DEAD],
-	    st->count[MQ_HELD], st->count[MQ_DONE]);
+	    st->count[MQ_HELD], st->count[MQ_DONE], st->count[MQ_PREPARED]);
 	if (age(st) < 0)
 		printf("null");
 	else
@@ -300,10 +300,10 @@ line(const struct row *r, int width, int rates, const struct row *prev,
 		strlcpy(oldest, "-", sizeof(oldest));
 	else
 		mq_format_age(age(st), oldest, sizeof(oldest));
-	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6lld %6s %10lld", width,
-	    r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
+	printf("%-*s %7lld %7lld %8lld %6lld %6lld %6lld %8lld %6s %10lld",
+	    width, r->name, st->count[MQ_READY], st->count[MQ_DELAYED],
 	    st->count[MQ_INFLIGHT], st->count[MQ_DEAD], st->count[MQ_HELD],
-	    st->count[MQ_DONE], oldest, st->bytes);
+	    st->count[MQ_DONE], st->count[MQ_PREPARED], oldest, st->bytes);
 	if (rates && (prev == NULL || st->ready_in < prev->st.ready_in ||
 	    r->at <= prev->at))
 		printf(" %7s %7s", "-", "-");
@@ -342,9 +342,9 @@ table(const struct row *r, size_t n, int rates, const struct row *prev,
 			width = (int)strlen(r[i].name);
 		limits |= limited(&r[i].st);
 	}
-	printf("%-*s %7s %7s %8s %6s %6s %6s %6s %10s", width, "QUEUE",
-	    "READY", "DELAYED", "INFLIGHT", "DEAD", "HELD", "DONE", "OLDEST",
-	    "BYTES");
+	printf("%-*s %7s %7s %8s %6s %6s %6s %8s %6s %10s", width, "QUEUE",
+	    "READY", "DELAYED", "INFLIGHT", "DEAD", "HELD", "DONE", "PREPARED",
+	    "OLDEST", "BYTES");
 	if (rates)
 		printf(" %7s %7s", "IN/s", "OUT/s");
 	/* a column of its own only when some queue has a limit */

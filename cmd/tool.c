@@ -6,9 +6,11 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -21,6 +23,7 @@ mq_exit_status(int err)
 	case ESTALE:
 	case MQ_EMOVED:
 	case MQ_EUNROUTABLE:
+	case MQ_EGONE:
 		return MQ_EX_NONE;
 	case MQ_ECONFIG:
 	case MQ_EUNTRUSTED:
@@ -61,6 +64,7 @@ mq_exit_status(int err)
 	case EAGAIN:
 	case EINTR:
 	case ENOLCK:
+	case MQ_EPREPARED:
 		return MQ_EX_TEMPFAIL;
 	default:
 		return MQ_EX_IOERR;
@@ -99,4 +103,53 @@ mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn fn, void *arg)
 		status = MQ_EX_IOERR;
 	free(line);
 	return status;
+}
+
+/*
+ * A message's headers as MQ_H_<name> (mq-work(1), mq-resolve(1)).  Any MQ_H_ inherited
+ * goes first: a command must not take a header of the tool's own
+ * environment (an mq-work run by another's command) for one of this
+ * message.  In the child, after fork: nothing here needs to be undone.
+ */
+int
+header_env(const struct mq_headers *h)
+{
+	extern char **environ;
+	struct mq_header r;
+	char name[sizeof("MQ_H_") + MQ_HDR_NAME_MAX], *val, *old, **e;
+	size_t pos = 0, n;
+	int rc;
+
+	for (e = environ; *e != NULL; ) {
+		/* an entry without '=' is none unsetenv could remove */
+		if (strncmp(*e, "MQ_H_", 5) == 0 &&
+		    (*e)[n = strcspn(*e, "=")] == '=') {
+			/* any length: no header makes it, but one may be given */
+			if ((old = strndup(*e, n)) == NULL)
+				return -1;
+			rc = unsetenv(old);
+			free(old);
+			if (rc == -1)
+				return -1;
+			continue;	/* environ moved down over it */
+		}
+		e++;
+	}
+	while (h != NULL && mq_header_next(h, &pos, &r)) {
+		if (mq_header_envname(r.name, r.nlen, name, sizeof(name)) == -1 ||
+		    (val = strndup(r.val, r.vlen)) == NULL ||
+		    setenv(name, val, 1) == -1)
+			return -1;
+		free(val);
+	}
+	return 0;
+}
+
+/* Make fd the descriptor to, or /dev/null for fd -1; 0 or -1. */
+int
+redirect(int fd, int to, int flags)
+{
+	if (fd == -1 && (fd = open("/dev/null", flags | O_CLOEXEC)) == -1)
+		return -1;
+	return dup2(fd, to) == -1 ? -1 : 0;
 }

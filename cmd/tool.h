@@ -26,6 +26,10 @@ int	 mq_exit_status(int err);
  */
 typedef int (*mq_argfn)(const char *, size_t len, void *);
 int	 mq_foreach_arg(int argc, char **argv, FILE *in, mq_argfn, void *);
+/* a message's headers as MQ_H_<name>, in a child about to exec a command */
+int	 header_env(const struct mq_headers *);
+/* make fd (-1: /dev/null, opened with flags) the descriptor to */
+int	 redirect(int fd, int to, int flags);
 
 /* milliseconds on a clock no one sets: for timeouts and spacing */
 static inline int64_t

@@ -82,55 +82,6 @@ resolve_cmd(const char *name)
 	return name;
 }
 
-/* Make fd the descriptor to, or /dev/null for fd -1; 0 or -1. */
-static int
-redirect(int fd, int to, int flags)
-{
-	if (fd == -1 && (fd = open("/dev/null", flags | O_CLOEXEC)) == -1)
-		return -1;
-	return dup2(fd, to) == -1 ? -1 : 0;
-}
-
-/*
- * A message's headers as MQ_H_<name> (mq-work(1)).  Any MQ_H_ inherited
- * goes first: a command must not take a header of mq-work's own
- * environment (an mq-work run by another's command) for one of this
- * message.  In the child, after fork: nothing here needs to be undone.
- */
-static int
-header_env(const struct mq_headers *h)
-{
-	extern char **environ;
-	struct mq_header r;
-	char name[sizeof("MQ_H_") + MQ_HDR_NAME_MAX], *val, *old, **e;
-	size_t pos = 0, n;
-	int rc;
-
-	for (e = environ; *e != NULL; ) {
-		/* an entry without '=' is none unsetenv could remove */
-		if (strncmp(*e, "MQ_H_", 5) == 0 &&
-		    (*e)[n = strcspn(*e, "=")] == '=') {
-			/* any length: no header makes it, but one may be given */
-			if ((old = strndup(*e, n)) == NULL)
-				return -1;
-			rc = unsetenv(old);
-			free(old);
-			if (rc == -1)
-				return -1;
-			continue;	/* environ moved down over it */
-		}
-		e++;
-	}
-	while (h != NULL && mq_header_next(h, &pos, &r)) {
-		if (mq_header_envname(r.name, r.nlen, name, sizeof(name)) == -1 ||
-		    (val = strndup(r.val, r.vlen)) == NULL ||
-		    setenv(name, val, 1) == -1)
-			return -1;
-		free(val);
-	}
-	return 0;
-}
-
 /* The per-message variables, or none of them (a batch, a stream). */
 static int
 environment(const char *queue, const struct wmsg *m,

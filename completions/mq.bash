@@ -51,7 +51,7 @@ _mq()
     local cmd=${COMP_WORDS[0]##*/} cur=${COMP_WORDS[COMP_CWORD]-}
     local argopts=d flags= # options with a value, options without
     case $cmd in
-        mq-put) argopts=dgHkprDAT flags=0l ;;
+        mq-put) argopts=dgHkprDAT flags=0lP ;;
         mq-get) argopts=dnLt flags=w ;;
         mq-work) argopts=bdjkLnrt flags=esv ;;
         mq-nack) argopts=dD ;;
@@ -61,6 +61,7 @@ _mq()
         mq-release) argopts=da ;;
         mq-show) flags=j ;;
         mq-replay) argopts=dSUt flags=a ;;
+        mq-resolve) argopts=dt flags=vw ;;
         mq-fsck) argopts=dT flags=n ;;
         mq-init) argopts=dgm ;;
         mq-sub) argopts=db flags=r ;;
@@ -122,7 +123,7 @@ _mq()
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             ;;
         g) mapfile -t COMPREPLY < <(compgen -g -- "$cur") ;;
-        s) _mq_add ready delayed inflight dead held done ;;
+        s) _mq_add ready delayed inflight dead held done prepared ;;
         t) [[ $cmd == mq-replay ]] && _mq_queues ;;
         a) _mq_queues ;;
         ?) ;; # a duration, time, count or key: nothing to offer
@@ -134,6 +135,7 @@ _mq()
                 done
                 _mq_add -h -V
                 [[ $cmd == mq-work || $cmd == mq-forward || $cmd == mq-recv ]] && _mq_add --drain
+                [[ $cmd == mq-put ]] && _mq_add --prepare
             else
                 case $cmd:${#args[@]} in
                     mq-ack:* | mq-nack:* | mq-touch:*) _mq_paths "$spool"/*/inflight/* ;;
@@ -142,14 +144,16 @@ _mq()
                             "$spool"/*/inflight/*
                         ;;
                     mq-release:*) _mq_paths "$spool"/*/held/* ;;
+                    mq-commit:*) _mq_paths "$spool"/*/prepared/* ;;
                     mq-show:*)
                         _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
                             "$spool"/*/inflight/* "$spool"/*/dead/* "$spool"/*/held/* \
-                            "$spool"/*/done/*/*
+                            "$spool"/*/done/*/* "$spool"/*/prepared/*
                         ;;
                     mq-rm:*)
                         _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
-                            "$spool"/*/held/* "$spool"/*/dead/* "$spool"/*/done/*/*
+                            "$spool"/*/held/* "$spool"/*/dead/* "$spool"/*/done/*/* \
+                            "$spool"/*/prepared/*
                         ;;
                     mq-replay:*)
                         # -a queue [dest]: queues; else done messages
@@ -160,10 +164,10 @@ _mq()
                         fi
                         ;;
                     mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | mq-sub:* | *:0) _mq_queues ;;
-                    mq-work:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
+                    mq-work:1 | mq-resolve:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
                     mq-forward:*) ;; # url, exchange, routing key: nothing to offer
                     mq-recv:2) [[ ${args[0]} == *://* ]] && _mq_queues ;; # after url amqp-queue
-                    mq-work:*)
+                    mq-work:* | mq-resolve:*)
                         compopt -o filenames 2>/dev/null
                         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                         ;;
@@ -181,4 +185,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-forward mq-recv
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-commit mq-resolve mq-forward mq-recv

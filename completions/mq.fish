@@ -17,6 +17,8 @@ function __mq_argopts
             echo ds
         case '*mq-release'
             echo da
+        case '*mq-resolve'
+            echo dt
         case '*mq-stat'
             echo dwc
         case '*mq-init'
@@ -111,13 +113,13 @@ end
 
 function __mq_messages
     set -l s (__mq_spool)
-    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/inflight/* $s/*/dead/* $s/*/held/* $s/*/done/*/*
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/inflight/* $s/*/dead/* $s/*/held/* $s/*/done/*/* $s/*/prepared/*
     printf '%s\n' $files
 end
 
 function __mq_removable
     set -l s (__mq_spool)
-    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/* $s/*/done/*/*
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/* $s/*/done/*/* $s/*/prepared/*
     printf '%s\n' $files
 end
 
@@ -131,6 +133,11 @@ function __mq_held
     printf '%s\n' $files
 end
 
+function __mq_prepared
+    set -l files (__mq_spool)/*/prepared/*
+    printf '%s\n' $files
+end
+
 # mq-recv [url amqp-queue] queue: the local queue is the first operand, or
 # the third after a url.
 function __mq_recv_queue
@@ -139,17 +146,18 @@ function __mq_recv_queue
     test (count $a) -eq 3; and string match -q '*://*' -- $a[2]
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-forward mq-recv
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-commit mq-resolve mq-forward mq-recv
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
     complete -c $t -s V -d 'Show version'
     test $t = mq-put; or complete -c $t -f
 end
-set -l states 'ready delayed inflight dead held done'
+set -l states 'ready delayed inflight dead held done prepared'
 
 complete -c mq-put -s 0 -d 'Each NUL-terminated record of stdin is a message'
 complete -c mq-put -s l -d 'Each line of stdin is a message'
+complete -c mq-put -s P -l prepare -d 'Prepare: publish only at mq-commit'
 complete -c mq-put -s g -x -d 'Ordered group: one at a time, in put order'
 complete -c mq-put -s H -x -d 'Header name=value'
 complete -c mq-put -s r -x -d 'Routing key'
@@ -197,7 +205,7 @@ complete -c mq-recv -s n -x -d 'Stop after this many messages'
 complete -c mq-recv -s p -x -d 'Messages unacknowledged at once (1-65535)'
 
 # Operands; mq-put completes files after the queue.
-for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work mq-forward
+for t in mq-put mq-get mq-ls mq-purge mq-kick mq-work mq-forward mq-resolve
     complete -c $t -n '__mq_nargs 0' -f -a '(__mq_queues)' -d Queue
 end
 complete -c mq-recv -n __mq_recv_queue -a '(__mq_queues)' -d Queue
@@ -213,6 +221,11 @@ complete -c mq-sub -n '__mq_nargs 0' -a '(__mq_queues)' -d Topic
 complete -c mq-sub -n 'not __mq_nargs 0' -a '(__mq_queues)' -d Subscriber
 complete -c mq-work -n '__mq_nargs 1' -a '(__fish_complete_command)' -d Command
 complete -c mq-work -n 'not __mq_nargs 0; and not __mq_nargs 1' -F
+complete -c mq-resolve -s v -d 'One line per answer'
+complete -c mq-resolve -s w -d 'Keep watching'
+complete -c mq-resolve -s t -x -d 'Kill a checker after'
+complete -c mq-resolve -n '__mq_nargs 1' -a '(__fish_complete_command)' -d Command
+complete -c mq-resolve -n 'not __mq_nargs 0; and not __mq_nargs 1' -F
 for t in mq-ack mq-nack mq-touch
     complete -c $t -a '(__mq_handles)' -d Handle
 end
@@ -229,3 +242,4 @@ complete -c mq-replay -s U -x -d 'Acknowledged at or before (time, or duration a
 complete -c mq-replay -s t -x -a '(__mq_queues)' -d 'Replay into this queue'
 complete -c mq-replay -n '__fish_contains_opt -s a' -a '(__mq_queues)' -d Queue
 complete -c mq-replay -n 'not __fish_contains_opt -s a' -a '(__mq_done)' -d 'Done message'
+complete -c mq-commit -a '(__mq_prepared)' -d 'Prepared message'

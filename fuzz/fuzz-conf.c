@@ -49,7 +49,9 @@ same(const struct mq_conf *a, const struct mq_conf *b)
 	    a->mode == b->mode && a->gid == b->gid &&
 	    a->wait_poll == b->wait_poll &&
 	    a->poll_interval_ms == b->poll_interval_ms &&
-	    a->rate_us == b->rate_us;
+	    a->rate_us == b->rate_us &&
+	    a->prepare_timeout_ms == b->prepare_timeout_ms &&
+	    a->prepare_max == b->prepare_max;
 }
 
 static int
@@ -67,6 +69,8 @@ check_values(const struct mq_conf *c)
 	CHECK(duration_ok(c->ttl_ms, 0));
 	CHECK(duration_ok(c->dedup_window_ms, 0));
 	CHECK(duration_ok(c->poll_interval_ms, 1));
+	CHECK(duration_ok(c->prepare_timeout_ms, 1));
+	CHECK(c->prepare_max >= 1 && c->prepare_max <= 1000000);
 	CHECK(c->max_size >= 0 && c->max_size <= INT64_C(1) << 40);
 	CHECK(c->max_attempts >= 0 && c->max_attempts <= 1000000);
 	CHECK(c->bucket_size >= 1 && c->bucket_size <= 1000000);

@@ -2,9 +2,10 @@
  * admit.c - the one road into ready: a message of an ordered group takes
  * its group's turn (group.c), any other is published (move.c).  Every
  * road in goes here: a put, a fan-out copy, a put finished after a crash,
- * a kick of a dead message.  A nack, an expired lease, a release and a
- * kick of a delayed message (hasten, upkeep.c) keep the group's turn they
- * already have, and publish.
+ * a kick of a dead message, a commit of a prepared one (mq-commit), a
+ * replayed copy of a done one (mq-replay).  A nack, an expired lease, a
+ * release and a kick of a delayed message (hasten, upkeep.c) keep the
+ * group's turn they already have, and publish.
  *
  * The backlog limit (max_length, max_length_bytes, overflow in
  * mq.conf(5)) is checked here, by room(), against the count of backlog.c:
@@ -267,10 +268,23 @@ admit(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 	return r;
 }
 
-/* A dead message gets a fresh start: no attempts, no expiry, no delay. */
+/*
+ * A dead message gets a fresh start: no attempts, no expiry, no delay.
+ * One that died prepared, as no checker answered for it (mq-resolve),
+ * goes back to prepared/, never straight to ready: whether it is to be
+ * published at all is still its checker's to say.
+ */
 int
 revive(struct mq_queue *q, const char *from, struct mq_name *m)
 {
+	char name[MQ_NAME_MAX + 1];
+
+	if (strcmp(m->reason, R_UNRESOLVED) == 0) {
+		m->attempts = 0;
+		if (prepare(q, q->sfd[MQ_DEAD], from, m, name) == -1)
+			return -1;
+		return mark_dirty(q, mq_state_name(MQ_DEAD));
+	}
 	m->attempts = 0;
 	m->expiry = 0;
 	m->notbefore = 0;

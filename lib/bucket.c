@@ -404,3 +404,32 @@ walk_windows(struct mq_queue *q, int state, int64_t lo, int64_t hi,
 	return r;
 }
 
+
+/*
+ * The message id in a flat state directory, whatever the rest of its name
+ * (in prepared/, ,a counts a checker's asks and changes): 1 with its name
+ * parsed, 0 if none, -1 on error.  A scan, for the rare caller: a handle
+ * whose name was renamed meanwhile, a key met while its message is
+ * prepared.
+ */
+int
+find_id(struct mq_queue *q, int state, const char *id, struct mq_name *m,
+    char name[MQ_NAME_MAX + 1])
+{
+	char **v;
+	size_t n, i;
+	int r = 0;
+
+	if (q->sfd[state] == -1)
+		return 0;
+	if (list_names(q->sfd[state], ".", &v, &n, LN_FILES) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++)
+		if (strncmp(v[i], id, MQ_ID_LEN) == 0 &&
+		    (v[i][MQ_ID_LEN] == ',' || v[i][MQ_ID_LEN] == '\0') &&
+		    mq_name_parse(v[i], m) == 0 && name_fits(m, state, NULL) &&
+		    strlcpy(name, v[i], MQ_NAME_MAX + 1) <= MQ_NAME_MAX)
+			r = 1;
+	free_names(v, n);
+	return r;
+}

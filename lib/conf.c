@@ -99,6 +99,9 @@ mq_conf_defaults(struct mq_conf *c)
 	c->conf_ns = 0;
 	c->retain_ms = 0;
 	c->retain_bytes = 0;
+	/* RocketMQ asks after a minute, and gives up after 15 asks */
+	c->prepare_timeout_ms = 60 * 1000;
+	c->prepare_max = 15;
 }
 
 static int
@@ -311,6 +314,10 @@ handler(void *user, const char *section, const char *k, const char *v)
 	}
 	if (strcmp(k, "dedup_window") == 0)
 		return duration(x, line, k, v, 0, &c->dedup_window_ms);
+	if (strcmp(k, "prepare_timeout") == 0)
+		return duration(x, line, k, v, 1, &c->prepare_timeout_ms);
+	if (strcmp(k, "prepare_max") == 0)
+		return integer(x, line, k, v, 1, 1000000, &c->prepare_max);
 	if (strcmp(k, "max_attempts") == 0)
 		return integer(x, line, k, v, 0, 1000000, &c->max_attempts);
 	if (strcmp(k, "bucket_size") == 0)

@@ -42,22 +42,38 @@ tmp_durable(struct mq_queue *q)
  * does both.  -1 on error.
  */
 static int
-decide(struct mq_queue *q, const struct mq_name *m,
+decide(struct mq_putter *p, const struct mq_name *m,
     int (*ours)(const char *, void *), void *arg, char orig[MQ_ID_LEN + 1],
     int dosync)
 {
+	struct mq_queue *q = p->q;
 	char origname[MQ_NAME_MAX + 1], name[MQ_NAME_MAX + 1];
+	char rec[MQ_NAME_MAX + 1];
+	struct mq_name pm;
 	int r;
 
 	if ((r = key_lookup(q, m->key, orig, origname)) == 1) {
 		if ((ours == NULL || !ours(orig, arg)) &&
 		    key_finish(q, orig, origname) == -1)
 			return -1;
+		/*
+		 * Put as prepared and still there: it may yet be rolled
+		 * back, so this put is refused, not swallowed (key.c).
+		 */
+		if (keyname_prepared(origname) != NULL &&
+		    (r = find_id(q, MQ_PREPARED, orig, &pm, name)) != 0) {
+			if (r == 1)
+				errno = MQ_EPREPARED;
+			return -1;
+		}
 		return 1;
 	}
 	if (r == -1 || (dosync && tmp_durable(q) == -1) ||
-	    mq_name_format(m, name, sizeof(name)) == -1 ||
-	    key_record(q, m->key, m->id, name, dosync) == -1)
+	    mq_name_format(m, name, sizeof(name)) == -1)
+		return -1;
+	fmt_keyname(rec, sizeof(rec), p->o.prepare ? MQ_PREPARED : MQ_READY,
+	    name);
+	if (key_record(q, m->key, m->id, rec, dosync) == -1)
 		return -1;
 	return 0;
 }
@@ -77,14 +93,20 @@ put_keyed(struct mq_putter *p, struct mq_name *m)
 	int locked, r, saved;
 
 	/* a topic's subscribers each decide by their own keys */
-	if ((r = fanout_begin(p->fan)) != 0) {
+	if ((r = fanout_begin(p->fan)) > 0 && p->o.prepare) {
+		fanout_end(p->fan);
+		unlinkat(q->tmpfd, m->id, 0);
+		errno = MQ_EISTOPIC;
+		return -1;
+	}
+	if (r != 0) {
 		p->pend[p->npend++] = *m;
 		r = r > 0 ? fan_commit(p) : drop(p);
 		fanout_end(p->fan);
 		return r;
 	}
 	locked = key_lock(q, m->key, F_WRLCK) == 0;
-	r = locked ? decide(q, m, NULL, NULL, orig, 1) : -1;
+	r = locked ? decide(p, m, NULL, NULL, orig, 1) : -1;
 	if (r == 0) {
 		p->pend[p->npend++] = *m;
 		/* published before the key's lock goes */
@@ -160,7 +182,7 @@ keyed_commit(struct mq_putter *p)
 		if (p->pend[i].key[0] == '\0')
 			continue;
 		o.n = i;
-		if ((r = decide(q, &p->pend[i], ours, &o, orig, 0)) == 1) {
+		if ((r = decide(p, &p->pend[i], ours, &o, orig, 0)) == 1) {
 			strlcpy(dup[i], orig, sizeof(dup[i]));
 			unlinkat(q->tmpfd, p->pend[i].id, 0);
 			r = 0;

@@ -65,6 +65,12 @@ mq_strerror(int err)
 		    "still in dead/ as unroutable";
 	case MQ_EFULL:
 		return "queue full";
+	case MQ_EPREPARED:
+		return "prepared, not yet committed: a message with this key "
+		    "waits for mq-commit or mq-rm";
+	case MQ_EGONE:
+		return "no longer prepared: rolled back, committed, or dead "
+		    "as unresolved";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

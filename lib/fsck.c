@@ -151,11 +151,13 @@ check_files(struct fsck *f, int state, int dirfd, const char *where,
 			}
 			/*
 			 * Waiting in its group (state -1) is in the spool, its
-			 * key live; only ready to held is out in its group.
+			 * key live; only ready to held is out in its group (a
+			 * prepared one takes its turn at its commit).
 			 */
 			if (names_push(&f->ids, &f->nids, &f->capids, m.id) == -1 ||
 			    (m.group[0] != '\0' && state != MQ_DEAD &&
-			    state != -1 && names_push(&f->groups, &f->ngroups,
+			    state != MQ_PREPARED && state != -1 &&
+			    names_push(&f->groups, &f->ngroups,
 			    &f->capgroups, m.group) == -1))
 				r = -1;
 			continue;

@@ -410,6 +410,30 @@ moved(struct target *t, int r)
  * rename leaves a file in tmp/, which mq-fsck removes, and a live key of
  * a message that is gone, which it ends.
  */
+/*
+ * Roll back a prepared message: under its key's lock, so that a put with
+ * the key sees it either prepared (and is refused) or gone with its key
+ * (and puts anew); out of prepared/ by one rename, which a commit racing
+ * for it wins or loses, then away through withdraw (retire.c).
+ */
+static int
+rollback(struct target *t)
+{
+	int keyed = t->m.key[0] != '\0', r;
+
+	if (keyed && key_lock(t->q, t->m.key, F_WRLCK) == -1)
+		return -1;
+	if ((r = lock_sh(t->q, LK_QUEUE)) == 0) {
+		r = mq_rename(t->fd, t->name, t->q->tmpfd, t->name);
+		unlock(t->q, LK_QUEUE);
+	}
+	if (r == 0)
+		r = withdraw(t->q, t->q->tmpfd, t->name, &t->m);
+	if (keyed)
+		key_lock(t->q, t->m.key, F_UNLCK);
+	return r;
+}
+
 int
 mq_rm(struct mq_session *s, const char *path)
 {
@@ -417,8 +441,11 @@ mq_rm(struct mq_session *s, const char *path)
 	int r;
 
 	if (resolve(s, path, 1U << MQ_READY | 1U << MQ_DELAYED |
-	    1U << MQ_HELD | 1U << MQ_DEAD | 1U << MQ_DONE, &t) == -1)
+	    1U << MQ_HELD | 1U << MQ_DEAD | 1U << MQ_DONE | 1U << MQ_PREPARED,
+	    &t) == -1)
 		return -1;
+	if (t.state == MQ_PREPARED)
+		return moved(&t, rollback(&t));
 	if ((r = lock_sh(t.q, LK_QUEUE)) == 0) {
 		r = mq_rename(t.fd, t.name, t.q->tmpfd, t.name);
 		/* out in its group unless dead or done: then its next is due */
@@ -448,4 +475,32 @@ mq_kick_delayed_one(struct mq_session *s, const char *queue,
 		unlock(t.q, LK_PROMOTE);
 	}
 	return moved(&t, r);
+}
+
+/*
+ * Commit a prepared message: admit() takes it where a put would have,
+ * its group's turn taken now, not when it was prepared.  ,a counted a
+ * checker's asks: it starts its deliveries at 0.  A checker's ask renames
+ * it meanwhile (resolve.c): the handle is resolved again, by its id.
+ */
+int
+mq_commit(struct mq_session *s, const char *path)
+{
+	struct target t;
+	int r, tries = 0;
+
+	do {
+		if (resolve(s, path, 1U << MQ_PREPARED, &t) == -1)
+			return errno == MQ_EMOVED ? (errno = MQ_EGONE, -1) : -1;
+		t.m.attempts = 0;
+		r = admit(t.q, t.fd, t.name, &t.m);
+		if (r == -1 && errno == ENOENT && ++tries < 8) {
+			target_close(&t);
+			continue;
+		}
+		break;
+	} while (1);
+	if ((r = moved(&t, r)) == -1 && errno == MQ_EMOVED)
+		errno = MQ_EGONE;
+	return r;
 }

@@ -74,11 +74,15 @@ void	 fmt_groupdir(char buf[STATEDIR_MAX], const char *hash);
 void	 fmt_keypath(char *buf, size_t len, const char *hash);
 int	 fmt_handle(char *buf, size_t len, const char *qpath, int state,
 	    const char *bucket, const char *name);
+void	 fmt_keyname(char *buf, size_t len, int state, const char *name);
+const char *keyname_prepared(const char *);
 
 /* name.c: the grammar of message names, and of names in their places */
 #define TOKEN_LEN	8
 #define ATTEMPTS_MAX	999999999	/* the most a name's ,a field holds */
 #define R_UNROUTABLE	"unroutable"	/* dead: no binding matched (fanout.c) */
+#define R_UNRESOLVED	"unresolved"	/* dead: prepared, no checker answered
+					   prepare_max times (resolve.c) */
 int	 name_fits(const struct mq_name *, int state, const char *bucket);
 int	 linked_ok(const struct mq_name *, const struct stat *);
 
@@ -131,6 +135,8 @@ void	 dirty_close(struct dirty *);
 #define LK_NKEYS	1024
 #define LK_GROUPS	2048	/* group locks: bytes 2048 to 2048+LK_NGROUPS-1 */
 #define LK_NGROUPS	1024
+#define LK_ASKS		3072	/* ask locks (mq-resolve): 3072 to 4095 */
+#define LK_NASKS	1024
 int	 lk(struct mq_queue *, off_t, off_t, int type);
 int	 trylk(struct mq_queue *, off_t, off_t, int type);
 #define lock_sh(q, at)	lk((q), (at), 1, F_RDLCK)
@@ -142,6 +148,7 @@ int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 	    int type);
 int	 group_lock(struct mq_queue *, const char *hash, int type);
 int	 record_put(struct mq_queue *, off_t at, size_t len, const char *);
+int	 ask_lock(struct mq_queue *, const char *hash, int type);
 
 /* own.c: the spool's mode and group on what we make; others' files */
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
@@ -186,6 +193,8 @@ typedef int (*walkfn)(struct mq_queue *, int dirfd, const char *name,
 int	 walk_state(struct mq_queue *, int state, walkfn, void *);
 int	 walk_windows(struct mq_queue *, int state, int64_t lo, int64_t hi,
 	    walkfn, void *);
+int	 find_id(struct mq_queue *, int state, const char *id,
+	    struct mq_name *, char name[MQ_NAME_MAX + 1]);
 
 /* move.c: a message from one place to another, the one way it is done */
 struct mv {
@@ -216,6 +225,8 @@ int	 done_set(struct mq_queue *, const struct donerec *);
 int	 done_keep(struct mq_queue *, int fromfd, const char *from,
 	    const struct mq_name *);
 void	 done_flush(struct mq_queue *);
+int	 prepare(struct mq_queue *, int fromfd, const char *from,
+	    struct mq_name *, char *name);
 
 /* lease.c: deadlines of claims, their tokens, and backoff */
 int64_t	 lease_end(const struct stat *, const struct mq_name *);
@@ -321,6 +332,8 @@ int	 bury(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
 int	 bury_now(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *, const char *reason);
+int	 withdraw(struct mq_queue *, int fromfd, const char *from,
+	    const struct mq_name *);
 
 /* expire.c: done messages past retain dropped */
 #define DROP_STEP	64	/* done messages an ack or a put drops at most */
@@ -442,6 +455,7 @@ struct mq_putter {
 	char			 ghash[MQ_KEY_HEX + 1];	/* of o.group */
 	struct mq_headers	 hdr;		/* o.headers points here */
 	struct mq_name		*pend;		/* written, not yet published */
+	char			(*hnd)[PATH_MAX];	/* -P: handles of out */
 	size_t			 npend;
 	char			(*ids)[MQ_ID_LEN + 1];
 	const char		**out;

@@ -16,7 +16,12 @@
  *   lock (the next put with the key, or mq-fsck) publishes it under that
  *   name and so finishes the put.  So a retry after a crash finds its
  *   message once: neither a duplicate nor a swallowed message.  A put that
- *   fails (not dies) after recording removes the record again.
+ *   fails (not dies) after recording removes the record again.  A put
+ *   into prepared/ (mq-put -P) records prepared/NAME: finished, it goes
+ *   there, not to ready; and while it is there, a put with the key is
+ *   refused (MQ_EPREPARED, dedup.c) rather than swallowed, since the
+ *   message may yet be rolled back, which forgets the key at once
+ *   (withdraw, retire.c).
  * - While its message is in the spool, in any state, the dead one and one
  *   waiting its group's turn included, a key file's mtime is KEY_LIVE.
  *   When the message leaves for good, whatever the road (all go through
@@ -133,7 +138,8 @@ int
 key_open(struct mq_queue *q, const char *hash, int *known,
     char id[MQ_ID_LEN + 1], char name[MQ_NAME_MAX + 1])
 {
-	char buf[MQ_ID_LEN + MQ_NAME_MAX + 3], *nl;
+	char buf[MQ_ID_LEN + MQ_NAME_MAX + 3], *nl, *rec;
+	const char *nm;
 	struct mq_name m;
 	struct stat st;
 	ssize_t n;
@@ -169,13 +175,18 @@ key_open(struct mq_queue *q, const char *hash, int *known,
 		    ((nl = strchr(buf + MQ_ID_LEN + 1, '\n')) != NULL &&
 		    nl[1] == '\0')))
 			strlcpy(id, buf, MQ_ID_LEN + 1);
-		/* the name of a put in progress: of this id, or none */
+		/*
+		 * the name of a put in progress: of this id, or none; NAME,
+		 * or prepared/NAME (fmt_keyname) for a prepared one
+		 */
 		if (id[0] != '\0' && n > MQ_ID_LEN + 1 && name != NULL) {
-			*strchr(buf + MQ_ID_LEN + 1, '\n') = '\0';
-			if (mq_name_parse(buf + MQ_ID_LEN + 1, &m) == 0 &&
+			rec = buf + MQ_ID_LEN + 1;
+			*strchr(rec, '\n') = '\0';
+			if ((nm = keyname_prepared(rec)) == NULL)
+				nm = rec;
+			if (mq_name_parse(nm, &m) == 0 &&
 			    strcmp(m.id, id) == 0)
-				strlcpy(name, buf + MQ_ID_LEN + 1,
-				    MQ_NAME_MAX + 1);
+				strlcpy(name, rec, MQ_NAME_MAX + 1);
 		}
 	}
 	return fd;

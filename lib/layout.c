@@ -20,7 +20,8 @@
  * internal.h; this table is what walks them in order.
  */
 const char *const layout_dirs[] = {
-	"ready", "delayed", "inflight", "dead", "held", "done", L_TMP
+	"ready", "delayed", "inflight", "dead", "held", "done", "prepared",
+	L_TMP
 };
 const size_t layout_ndirs = sizeof(layout_dirs) / sizeof(layout_dirs[0]);
 
@@ -179,6 +180,30 @@ fmt_handle(char *buf, size_t len, const char *qpath, int state,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The name a key record gives the message it is being put as (key.c):
+ * NAME, or prepared/NAME for one put into prepared/ (mq-put -P), which a
+ * crash must finish into prepared/, never into ready.
+ */
+void
+fmt_keyname(char *buf, size_t len, int state, const char *name)
+{
+	if (state == MQ_PREPARED)
+		snprintf(buf, len, "%s/%s", mq_state_name(state), name);
+	else
+		strlcpy(buf, name, len);
+}
+
+/* The NAME of a key record's prepared/NAME, or NULL for another. */
+const char *
+keyname_prepared(const char *s)
+{
+	const char *d = mq_state_name(MQ_PREPARED);
+	size_t n = strlen(d);
+
+	return strncmp(s, d, n) == 0 && s[n] == '/' ? s + n + 1 : NULL;
 }
 
 /* A directory of an ordered group, relative to the queue: groups/HASH. */

@@ -143,3 +143,17 @@ record_put(struct mq_queue *q, off_t at, size_t len, const char *text)
 	rec[len - 1] = '\n';
 	return pwrite(q->lockfd, rec, len, at) == (ssize_t)len ? 0 : -1;
 }
+
+/*
+ * The ask lock of a prepared message (hash: of its id), held by the
+ * mq-resolve that runs its checker, for as long as the checker runs:
+ * taken only if free, so that two resolvers never ask about one message
+ * at once.  Two messages that share a byte wait for each other's pass.
+ */
+int
+ask_lock(struct mq_queue *q, const char *hash, int type)
+{
+	off_t at = hash_byte(LK_ASKS, LK_NASKS, hash);
+
+	return type == F_UNLCK ? lk(q, at, 1, type) : trylk(q, at, 1, type);
+}

@@ -182,6 +182,26 @@ hold(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
 	return into_flat(q, fromfd, from, MQ_HELD, m, heldname);
 }
 
+/*
+ * Into prepared/ (mq-put -P; a checker's ask counted, in ,a; an unresolved
+ * message kicked back): never delivered, until a commit admits it.  Its
+ * mtime becomes now first, as prepare_timeout counts from the last thing
+ * that happened to it: a crash in between only delays the next ask.
+ * Not-before, expiry, key and group stay in the name for the commit.
+ */
+int
+prepare(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
+    char *name)
+{
+	if (state_dir(q, MQ_PREPARED) == -1)
+		return -1;
+	if (utimensat(fromfd, from, NULL, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno != EPERM && errno != EACCES)
+		return -1;	/* another's file: asked again sooner, no harm */
+	m->reason[0] = '\0';
+	return into_flat(q, fromfd, from, MQ_PREPARED, m, name);
+}
+
 /* Back to ready, or delayed, from a flat state directory. */
 static int
 requeue(struct mq_queue *q, int state, const char *from, struct mq_name *m)

@@ -50,6 +50,7 @@ enum mq_state {
 	MQ_DEAD,
 	MQ_HELD,
 	MQ_DONE,		/* acked, kept for replay (retain) */
+	MQ_PREPARED,		/* mq-put -P: written, not yet committed */
 	MQ_NSTATES
 };
 
@@ -80,6 +81,8 @@ struct mq_conf {
 	int64_t	 conf_ns;		/* newest ctime of the files read */
 	int64_t	 retain_ms;		/* acked messages kept, 0: none */
 	int64_t	 retain_bytes;		/* and at most these bytes, 0: any */
+	int64_t	 prepare_timeout_ms;	/* a prepared message's checker asked */
+	int	 prepare_max;		/* asks unresolved, then dead/ */
 };
 enum mq_overflow { MQ_OVERFLOW_REJECT, MQ_OVERFLOW_DEAD_OLDEST };
 #define MQ_LENGTH_MAX		INT64_C(1000000000000)	/* max_length */
@@ -245,6 +248,8 @@ struct mq_putopts {
 	const struct mq_headers *headers; /* NULL, or a set (copied) */
 	const char *dead;		/* NULL, or a reason (1*16 a-z): put
 					   straight into dead/ (mq-recv) */
+	int	 prepare;		/* into prepared/, not ready (mq-put -P);
+					   mq_put_ready hands back handles */
 };
 struct mq_putter *mq_put_begin(struct mq_queue *, const struct mq_putopts *);
 /*
@@ -370,7 +375,10 @@ struct mq_message {
 };
 int	 mq_open_message(struct mq_session *, const char *path,
 	    struct mq_message *);
-/* delete a ready, delayed, held, dead or done message by its path */
+/*
+ * delete a ready, delayed, held, dead or done message by its path; a
+ * prepared one is rolled back (its key forgotten at once)
+ */
 int	 mq_rm(struct mq_session *, const char *path);
 /*
  * replay.c: a done message copied back into ready (mq-replay): a new id,
@@ -383,6 +391,12 @@ int	 mq_replay(struct mq_session *, const char *path,
 /* every done message acked from since to until (epoch s, inclusive) */
 int	 mq_replay_all(struct mq_queue *, int64_t since, int64_t until,
 	    struct mq_queue *dest, long long *n);
+/*
+ * Publish a prepared message (mq-commit): to ready, delayed or its
+ * group's turn, as a put would have.  MQ_EGONE: it is no longer prepared
+ * (rolled back, committed, or dead as unresolved).
+ */
+int	 mq_commit(struct mq_session *, const char *path);
 const struct mq_conferr *mq_session_conferr(const struct mq_session *);
 int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);
@@ -410,6 +424,23 @@ int	 mq_purge(struct mq_queue *, int state, long long *n);
 int	 mq_kick_all(struct mq_queue *, long long *n);
 int	 mq_kick_delayed(struct mq_queue *, long long *n);
 int	 mq_release_all(struct mq_queue *, long long *n);
+
+/*
+ * resolve.c: prepared messages whose producer went quiet (mq-resolve).
+ * mq_overdue lists the handles of those prepared at least prepare_timeout
+ * ago, and not asked about since (*v malloc'd, and each), and in *next the
+ * ms until the next one is due (prepare_timeout when none is waiting).
+ * mq_ask claims one for this process's checker, or fails with EBUSY when
+ * another resolver has it, MQ_EGONE when it is no longer prepared or no
+ * longer overdue; mq_ask_end lets it go.  mq_unresolved counts an ask
+ * that had no answer: 0, or 1 when it was the prepare_max-th and the
+ * message went to dead/ as unresolved.
+ */
+struct mq_ask;
+int	 mq_overdue(struct mq_queue *, char ***v, size_t *n, int64_t *next);
+struct mq_ask *mq_ask(struct mq_queue *, const char *handle);
+int	 mq_unresolved(struct mq_queue *, struct mq_ask *);
+void	 mq_ask_end(struct mq_ask *);
 
 /* fsck.c: check and repair a queue (mq-fsck) */
 struct mq_fsck {
@@ -443,6 +474,8 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EUNTRUSTED	4121	/* errno: bindings not the topic owner's */
 #define MQ_EUNROUTABLE	4122	/* errno: no binding matches the key */
 #define MQ_EFULL	4130	/* errno: the queue's backlog is at its limit */
+#define MQ_EPREPARED	4131	/* errno: the key's message is prepared */
+#define MQ_EGONE	4132	/* errno: no longer prepared */
 const char *mq_strerror(int err);
 
 #endif

@@ -247,7 +247,11 @@ mq_put_commit(struct mq_putter *p)
 		return 0;
 	if ((r = fanout_begin(p->fan)) == 0)
 		r = p->nkeyed > 0 ? keyed_commit(p) : commit(p);
-	else if (r > 0)
+	else if (r > 0 && p->o.prepare) {
+		/* a commit would not know which subscribers to go to */
+		errno = MQ_EISTOPIC;
+		r = drop(p);
+	} else if (r > 0)
 		r = fan_commit(p);
 	else
 		r = drop(p);
@@ -287,6 +291,7 @@ mq_put_end(struct mq_putter *p)
 	free(p->pend);
 	free(p->ids);
 	free(p->out);
+	free(p->hnd);
 	fanout_free(p->fan);
 	free(p);
 	return r;

@@ -8,19 +8,24 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-/* Publish one written tmp file under its final name. */
+/* Publish one written tmp file under its final name (or prepare it). */
 int
 release(struct mq_putter *p, struct mq_name *m)
 {
+	char name[MQ_NAME_MAX + 1];
 	int r;
 
 	/* a message of an ordered group may have to wait its turn */
-	r = admit(p->q, p->q->tmpfd, m->id, m);
+	if (p->o.prepare)
+		r = prepare(p->q, p->q->tmpfd, m->id, m, name);
+	else
+		r = admit(p->q, p->q->tmpfd, m->id, m);
 	if (r == -1) {
 		int saved = errno;
 
@@ -30,16 +35,50 @@ release(struct mq_putter *p, struct mq_name *m)
 	return r;
 }
 
+/*
+ * A prepared message's handle, for mq_put_ready: its name is that of the
+ * pending message with the id (released into prepared/ by now).
+ */
+static const char *
+prepared_handle(struct mq_putter *p, const char *id, size_t at)
+{
+	char name[MQ_NAME_MAX + 1];
+	size_t i;
+
+	if (p->hnd == NULL &&
+	    (p->hnd = calloc(p->cap, sizeof(*p->hnd))) == NULL)
+		return NULL;
+	for (i = 0; i < p->npend; i++)
+		if (strcmp(p->pend[i].id, id) == 0 &&
+		    mq_name_format(&p->pend[i], name, sizeof(name)) == 0 &&
+		    fmt_handle(p->hnd[at], sizeof(p->hnd[0]), p->q->path,
+		    MQ_PREPARED, NULL, name) == 0)
+			return p->hnd[at];
+	return NULL;	/* a duplicate's: its id, as a put reports it */
+}
+
 void
 emit(struct mq_putter *p, const char *id)
 {
+	const char *h;
+	size_t i;
+
 	/* a caller that never asks (mq_put_ready) gets the latest only */
 	if (p->nout == p->cap) {
 		memmove(p->ids, p->ids + 1, (p->cap - 1) * sizeof(*p->ids));
+		if (p->hnd != NULL)
+			memmove(p->hnd, p->hnd + 1,
+			    (p->cap - 1) * sizeof(*p->hnd));
+		for (i = 0; i + 1 < p->cap; i++)
+			p->out[i] = p->hnd != NULL &&
+			    p->out[i + 1] == p->hnd[i + 1] ? p->hnd[i] :
+			    p->ids[i];
 		p->nout--;
 	}
 	strlcpy(p->ids[p->nout], id, sizeof(p->ids[0]));
 	p->out[p->nout] = p->ids[p->nout];
+	if (p->o.prepare && (h = prepared_handle(p, id, p->nout)) != NULL)
+		p->out[p->nout] = h;
 	p->nout++;
 }
 

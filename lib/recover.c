@@ -35,9 +35,14 @@ cmpid(const void *a, const void *b)
 int
 key_finish(struct mq_queue *q, const char *id, const char *name)
 {
+	char pname[MQ_NAME_MAX + 1];
+	const char *prep;
 	struct mq_name m;
 	struct stat st;
+	int r;
 
+	if ((prep = keyname_prepared(name)) != NULL)
+		name = prep;
 	if (name[0] == '\0' || mq_name_parse(name, &m) == -1 ||
 	    strcmp(m.id, id) != 0)
 		return 0;
@@ -45,7 +50,10 @@ key_finish(struct mq_queue *q, const char *id, const char *name)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISREG(st.st_mode) || (m.size >= 0 && st.st_size != m.size))
 		return 0;	/* not that body: mq-fsck's business */
-	if (admit(q, q->tmpfd, id, &m) == -1)
+	/* a prepared one goes where its put sent it: not to ready */
+	r = prep != NULL ? prepare(q, q->tmpfd, id, &m, pname) :
+	    admit(q, q->tmpfd, id, &m);
+	if (r == -1)
 		return errno == ENOENT ? 0 : -1;
 	return mark_dirty(q, L_TMP) == -1 ? -1 : 1;
 }
@@ -107,7 +115,15 @@ key_orphans(struct mq_queue *q, int dry, char **ids, size_t nids,
 				memset(&m, 0, sizeof(m));
 				strlcpy(m.id, id, sizeof(m.id));
 				strlcpy(m.key, v[j], sizeof(m.key));
-				if (!dry && key_release(q, &m) == -1)
+				/*
+				 * Live, gone, put as prepared: a committed one
+				 * acked would have its deadline; so this is a
+				 * rollback that crashed (withdraw, retire.c)
+				 */
+				if (!dry && keyname_prepared(name) != NULL) {
+					if (key_forget(q, v[j], id) == -1)
+						r = -1;
+				} else if (!dry && key_release(q, &m) == -1)
 					r = -1;
 			}
 			if (kfd != -1)

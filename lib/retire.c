@@ -55,6 +55,25 @@ retire(struct mq_queue *q, int fromfd, const char *from,
 }
 
 /*
+ * A prepared message rolled back (mq-rm) leaves the spool by this road:
+ * it was never published, so its key is forgotten at once, not kept for
+ * dedup_window as retire() keeps a delivered one's, and a retry of its
+ * put is not swallowed; no group ever gave it a turn.  The caller has
+ * taken it out of prepared/ into tmp/ first (mq_rm): a crash after that
+ * leaves a live key whose message is gone, with a prepared/ record, which
+ * mq-fsck forgets as this would have (key_orphans).  Call with its key
+ * lock held.
+ */
+int
+withdraw(struct mq_queue *q, int fromfd, const char *from,
+    const struct mq_name *m)
+{
+	if (m->key[0] != '\0' && key_forget(q, m->key, m->id) == -1)
+		return -1;
+	return unlinkat(fromfd, from, 0);
+}
+
+/*
  * Dead-letter a message, with the reason in its name.  Dead is gone for
  * its group: the next may go (group.c).  The group is noted, for callers
  * that hold the lease, promote or queue lock and flush once they have

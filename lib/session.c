@@ -158,11 +158,12 @@ resolve(struct mq_session *s, const char *path, unsigned states,
     struct target *t)
 {
 	char dir[PATH_MAX], real[PATH_MAX], qname[MQ_QUEUE_MAX + 1];
-	char bucket[16];
+	char bucket[16], renamed[MQ_NAME_MAX + 1];
 	const char *base;
 	struct mq_queue *q;
 	struct stat st;
 	size_t n;
+	int r;
 
 	if (s->real[0] == '\0' && realpath(s->spool, s->real) == NULL) {
 		s->real[0] = '\0';
@@ -221,7 +222,19 @@ resolve(struct mq_session *s, const char *path, unsigned states,
 		errno = gone(t->state);
 		return -1;
 	}
-	if (fstatat(t->fd, base, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+	/*
+	 * A prepared message's handle holds while it is prepared: a
+	 * checker's ask renames it (,a counts them), the id stays.
+	 */
+	r = fstatat(t->fd, base, &st, AT_SYMLINK_NOFOLLOW);
+	if (r == -1 && errno == ENOENT && t->state == MQ_PREPARED) {
+		if (find_id(q, MQ_PREPARED, t->m.id, &t->m, renamed) == 1) {
+			base = renamed;
+			r = fstatat(t->fd, base, &st, AT_SYMLINK_NOFOLLOW);
+		} else
+			errno = ENOENT;
+	}
+	if (r == -1) {
 		if (errno == ENOENT)
 			errno = gone(t->state);
 		goto fail;

@@ -227,8 +227,12 @@ spool_open_queue(struct mq_queue *q, const char *spool, const char *name,
 	for (i = 0; i < layout_ndirs; i++) {
 		int fd = mq_opendirat(q->dfd, layout_dirs[i]);
 
-		/* queues made before held/ existed get it when first needed */
-		if (fd == -1 && errno == ENOENT && (i == MQ_HELD || lazy(i)))
+		/*
+		 * queues made before held/ or prepared/ existed get them
+		 * when first needed (state_dir)
+		 */
+		if (fd == -1 && errno == ENOENT &&
+		    (i == MQ_HELD || i == MQ_PREPARED || lazy(i)))
 			continue;
 		/*
 		 * Nor is a queue without done/ lost to what a member planted
@@ -308,17 +312,18 @@ mq_queue_conf(const struct mq_queue *q)
 int
 state_dir(struct mq_queue *q, int state)
 {
+	const char *name = mq_state_name(state);
 	int fd;
 
 	if (q->sfd[state] != -1)
 		return 0;
 	/* EEXIST: another process made it first, which is as good */
-	if (mkdirat(q->dfd, mq_state_name(state), 0777) == 0) {
-		if (own_dirat(&q->conf, q->dfd, mq_state_name(state)) == -1)
+	if (mkdirat(q->dfd, name, 0777) == 0) {
+		if (own_dirat(&q->conf, q->dfd, name) == -1)
 			return -1;
 	} else if (errno != EEXIST)
 		return -1;
-	if ((fd = mq_opendirat(q->dfd, mq_state_name(state))) == -1)
+	if ((fd = mq_opendirat(q->dfd, name)) == -1)
 		return -1;
 	if (q->conf.sync != MQ_SYNC_NONE && fsync(q->dfd) == -1) {
 		close(fd);

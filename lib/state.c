@@ -155,9 +155,15 @@ purge1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 	char dir[PATH_MAX];
 	const char *rel = path + strlen(q->path) + 1;
 
-	/* out in its group unless dead (the group went on when it died) or done */
+	/*
+	 * out in its group unless dead (the group went on when it died),
+	 * done, or prepared (it takes its turn at its commit); a purged
+	 * prepared message's key is kept for dedup_window as any purged
+	 * one's: a purge is no rollback that a producer retries after
+	 * (mq-rm is)
+	 */
 	if (retire(q, dirfd, name, m, a->state != MQ_DEAD &&
-	    a->state != MQ_DONE ? RT_OUT : 0) == -1)
+	    a->state != MQ_DONE && a->state != MQ_PREPARED ? RT_OUT : 0) == -1)
 		return errno == ENOENT ? 0 : -1;
 	(*a->n)++;
 	/* the directory the message was in: state/ or state/bucket */

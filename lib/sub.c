@@ -87,7 +87,8 @@ sync_subs(struct mq_queue *t, int fd)
  * Whether topic t may take a subscriber: yes when it has some already (a
  * topic keeps nothing), else only if it holds nothing still to deliver:
  * ready, waiting their group's turn, delayed or in flight, counted as
- * mq-stat(1) counts them.  Otherwise MQ_ENOTEMPTY, and *pending is their
+ * mq-stat(1) counts them, or prepared (a commit would publish it where
+ * no one takes it).  Otherwise MQ_ENOTEMPTY, and *pending is their
  * number.  Held and dead messages are out of delivery: they do not count.
  */
 static int
@@ -106,7 +107,7 @@ may_subscribe(struct mq_queue *t, long long *pending)
 	if (mq_stat(t, &st) == -1)
 		return -1;
 	*pending = st.count[MQ_READY] + st.count[MQ_DELAYED] +
-	    st.count[MQ_INFLIGHT];
+	    st.count[MQ_INFLIGHT] + st.count[MQ_PREPARED];
 	if (*pending > 0) {
 		errno = MQ_ENOTEMPTY;
 		return -1;

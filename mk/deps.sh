@@ -43,6 +43,8 @@ if [ "${1:-build}" = test ]; then
 	need 'command -v getfattr' attr
 	need 'command -v faketime' faketime
 	need 'command -v valgrind' valgrind
+	# the half messages' torture: the database as the arbiter
+	need 'command -v sqlite3' sqlite3
 	# the torture (tests/torture): pgrep, setsid; as root, for power
 	# loss, losetup and mkfs.ext4 (in /sbin, which users may not search)
 	need 'command -v pgrep' procps

@@ -63,7 +63,7 @@ completions() {
 }
 
 @test "meta: the usage lines are parsed (sanity check of this test)" {
-	[ "$(letters mq-put | tr -d '\n')" = "$(printf '%s\n' 0 A D H T d g k l p r | sort -u | tr -d '\n')" ]
+	[ "$(letters mq-put | tr -d '\n')" = "$(printf '%s\n' 0 A D H P T d g k l p r | sort -u | tr -d '\n')" ]
 	[ "$(letters mq-purge | tr -d '\n')" = ds ]
 	[ "$(letters mq-ack | tr -d '\n')" = d ]
 }
@@ -298,7 +298,7 @@ longopts() {
 	[ "$(printf '%s\n' "$output" | grep -c ': order 902: no article 4711$')" -eq 5 ]
 	printf '%s\n' "$output" | sed -n '/^== the fix/,$p' | grep -q 'shipped order 902$'
 	[ "$(printf '%s\n' "$output" | tail -n 2 | head -n 1)" = \
-	    "orders       0       0        0      0      0      0      -          0" ]
+	    "orders       0       0        0      0      0      0        0      -          0" ]
 	[ -z "$(find "$spool/orders" -type f ! -name lock)" ]
 }
 
@@ -319,14 +319,14 @@ raw_opens() {
 # them names a file of the spool.
 OPEN_ALLOWED='cmd/mq-put.c:if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
 cmd/amqp.c:} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
-cmd/work-run.c:if (fd == -1 && (fd = open("/dev/null", flags | O_CLOEXEC)) == -1)'
+cmd/tool.c:if (fd == -1 && (fd = open("/dev/null", flags | O_CLOEXEC)) == -1)'
 # - mq-put's FILE operands: the user's own input, which may be a pipe
 #   (mq-put q <(cmd)) or reached through a link;
 # - amqp.c, -P FILE on the command line: the user's own password file,
 #   which may be a pipe too (-P <(pass show amqp)); a password_file named
 #   by a configuration goes through mq_openat;
-# - work-run.c: /dev/null, a batch command's standard input (mq_openat
-#   opens regular files only).
+# - tool.c: /dev/null, the standard input of mq-work's batch commands and
+#   mq-resolve's checkers (mq_openat opens regular files only).
 
 @test "issue 12: every open of a file in lib/ and cmd/ goes through lib/open.c, but an allowed few" {
 	got=$(raw_opens "$ROOT")

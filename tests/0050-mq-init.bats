@@ -1,16 +1,16 @@
 #!/usr/bin/env bats
 load test_helper
 
-# is_queue DIR - DIR is a complete queue: lock file and the six directories,
+# is_queue DIR - DIR is a complete queue: lock file and the seven directories,
 # nothing else (no mq.conf is written by mq).
 is_queue() {
 	[ -d "$1" ] && [ ! -L "$1" ] || return 1
 	[ -f "$1/lock" ] || return 1
 	local d
-	for d in tmp ready delayed inflight dead held; do
+	for d in tmp ready delayed inflight dead held prepared; do
 		[ -d "$1/$d" ] && [ ! -L "$1/$d" ] || return 1
 	done
-	[ "$(ls -A "$1" | sort | tr '\n' ' ')" = "dead delayed held inflight lock ready tmp " ]
+	[ "$(ls -A "$1" | sort | tr '\n' ' ')" = "dead delayed held inflight lock prepared ready tmp " ]
 }
 
 # no_debris SPOOL - no half-built queue (.init.*) is left in SPOOL
@@ -28,7 +28,7 @@ no_debris() {
 	[ "$(count "$S/orders")" -eq 1 ]
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"prepared":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
 }
 
 @test "init: idempotent, an existing queue is fine and kept as it is" {

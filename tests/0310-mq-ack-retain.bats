@@ -86,8 +86,7 @@ EOF
 	mq-get -n 2 q | mq-ack
 	mq-put q <<<z >/dev/null
 	run mq-stat q
-	[ "$(printf '%s\n' "$output" | tr -s ' ' | cut -d' ' -f1-8)" = "$(printf 'QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST\nq 1 0 0 0 0 2 0s')" ] ||
-	    [ "$(printf '%s\n' "$output" | tr -s ' ' | cut -d' ' -f1-7)" = "$(printf 'QUEUE READY DELAYED INFLIGHT DEAD HELD DONE\nq 1 0 0 0 0 2')" ]
+	[ "$(printf '%s\n' "$output" | tr -s ' ' | cut -d' ' -f1-8)" = "$(printf 'QUEUE READY DELAYED INFLIGHT DEAD HELD DONE PREPARED\nq 1 0 0 0 0 2 0')" ]
 	run mq-stat -j q
 	[[ "$output" == *'"held":0,"done":2,'* ]]
 	[[ "$output" == *'"bytes":2,"done_bytes":5,'* ]]

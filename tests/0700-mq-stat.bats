@@ -39,11 +39,11 @@ for line in sys.stdin:
     o = json.loads(line)
     assert isinstance(o, dict), line
     assert list(o) == ["queue", "ready", "delayed", "inflight", "dead",
-        "held", "done", "oldest", "bytes", "done_bytes", "paused"], line
+        "held", "done", "prepared", "oldest", "bytes", "done_bytes", "paused"], line
     assert type(o["paused"]) is bool, line
     assert isinstance(o["queue"], str), line
     for k in ("ready", "delayed", "inflight", "dead", "held", "done",
-        "bytes", "done_bytes"):
+        "prepared", "bytes", "done_bytes"):
         assert type(o[k]) is int and o[k] >= 0, line
     assert o["oldest"] is None or (type(o["oldest"]) is int and
         o["oldest"] >= 0), line
@@ -58,12 +58,12 @@ v = json.loads(sys.stdin.read())[sys.argv[1]]
 print("null" if v is None else v)' "$1"
 }
 
-@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES" {
+@test "stat: header QUEUE READY DELAYED INFLIGHT DEAD HELD DONE PREPARED OLDEST BYTES" {
 	mq-init q
 	run mq-stat q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES" ]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE PREPARED OLDEST BYTES" ]
 	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 0 - 0" ]
 }
 
@@ -146,13 +146,13 @@ print("null" if v is None else v)' "$1"
 	: >"$S/afile"
 	run mq-stat -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"a","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"prepared":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
 }
 
 @test "stat: no operands and no spool: just the header" {
 	run mq-stat
 	[ "$status" -eq 0 ]
-	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES" ]
+	[ "$(words)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE PREPARED OLDEST BYTES" ]
 	run mq-stat -j
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -163,13 +163,13 @@ print("null" if v is None else v)' "$1"
 	mq-init orders
 	run mq-stat -j orders
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"orders","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"prepared":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
 	populate
 	run mq-stat -j orders q
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	json_check
-	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"done\":0,\"oldest\":[0-9]+,\"bytes\":29,\"done_bytes\":0,\"paused\":false\}$ ]]
+	[[ "${lines[1]}" =~ ^\{\"queue\":\"q\",\"ready\":1,\"delayed\":1,\"inflight\":1,\"dead\":1,\"held\":0,\"done\":0,\"prepared\":0,\"oldest\":[0-9]+,\"bytes\":29,\"done_bytes\":0,\"paused\":false\}$ ]]
 }
 
 @test "stat: missing queue named exits 66, the others are still shown" {
@@ -223,7 +223,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/inflight/.1732437600.000123.x7QkT3bZ,p4,a1,tABCDEFGH"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":%s,"bytes":2,"done_bytes":0,"paused":false}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"prepared":0,"oldest":%s,"bytes":2,"done_bytes":0,"paused":false}' "$(field oldest)")" ]
 }
 
 @test "stat: names valid only in another state are not counted" {
@@ -239,7 +239,7 @@ print("null" if v is None else v)' "$1"
 	echo junk >"$S/q/held/1732437600.000128.x7QkT3bZ,p4,a1,rattempts"
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":%s,"bytes":2,"done_bytes":0,"paused":false}' "$(field oldest)")" ]
+	[ "$output" = "$(printf '{"queue":"q","ready":1,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"prepared":0,"oldest":%s,"bytes":2,"done_bytes":0,"paused":false}' "$(field oldest)")" ]
 }
 
 # ready_inflight R I - mq-stat -j q shows R ready and I in flight
@@ -402,7 +402,7 @@ for s in seen:
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^QUEUE ' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^$' <<<"$output")" -eq 2 ]
-	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE OLDEST BYTES IN/s OUT/s" ]
+	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE PREPARED OLDEST BYTES IN/s OUT/s" ]
 	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
 	# later tables have rates: nothing happened
 	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]

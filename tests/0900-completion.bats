@@ -57,7 +57,7 @@ expect() {
 @test "bash: registers all twelve tools" {
     run bash -c 'source "$1" && complete -p' _ "$COMPLETIONS/mq.bash"
     [ "$status" -eq 0 ]
-    for t in put get ack nack touch ls stat kick purge init hold release replay; do
+    for t in put get ack nack touch ls stat kick purge init hold release replay commit resolve; do
         [[ $output == *"complete -F _mq mq-$t"* ]] || { echo "mq-$t missing"; return 1; }
     done
 }
@@ -83,16 +83,17 @@ expect() {
 }
 
 @test "bash: states after -s, priorities after -p" {
-    expect 'mq-ls -s ' ready delayed inflight dead held done
+    expect 'mq-ls -s ' ready delayed inflight dead held done prepared
     expect 'mq-purge -s d' delayed dead done
     expect 'mq-purge -s h' held
+    expect 'mq-ls -s p' prepared
     expect 'mq-put -p ' 0 1 2 3 4 5 6 7 8 9
     expect 'mq-put -lp ' 0 1 2 3 4 5 6 7 8 9
     expect 'mq-get -n ' # a count: nothing to offer
 }
 
 @test "bash: options of each tool" {
-    expect 'mq-put -' -0 -l -d -g -H -k -p -r -D -A -T -h -V
+    expect 'mq-put -' -0 -l -P -d -g -H -k -p -r -D -A -T -h -V --prepare
     expect 'mq-put -k ' # a key: nothing to offer
     expect 'mq-put -k key ' orders other zz
     expect 'mq-get -' -w -d -n -L -t -h -V
@@ -103,6 +104,20 @@ expect() {
     expect 'mq-stat -w ' # an interval: nothing to offer
     expect 'mq-stat -w 1 -c 3 o' orders other
     expect 'mq-get -- -'
+    expect 'mq-resolve -' -v -w -d -t -h -V
+    expect 'mq-commit -' -d -h -V
+}
+
+@test "bash: mq-commit offers prepared messages; mq-resolve a queue, then a command" {
+    mkdir -p "$SPOOL/orders/prepared"
+    P1=$SPOOL/orders/prepared/1732437600.000130.p7QkT3bZ,p4,a0,s14
+    touch "$P1"
+    expect 'mq-commit ' "$P1"
+    expect "mq-rm $SPOOL/orders/p" "$P1"
+    expect 'mq-resolve o' orders other
+    run --separate-stderr complete_line 'mq-resolve orders -- ls'
+    [ "$status" -eq 0 ]
+    [[ $output == *ls* ]]
 }
 
 @test "bash: in-flight handles for mq-ack, mq-nack, mq-touch" {
@@ -255,7 +270,7 @@ expect() {
     command -v zsh >/dev/null || skip "zsh is not installed"
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
-    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-forward mq-recv" ]
+    [ "$(head -n 1 "$COMPLETIONS/_mq")" = "#compdef mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-commit mq-resolve mq-forward mq-recv" ]
 }
 
 @test "fish: mq.fish parses and completes queues and handles" {
@@ -281,6 +296,16 @@ expect() {
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-release "; complete -C "mq-release -a o"; complete -C "mq-hold "' "$COMPLETIONS/mq.fish"
     [ "$status" -eq 0 ] && [ -z "$stderr" ]
     [ "$output" = "$(printf '%s\tHeld message\norders\tRelease every held message of a queue\nother\tRelease every held message of a queue\n%s\tHandle\n%s\tHandle' "$E1" "$H1" "$H2")" ]
+}
+
+@test "fish: mq-commit completes prepared messages, mq-put --prepare" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    mkdir -p "$SPOOL/orders/prepared"
+    P1=$SPOOL/orders/prepared/1732437600.000130.p7QkT3bZ,p4,a0,s14
+    touch "$P1"
+    run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-commit "; complete -C "mq-put --pre"' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$output" = "$(printf '%s\tPrepared message\n--prepare\tPrepare: publish only at mq-commit' "$P1")" ]
 }
 
 @test "fish: mq-show completes messages of every state, and -j" {

@@ -49,7 +49,7 @@ ok_put() {
 @test "config: every key with a valid value is accepted" {
 	conf lease=30s max_attempts=5 backoff=1s backoff_max=1h sync=full \
 	    max_size=64M ttl=0 mode=0640 group=0 bucket_size=1024 \
-	    dedup_window=5m
+	    dedup_window=5m prepare_timeout=1m prepare_max=15
 	ok_put
 	# without blanks around = too
 	printf 'lease=5m\nmax_attempts=0\nbackoff=0\nbackoff_max=0\nsync=none\n' >"$MQ_CONF"
@@ -68,6 +68,8 @@ ok_put() {
 	    max_size=64M max_size=1m max_size=1G max_size=2g \
 	    ttl=0 ttl=60 ttl=1h ttl=7d \
 	    dedup_window=0 dedup_window=500ms dedup_window=2s dedup_window=1d \
+	    prepare_timeout=1 prepare_timeout=30s prepare_timeout=1d \
+	    prepare_max=1 prepare_max=15 prepare_max=1000000 \
 	    mode=0640 mode=0600 mode=0644 mode=0666 mode=640 mode=0 mode=0777 \
 	    group=0 group=root "group=$(id -gn)" "group=$(id -g)" \
 	    bucket_size=1 bucket_size=1024 bucket_size=1000000; do
@@ -138,7 +140,9 @@ ok_put() {
 	    'mode = 8' 'mode = 0o640' 'mode = rw-r-----' 'mode = 0x1a4' \
 	    'mode = ' 'group = no-such-group-mq' 'bucket_size = 0' \
 	    'bucket_size = 1000001' 'bucket_size = -1' 'dedup_window = -1s' \
-	    'dedup_window = 5 m' 'dedup_window = '; do
+	    'dedup_window = 5 m' 'dedup_window = ' 'prepare_timeout = 0' \
+	    'prepare_timeout = -1s' 'prepare_timeout = ' 'prepare_max = 0' \
+	    'prepare_max = 1000001' 'prepare_max = x'; do
 		printf '# bad value on line 2\n%s\n' "$kv" >"$MQ_CONF"
 		conf_error "$MQ_CONF" 2 mq-put q || {
 			echo "accepted: $kv"

@@ -463,7 +463,7 @@ bad_names() {
 	# listing all queues does not follow it either
 	run mq-stat -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"queue":"q","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
+	[ "$output" = '{"queue":"q","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"prepared":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]
 	# handles through it are not of this spool
 	h=$(mq-get -d "$elsewhere" -L 1h evil)
 	run mq-ack "$S/evil/inflight/${h##*/}"
@@ -474,13 +474,13 @@ bad_names() {
 @test "hostile: a symlink planted as a queue's state directory is refused" {
 	outside
 	mq-put q <<<'x' >/dev/null
-	for d in inflight dead delayed held tmp; do
+	for d in inflight dead delayed held prepared tmp; do
 		mq-init "q$d"
 		rmdir "$S/q$d/$d"
 		ln -s "$BATS_TEST_TMPDIR/outside" "$S/q$d/$d"
 	done
 	before=$(snap)
-	for d in inflight dead delayed held tmp; do
+	for d in inflight dead delayed held prepared tmp; do
 		for cmd in "mq-put q$d" "mq-get q$d" "mq-ls q$d" "mq-stat q$d" \
 		    "mq-kick q$d" "mq-purge -s $d q$d"; do
 			run $cmd <<<'planted'

@@ -26,7 +26,7 @@ teardown() {
 	# the queue directory is sticky too (issue 12): members move each
 	# other's messages in the state directories, which are not
 	[ "$(stat -c '%a %G' "$S/orders")" = "3770 mqshare" ]
-	for d in ready delayed inflight dead held tmp; do
+	for d in ready delayed inflight dead held prepared tmp; do
 		[ "$(stat -c '%a %G' "$S/orders/$d")" = "2770 mqshare" ]
 	done
 	[ "$(stat -c '%a %G' "$S/orders/lock")" = "660 mqshare" ]

@@ -257,12 +257,12 @@ plant() {
 	page_says "its due time n, the ,n field, falls in the window: T = n - n mod 60"
 }
 
-@test "mq(7): a new queue holds ready/ delayed/ inflight/ dead/ held/ tmp/ and an empty lock; a priority's first bucket is P.0000000001" {
+@test "mq(7): a new queue holds ready/ delayed/ inflight/ dead/ held/ prepared/ tmp/ and an empty lock; a priority's first bucket is P.0000000001" {
 	mq-init q
-	[ "$(ls -A "$S/q" | tr '\n' ' ')" = "dead delayed held inflight lock ready tmp " ]
+	[ "$(ls -A "$S/q" | tr '\n' ' ')" = "dead delayed held inflight lock prepared ready tmp " ]
 	[ ! -s "$S/q/lock" ]
 	[ -z "$(find "$S/q" -mindepth 2)" ]
-	page_says "holds the empty directories ready/, delayed/, inflight/, dead/, held/ and tmp/ and the empty file lock, nothing else"
+	page_says "holds the empty directories ready/, delayed/, inflight/, dead/, held/, prepared/ and tmp/ and the empty file lock, nothing else"
 	mq-put -p 7 q <<<x >/dev/null
 	mq-put -p 0 q <<<x >/dev/null
 	[ "$(ls "$S/q/ready" | tr '\n' ' ')" = "0.0000000001 7.0000000001 " ]

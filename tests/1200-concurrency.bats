@@ -93,7 +93,7 @@ check_all() {
 	# nothing left
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
-	[[ "$output" == '{"queue":"q","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]]
+	[[ "$output" == '{"queue":"q","ready":0,"delayed":0,"inflight":0,"dead":0,"held":0,"done":0,"prepared":0,"oldest":null,"bytes":0,"done_bytes":0,"paused":false}' ]]
 	[ "$(find "$S/q/ready" "$S/q/inflight" "$S/q/delayed" "$S/q/dead" "$S/q/tmp" -type f | wc -l)" -eq 0 ]
 	run mq-get q
 	[ "$status" -eq 1 ]
