@@ -182,40 +182,56 @@ group_flush(struct mq_queue *q)
 }
 
 /*
- * Call fn on every message waiting in groups/ (junk is passed over); fn
- * returns 0 to go on.  The directories of the groups are marked changed
- * when mark is set.
+ * Call fn on every message waiting in the group of hash, in put order
+ * (name order: junk is passed over); fn returns 0 to go on.  The group's
+ * directory is marked changed when mark is set.
  */
+int
+group_waiting(struct mq_queue *q, const char *hash, int mark,
+    int (*fn)(struct mq_queue *, int fd, const char *name,
+    const struct mq_name *, void *),
+    void *arg)
+{
+	struct mq_name m;
+	char **v, rel[STATEDIR_MAX];
+	size_t n, j;
+	int gfd, fd, r = 0;
+
+	if ((gfd = groups_dir(q, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((fd = mq_opendirat(gfd, hash)) == -1)
+		return 0;
+	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == 0) {
+		for (j = 0; j < n && r == 0; j++)
+			if (mq_name_parse(v[j], &m) == 0 &&
+			    name_fits(&m, MQ_READY, NULL))
+				r = fn(q, fd, v[j], &m, arg);
+		free_names(v, n);
+	}
+	close(fd);
+	fmt_groupdir(rel, hash);
+	if (r == 0 && mark && mark_dirty(q, rel) == -1)
+		r = -1;
+	return r;
+}
+
+/* group_waiting of every group. */
 int
 group_each_waiting(struct mq_queue *q, int mark,
     int (*fn)(struct mq_queue *, int fd, const char *name,
     const struct mq_name *, void *),
     void *arg)
 {
-	struct mq_name m;
-	char **g, **v, rel[64];
-	size_t ng, n, i, j;
-	int gfd, fd, r = 0;
+	char **g;
+	size_t ng, i;
+	int gfd, r = 0;
 
 	if ((gfd = groups_dir(q, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1)
 		return -1;
-	for (i = 0; i < ng && r == 0; i++) {
-		if ((fd = mq_opendirat(gfd, g[i])) == -1)
-			continue;
-		if (list_names(fd, ".", &v, &n, LN_FILES) == 0) {
-			for (j = 0; j < n && r == 0; j++)
-				if (mq_name_parse(v[j], &m) == 0 &&
-				    name_fits(&m, MQ_READY, NULL))
-					r = fn(q, fd, v[j], &m, arg);
-			free_names(v, n);
-		}
-		close(fd);
-		fmt_groupdir(rel, g[i]);
-		if (r == 0 && mark && mark_dirty(q, rel) == -1)
-			r = -1;
-	}
+	for (i = 0; i < ng && r == 0; i++)
+		r = group_waiting(q, g[i], mark, fn, arg);
 	free_names(g, ng);
 	return r;
 }

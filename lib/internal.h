@@ -235,6 +235,9 @@ int	 group_put(struct mq_queue *, int fromfd, const char *from,
 int	 group_next(struct mq_queue *, const char *hash);
 int	 group_defer(struct mq_queue *, const char *hash);
 int	 group_flush(struct mq_queue *);
+int	 group_waiting(struct mq_queue *, const char *hash, int mark,
+	    int (*fn)(struct mq_queue *, int fd, const char *name,
+	    const struct mq_name *, void *), void *);
 int	 group_each_waiting(struct mq_queue *, int mark,
 	    int (*fn)(struct mq_queue *, int fd, const char *name,
 	    const struct mq_name *, void *), void *);
@@ -354,6 +357,11 @@ int	 resolve(struct mq_session *, const char *path, unsigned states,
 int	 resolve_cached(const struct mq_session *, const char *path);
 void	 target_close(struct target *);
 int	 gone(int state);
+
+/* handle.c: the end of a move of a resolved message */
+int	 moved(struct target *, int r);
+
+/* transfer.c: messages to another queue (mq_move, ...): mq.h */
 
 /* sub.c: subscriptions and bindings changed (mq_subscribe, ...): mq.h */
 

@@ -1,0 +1,376 @@
+/*
+ * transfer.c - moving messages to another queue of the spool (mq-mv),
+ * with their id, key, group, priority, expiry and headers.
+ *
+ * Invariants:
+ * - A message moves by one rename(2) of its file, from its state in the
+ *   source into the destination, through admit(): its group's turn there,
+ *   or ready, or delayed by the not-before time in its name.  At every
+ *   instant it is in one queue or the other, never both, never neither;
+ *   its headers are an attribute of the file and go with it.  The rename
+ *   holds the source's queue lock shared, as every move does, so that a
+ *   purge or count of the source (exclusive) sees it whole.
+ * - A keyed message's key is recorded in the destination, durably and
+ *   under the destination's key lock, before the rename, and the lock is
+ *   held until the message is there: a keyed put to the destination
+ *   meanwhile waits, then finds the key and the message.  A key the
+ *   destination knows for another message is a clash and the message
+ *   stays.  Once moved, the message has left the source: its key there
+ *   gets the deadline every message that leaves gets (key_release).  A
+ *   crash between the steps leaves a key live for a message not in its
+ *   queue, which mq-fsck ends (key_orphans), never a message lost.
+ * - A message that was out in its group in the source (ready, delayed or
+ *   held; a dead one is not) lets the group's next go, as one that leaves
+ *   does (group_defer).  A whole state moved takes the messages waiting
+ *   behind it along, in their order, so that a group is not split.
+ * - The ids of the destination are listed once, when a mover begins, and
+ *   each moved one is added: a message whose id is there is refused, as
+ *   two messages of one id in a queue could not be told apart (a fan-out
+ *   copy is the same id in each subscriber).
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MOVABLE	(1U << MQ_READY | 1U << MQ_DELAYED | 1U << MQ_HELD | \
+		    1U << MQ_DEAD)
+
+struct mq_mover {
+	struct mq_queue	*dest;
+	char		(*ids)[MQ_ID_LEN + 1];	/* open addressing, "" free */
+	size_t		 nids, cap;		/* cap a power of 2 */
+};
+
+static size_t
+id_slot(const struct mq_mover *mv, const char *id)
+{
+	uint64_t h = UINT64_C(14695981039346656037);	/* FNV-1a */
+	const char *p;
+	size_t i;
+
+	for (p = id; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+	i = (size_t)h & (mv->cap - 1);
+	while (mv->ids[i][0] != '\0' && strcmp(mv->ids[i], id) != 0)
+		i = (i + 1) & (mv->cap - 1);
+	return i;
+}
+
+static int
+id_has(const struct mq_mover *mv, const char *id)
+{
+	return mv->ids[id_slot(mv, id)][0] != '\0';
+}
+
+static int
+id_add(struct mq_mover *mv, const char *id)
+{
+	char (*old)[MQ_ID_LEN + 1] = mv->ids;
+	size_t i, n = mv->cap;
+
+	/* at most half full, so a probe ends soon */
+	if (2 * (mv->nids + 1) > mv->cap) {
+		if ((mv->ids = calloc(2 * n, sizeof(*mv->ids))) == NULL) {
+			mv->ids = old;
+			return -1;
+		}
+		mv->cap = 2 * n;
+		for (i = 0; i < n; i++)
+			if (old[i][0] != '\0')
+				memcpy(mv->ids[id_slot(mv, old[i])], old[i],
+				    sizeof(old[i]));
+		free(old);
+	}
+	i = id_slot(mv, id);
+	if (mv->ids[i][0] == '\0') {
+		strlcpy(mv->ids[i], id, sizeof(mv->ids[i]));
+		mv->nids++;
+	}
+	return 0;
+}
+
+static int
+list1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	(void)q;
+	(void)dirfd;
+	(void)name;
+	(void)path;
+	return id_add(arg, m->id);
+}
+
+static int
+listwaiting1(struct mq_queue *q, int fd, const char *name,
+    const struct mq_name *m, void *arg)
+{
+	(void)q;
+	(void)fd;
+	(void)name;
+	return id_add(arg, m->id);
+}
+
+/*
+ * A mover into dest: a topic holds no messages (its puts go to its
+ * subscribers), so it is none.  Its ids are listed under its queue lock
+ * held exclusive, so that none is missed as it moves between states.
+ */
+struct mq_mover *
+mq_move_begin(struct mq_queue *dest)
+{
+	struct mq_mover *mv;
+	char **subs;
+	size_t nsubs;
+	int state, r = 0, saved;
+
+	if (read_subs(dest, &subs, &nsubs) == -1)
+		return NULL;
+	free_names(subs, nsubs);
+	if (nsubs > 0) {
+		errno = MQ_EMVTOPIC;
+		return NULL;
+	}
+	if ((mv = calloc(1, sizeof(*mv))) == NULL)
+		return NULL;
+	mv->dest = dest;
+	mv->cap = 1024;
+	if ((mv->ids = calloc(mv->cap, sizeof(*mv->ids))) == NULL) {
+		free(mv);
+		return NULL;
+	}
+	if (lock_ex(dest, LK_QUEUE) == -1)
+		r = -1;
+	for (state = 0; state < MQ_NSTATES && r == 0; state++)
+		r = walk_state(dest, state, list1, mv);
+	if (r == 0)
+		r = group_each_waiting(dest, 0, listwaiting1, mv);
+	saved = errno;
+	unlock(dest, LK_QUEUE);
+	if (r == -1) {
+		free(mv->ids);
+		free(mv);
+		errno = saved;
+		return NULL;
+	}
+	return mv;
+}
+
+/*
+ * Move the message dirfd/name of src to the mover's queue; out: it was
+ * out in its group.  ENOENT: it left where it was meanwhile.
+ */
+static int
+move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
+    const char *name, const struct mq_name *m0, int out)
+{
+	struct mq_queue *dest = mv->dest;
+	struct mq_name m = *m0;
+	char id[MQ_ID_LEN + 1];
+	int k = 0, r, saved, gone = 0;
+
+	if (id_has(mv, m.id)) {
+		errno = MQ_EIDCLASH;
+		return -1;
+	}
+	if (m.key[0] != '\0') {
+		if (key_lock(dest, m.key, F_WRLCK) == -1)
+			return -1;
+		/*
+		 * One of this id is what a move that died after recording
+		 * it left, perhaps given its deadline by mq-fsck since:
+		 * recorded again, live.
+		 */
+		if ((k = key_lookup(dest, m.key, id, NULL)) == 1 &&
+		    strcmp(id, m.id) != 0) {
+			errno = MQ_EKEYCLASH;
+			k = -1;
+		}
+		if (k == -1 || key_record(dest, m.key, m.id, NULL, 1) == -1) {
+			r = -1;
+			goto out;
+		}
+	}
+	/* a fresh start there, as a new put; dead or held is the source's */
+	m.attempts = 0;
+	m.reason[0] = '\0';
+	if ((r = lock_sh(src, LK_QUEUE)) == 0) {
+		if ((r = admit(dest, dirfd, name, &m)) == 0)
+			gone = 1;
+		else if (errno != ENOENT)
+			gone = faccessat(dirfd, name, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == -1;
+		/* in dest now (a failed sync after the rename is no undo) */
+		if (gone) {
+			saved = errno;
+			if (key_release(src, m0) == -1 || (out &&
+			    m0->group[0] != '\0' &&
+			    group_defer(src, m0->group) == -1))
+				r = -1;
+			else
+				errno = saved;
+		}
+		unlock(src, LK_QUEUE);
+	}
+	/* not moved (ENOENT: another took it first): take back our record */
+	if (!gone && k == 0 && m.key[0] != '\0') {
+		saved = errno;
+		key_forget(dest, m.key, m.id);
+		errno = saved;
+	}
+out:
+	if (m.key[0] != '\0') {
+		saved = errno;
+		key_lock(dest, m.key, F_UNLCK);
+		errno = saved;
+	}
+	if (gone && id_add(mv, m.id) == -1)
+		r = -1;
+	return r;
+}
+
+/*
+ * Move one message named by its path (mq-mv dest path): any state but in
+ * flight, which is its consumer's to settle.
+ */
+int
+mq_move(struct mq_mover *mv, struct mq_session *s, const char *path)
+{
+	struct target t;
+
+	if (resolve(s, path, MOVABLE, &t) == -1)
+		return -1;
+	if (strcmp(t.q->name, mv->dest->name) == 0) {
+		target_close(&t);
+		errno = MQ_ESAMEQ;
+		return -1;
+	}
+	return moved(&t, move1(mv, t.q, t.fd, t.name, &t.m,
+	    t.state != MQ_DEAD));
+}
+
+struct allarg {
+	struct mq_mover	*mv;
+	int		 state;
+	long long	 n;
+	int		 kept;		/* errno of a message refused, or 0 */
+	char		**groups;	/* whose out message moved */
+	size_t		 ngroups, capgroups;
+	char		 rel[STATEDIR_MAX];
+};
+
+/* A refusal keeps one message and goes on; a message gone is none. */
+static int
+refused(struct allarg *a)
+{
+	if (errno == ENOENT)
+		return 0;
+	if (errno != MQ_EIDCLASH && errno != MQ_EKEYCLASH)
+		return -1;
+	a->kept = errno;
+	return 1;
+}
+
+static int
+all1(struct mq_queue *q, int dirfd, const char *name, const char *path,
+    const struct mq_name *m, void *arg)
+{
+	struct allarg *a = arg;
+	char dir[PATH_MAX];
+	int out = a->state != MQ_DEAD;
+
+	if (move1(a->mv, q, dirfd, name, m, out) == -1)
+		return refused(a) == -1 ? -1 : 0;
+	a->n++;
+	if (out && m->group[0] != '\0' && names_push(&a->groups,
+	    &a->ngroups, &a->capgroups, m->group) == -1)
+		return -1;
+	/* the directory the message was in: state/ or state/bucket */
+	strlcpy(dir, path + strlen(q->path) + 1, sizeof(dir));
+	*strrchr(dir, '/') = '\0';
+	return mark_dirty(q, dir);
+}
+
+/*
+ * A message waiting behind one that moved: it follows, in its turn.  One
+ * refused stops its group, so that those behind it do not pass it.
+ */
+static int
+waiting1(struct mq_queue *q, int fd, const char *name,
+    const struct mq_name *m, void *arg)
+{
+	struct allarg *a = arg;
+
+	if (move1(a->mv, q, fd, name, m, 0) == -1)
+		return refused(a);
+	a->n++;
+	return mark_dirty(q, a->rel);
+}
+
+/*
+ * Move every message of a state of src (mq-mv -a).  Those refused stay,
+ * and the others go: MQ_EIDCLASH or MQ_EKEYCLASH at the end says so.
+ */
+int
+mq_move_all(struct mq_mover *mv, struct mq_queue *src, int state,
+    long long *n)
+{
+	struct allarg a;
+	size_t i;
+	int r;
+
+	*n = 0;
+	if (state < 0 || state >= MQ_NSTATES || state == MQ_INFLIGHT) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (strcmp(src->name, mv->dest->name) == 0) {
+		errno = MQ_ESAMEQ;
+		return -1;
+	}
+	memset(&a, 0, sizeof(a));
+	a.mv = mv;
+	a.state = state;
+	r = walk_state(src, state, all1, &a);
+	for (i = 0; i < a.ngroups && r != -1; i++) {
+		fmt_groupdir(a.rel, a.groups[i]);
+		r = group_waiting(src, a.groups[i], 0, waiting1, &a);
+	}
+	free_names(a.groups, a.ngroups);
+	*n = a.n;
+	/* groups whose out message left: the next, if one stayed, is due */
+	if (group_flush(src) == -1)
+		r = -1;
+	if (r != -1 && a.n > 0 && (state == MQ_READY || state == MQ_DELAYED))
+		r = drop_empty_buckets(src, state);
+	/* moved is durable before it is said to be */
+	if (r != -1)
+		r = mq_sync_dirs(mv->dest);
+	if (r != -1)
+		r = mq_sync_dirs(src);
+	if (r != -1 && a.kept != 0) {
+		errno = a.kept;
+		r = -1;
+	}
+	return r == -1 ? -1 : 0;
+}
+
+/* The end of a mover: what it moved into its queue made durable. */
+int
+mq_move_end(struct mq_mover *mv)
+{
+	int r;
+
+	if (mv == NULL)
+		return 0;
+	r = mq_sync_dirs(mv->dest);
+	free(mv->ids);
+	free(mv);
+	return r;
+}
