@@ -218,10 +218,18 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 		}
 		unlock(src, LK_QUEUE);
 	}
-	/* not moved (ENOENT: another took it first): take back our record */
-	if (!gone && k == 0 && m.key[0] != '\0') {
+	/*
+	 * Not moved (ENOENT: another took it first): take back our record.
+	 * One that was there before (k == 1) we made live again: it gets a
+	 * deadline, as a message that left, never stays live for good with
+	 * no message of its id in dest (a keyed put there would be swallowed).
+	 */
+	if (!gone && k >= 0 && m.key[0] != '\0') {
 		saved = errno;
-		key_forget(dest, m.key, m.id);
+		if (k == 0)
+			key_forget(dest, m.key, m.id);
+		else
+			key_release(dest, &m);
 		errno = saved;
 	}
 out:
