@@ -90,19 +90,8 @@ start_msg(struct work *w, struct wmsg *m, int *e)
 		m->handle = NULL;
 		return 0;
 	}
-	/*
-	 * Headers no reader can trust (a foreign producer's, planted):
-	 * never run without them as if there were none; dead, as a
-	 * command would reject it.
-	 */
-	if (mq_headers_read(fd, &h) == -1) {
-		*e = errno;
-		close(fd);
-		warnx("%s: cannot read headers: %s", m->handle,
-		    mq_strerror(*e));
-		settle_msg(w, m, S_DEAD, -1, 0);
+	if (msg_headers(w, m, fd, &h) == -1)
 		return 0;
-	}
 	pid = spawn(w, w->cmd, fd, -1, m, &h, e);
 	close(fd);
 	return pid;

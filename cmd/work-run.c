@@ -244,6 +244,22 @@ claim(struct work *w, struct wmsg *m)
 }
 
 /*
+ * The headers of m, opened as fd, for its command.  Headers no reader can
+ * trust (a foreign producer's, planted) are never passed as if there were
+ * none: m is dead, as a command would reject it, fd closed, and -1.
+ */
+int
+msg_headers(struct work *w, struct wmsg *m, int fd, struct mq_headers *h)
+{
+	if (mq_headers_read(fd, h) == 0)
+		return 0;
+	warnx("%s: cannot read headers: %s", m->handle, mq_strerror(errno));
+	close(fd);
+	settle_msg(w, m, S_DEAD, -1, 0);
+	return -1;
+}
+
+/*
  * Settle m as told; returns 0 or the errno of a failure that matters.  A
  * lost lease (ESTALE) is another consumer's message now, or one that the
  * command settled itself: quiet_stale says it may have, and then it is no

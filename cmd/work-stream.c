@@ -265,12 +265,7 @@ next_frame(struct work *w, struct slot *sl)
 		sl->n--;
 		return 0;
 	}
-	/* as for a command per message: untrusted headers make it dead */
-	if (mq_headers_read(fd, &h) == -1) {
-		warnx("%s: cannot read headers: %s", m->handle,
-		    mq_strerror(errno));
-		close(fd);
-		settle_msg(w, m, S_DEAD, -1, 0);
+	if (msg_headers(w, m, fd, &h) == -1) {
 		memmove(m, m + 1, (sl->n - sl->wr - 1) * sizeof(*m));
 		sl->n--;
 		return 0;

@@ -56,6 +56,7 @@ const char *resolve_cmd(const char *name);
 pid_t	 spawn(struct work *, char **argv, int in, int out,
 	    const struct wmsg *env, const struct mq_headers *, int *err);
 int	 claim(struct work *, struct wmsg *);
+int	 msg_headers(struct work *, struct wmsg *, int fd, struct mq_headers *);
 int	 settle_msg(struct work *, struct wmsg *, enum settle, int64_t delay,
 	    int quiet_stale);
 void	 give_back(struct work *, struct wmsg *, size_t n, enum settle);

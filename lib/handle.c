@@ -237,18 +237,29 @@ mq_touch(struct mq_session *s, const char *handle, int64_t lease_ms)
 	return r;
 }
 
+/* resolve, for mq-kick: a path of queue's (NULL: any) in one of states */
+static int
+resolve_of(struct mq_session *s, const char *queue, const char *path,
+    unsigned states, struct target *t)
+{
+	if (resolve(s, path, states, t) == -1)
+		return -1;
+	if (queue != NULL && strcmp(queue, t->q->name) != 0) {
+		target_close(t);
+		errno = MQ_EHANDLE;
+		return -1;
+	}
+	return 0;
+}
+
 int
 mq_kick(struct mq_session *s, const char *queue, const char *path)
 {
 	struct target t;
 	int r;
 
-	if (resolve(s, path, 1U << MQ_DEAD, &t) == -1)
+	if (resolve_of(s, queue, path, 1U << MQ_DEAD, &t) == -1)
 		return -1;
-	if (queue != NULL && strcmp(queue, t.q->name) != 0) {
-		errno = MQ_EHANDLE;
-		return -1;
-	}
 	/* no binding took it: the bindings of now decide where it goes */
 	if (strcmp(t.m.reason, R_UNROUTABLE) == 0 &&
 	    (r = fanout_revive(t.q, t.name, &t.m)) != 1)
@@ -395,13 +406,8 @@ mq_kick_delayed_one(struct mq_session *s, const char *queue,
 	struct target t;
 	int r;
 
-	if (resolve(s, path, 1U << MQ_DELAYED, &t) == -1)
+	if (resolve_of(s, queue, path, 1U << MQ_DELAYED, &t) == -1)
 		return -1;
-	if (queue != NULL && strcmp(queue, t.q->name) != 0) {
-		target_close(&t);
-		errno = MQ_EHANDLE;
-		return -1;
-	}
 	if ((r = lock_ex(t.q, LK_PROMOTE)) == 0) {
 		r = hasten(t.q, t.fd, t.name, &t.m);
 		unlock(t.q, LK_PROMOTE);

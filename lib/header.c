@@ -42,25 +42,24 @@ mq_header_name_ok(const char *name, size_t len)
 	return 1;
 }
 
-/* Names the same once every byte but letters and digits is '_'. */
+/* A name's byte in its environment name (MQ_H_NAME, mq-work(1)). */
+static int
+envchar(int c)
+{
+	return c == '-' || c == '.' ? '_' : c;
+}
+
+/* Names the same as environment names. */
 static int
 samefold(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t i;
-	int ca, cb;
 
 	if (alen != blen)
 		return 0;
-	for (i = 0; i < alen; i++) {
-		ca = (unsigned char)a[i];
-		cb = (unsigned char)b[i];
-		if (ca == '-' || ca == '.')
-			ca = '_';
-		if (cb == '-' || cb == '.')
-			cb = '_';
-		if (ca != cb)
+	for (i = 0; i < alen; i++)
+		if (envchar((unsigned char)a[i]) != envchar((unsigned char)b[i]))
 			return 0;
-	}
 	return 1;
 }
 
@@ -211,7 +210,7 @@ mq_header_envname(const char *name, size_t nlen, char *buf, size_t cap)
 	}
 	memcpy(buf, "MQ_H_", 5);
 	for (i = 0; i < nlen; i++)
-		buf[5 + i] = name[i] == '-' || name[i] == '.' ? '_' : name[i];
+		buf[5 + i] = (char)envchar((unsigned char)name[i]);
 	buf[5 + nlen] = '\0';
 	return 0;
 }

@@ -24,6 +24,24 @@
 
 #include "internal.h"
 
+/*
+ * A delayed message ready now: one whose time has come (promote), or any
+ * (mq-kick -s delayed, as beanstalkd's kick: a retry's backoff or a time
+ * mq-put -D or -A set is cut short), attempts and expiry kept.  A message
+ * of an ordered group took its group's turn when it was put or nacked, and
+ * keeps it; an expired one is dead.  Call with the promote lock held
+ * exclusive: another promoter racing for the same file would find it
+ * gone, and take it for moved on.
+ */
+int
+hasten(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
+{
+	if (m->expiry != 0 && m->expiry <= mq_now_ms() / 1000)
+		return bury(q, fd, name, m, "expired");
+	m->notbefore = 0;
+	return publish(q, fd, name, m);
+}
+
 /* Delayed messages whose time has come become ready. */
 static int
 promote(struct mq_queue *q, int64_t now)
@@ -52,10 +70,7 @@ promote(struct mq_queue *q, int64_t now)
 				    !name_fits(&m, MQ_DELAYED, buckets[i]) ||
 				    m.notbefore > now)
 					continue;
-				if (m.expiry != 0 && m.expiry <= now)
-					bury(q, fd, v[j], &m, "expired");
-				else
-					publish(q, fd, v[j], &m);
+				hasten(q, fd, v[j], &m);
 			}
 			free_names(v, n);
 		}
@@ -68,24 +83,6 @@ promote(struct mq_queue *q, int64_t now)
 		unlock(q, LK_PROMOTE);
 	free_names(buckets, nb);
 	return r;
-}
-
-/*
- * A delayed message ready now (mq-kick -s delayed), as beanstalkd's kick:
- * a retry's backoff or a time mq-put -D or -A set is cut short, attempts
- * and expiry kept.  A message of an ordered group took its group's turn
- * when it was put or nacked, and keeps it, as a promoted one does; an
- * expired one is dead, as promote would make it.  Call with the promote
- * lock held exclusive: a promoter racing for the same file would find
- * it gone, and take it for moved on.
- */
-int
-hasten(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
-{
-	if (m->expiry != 0 && m->expiry <= mq_now_ms() / 1000)
-		return bury(q, fd, name, m, "expired");
-	m->notbefore = 0;
-	return publish(q, fd, name, m);
 }
 
 static int
