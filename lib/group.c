@@ -19,9 +19,15 @@
  *   other lock except a key lock.  Moves into and out of groups/ also hold
  *   the queue lock shared, so mq-purge (exclusive) sees them whole.
  * - Code that settles a message while it holds the lease, promote or
- *   queue lock (reclaim, promote, purge) cannot take a group lock without
- *   breaking the lock order: it notes the group and group_flush releases
- *   the next message once those locks are dropped.
+ *   queue lock (reclaim, promote, purge, mq-rm, mq-mv) cannot take a group
+ *   lock without breaking the lock order: it notes the group and
+ *   group_flush releases the next message once those locks are dropped.
+ *   From before the out message leaves until then, the group has no
+ *   message out and its release is owed: the road holds the group's owed
+ *   byte shared (group_leaving), so that mq-fsck, which releases a group
+ *   it finds with none out, passes it by (group_owed) instead of letting
+ *   a second message out beside the one the flush will release.  A crash
+ *   drops the byte with the process: the group is then stuck for mq-fsck.
  * - An ack publishes the next message before it removes the acked one: a
  *   crash in between delivers the acked message again (a duplicate, never
  *   a group stuck for good).  A group noted for a later flush that never
@@ -151,12 +157,40 @@ groups_forget(struct groups *g)
 	g->ndefer = g->capdefer = 0;
 }
 
+/*
+ * The out message of a group is about to leave without its group lock:
+ * its release is owed until group_flush.  One that then does not leave
+ * keeps the byte until the flush, or the queue's close: mq-fsck only
+ * waits longer to release a group that is stuck.
+ */
+int
+group_leaving(struct mq_queue *q, const char *hash)
+{
+	if (owed_lock(q, hash, F_RDLCK) == -1)
+		return -1;
+	q->groups.owed = 1;
+	return 0;
+}
+
 /* Note a group whose out message left while other locks were held. */
 int
 group_defer(struct mq_queue *q, const char *hash)
 {
 	return names_push(&q->groups.defer, &q->groups.ndefer,
 	    &q->groups.capdefer, hash);
+}
+
+/*
+ * Whether another's release of the group's next is owed (call holding the
+ * group lock, under which such a release is made).  The byte is shared by
+ * groups whose hashes meet modulo LK_NGROUPS: a yes can be another group's.
+ */
+int
+group_owed(struct mq_queue *q, const char *hash)
+{
+	if (owed_lock_try(q, hash) == 0)
+		return owed_lock(q, hash, F_UNLCK) == -1 ? -1 : 0;
+	return errno == EAGAIN || errno == EACCES ? 1 : -1;
 }
 
 /* Release the next message of every group noted; no other lock is held. */
@@ -176,6 +210,11 @@ group_flush(struct mq_queue *q)
 		group_lock(q, q->groups.defer[i], F_UNLCK);
 	}
 	groups_forget(&q->groups);
+	/* every byte at once: two groups noted may share one */
+	if (q->groups.owed) {
+		lk(q, LK_OWED, LK_NGROUPS, F_UNLCK);
+		q->groups.owed = 0;
+	}
 	if (r == -1)
 		errno = saved;
 	return r;

@@ -115,12 +115,14 @@ void	 dirty_close(struct dirty *);
 #define LK_PROMOTE	514
 #define LK_SUBS		515	/* subs/ of a topic: see sub.c */
 #define LK_RATE		516	/* the rate record: see rate.c */
+#define LK_MOVER	517	/* a run of mq-mv into the queue: transfer.c */
 #define LK_RATEREC	LK_TAIL(MQ_PRIORITY_MAX + 1)	/* after the tails */
 #define LK_RATELEN	32
 #define LK_KEYS		1024	/* key locks: bytes 1024 to 1024+LK_NKEYS-1 */
 #define LK_NKEYS	1024
 #define LK_GROUPS	2048	/* group locks: bytes 2048 to 2048+LK_NGROUPS-1 */
 #define LK_NGROUPS	1024
+#define LK_OWED		3072	/* a group's release owed: bytes 3072 to 4095 */
 int	 lk(struct mq_queue *, off_t, off_t, int type);
 int	 trylk(struct mq_queue *, off_t, off_t, int type);
 #define lock_sh(q, at)	lk((q), (at), 1, F_RDLCK)
@@ -131,6 +133,8 @@ int	 key_lock(struct mq_queue *, const char *hash, int type);
 int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 	    int type);
 int	 group_lock(struct mq_queue *, const char *hash, int type);
+int	 owed_lock(struct mq_queue *, const char *hash, int type);
+int	 owed_lock_try(struct mq_queue *, const char *hash);
 
 /* own.c: the spool's mode and group on what we make; others' files */
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
@@ -149,6 +153,7 @@ void	 spool_close_queue(struct mq_queue *);
 int	 held_dir(struct mq_queue *);
 int	 open_dir(struct mq_queue *, int dirfd, const char *name, int create);
 void	 spool_of(const struct mq_queue *, char *buf, size_t len);
+int	 topics_of(const struct mq_queue *, char ***names, size_t *n);
 
 /* pause.c: mq_pause, mq_resume, mq_paused (mq.h) */
 
@@ -229,11 +234,14 @@ struct groups {
 	int		 fd;		/* groups/, -1 until used */
 	char		**defer;	/* groups whose next is due */
 	size_t		 ndefer, capdefer;
+	int		 owed;		/* an owed lock held (group_leaving) */
 };
 int	 group_put(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 group_next(struct mq_queue *, const char *hash);
+int	 group_leaving(struct mq_queue *, const char *hash);
 int	 group_defer(struct mq_queue *, const char *hash);
+int	 group_owed(struct mq_queue *, const char *hash);
 int	 group_flush(struct mq_queue *);
 int	 group_waiting(struct mq_queue *, const char *hash, int mark,
 	    int (*fn)(struct mq_queue *, int fd, const char *name,

@@ -122,3 +122,21 @@ group_lock(struct mq_queue *q, const char *hash, int type)
 {
 	return lk(q, hash_byte(LK_GROUPS, LK_NGROUPS, hash), 1, type);
 }
+
+/*
+ * The byte that says a group's next is owed: shared from before its out
+ * message leaves, by a road that cannot hold the group lock, until the
+ * next is released (group.c); LK_OWED + the group lock's offset.
+ */
+int
+owed_lock(struct mq_queue *q, const char *hash, int type)
+{
+	return lk(q, hash_byte(LK_OWED, LK_NGROUPS, hash), 1, type);
+}
+
+/* The owed byte, exclusive, only if it is free: EAGAIN if not. */
+int
+owed_lock_try(struct mq_queue *q, const char *hash)
+{
+	return trylk(q, hash_byte(LK_OWED, LK_NGROUPS, hash), 1, F_WRLCK);
+}

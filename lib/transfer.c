@@ -21,14 +21,29 @@
  *   queue, which mq-fsck ends (key_orphans), never a message lost.
  * - A message that was out in its group in the source (ready, delayed or
  *   held; a dead one is not) lets the group's next go, as one that leaves
- *   does (group_defer).  A whole state moved takes the messages waiting
+ *   does (group_defer), owed from before the rename (group_leaving), so
+ *   that mq-fsck does not take the group for stuck and let a second out.  A whole state moved takes the messages waiting
  *   behind it along, in their order, so that a group is not split.
- * - The ids of the destination are listed once, when a mover begins, and
- *   each moved one is added: a message whose id is there is refused, as
- *   two messages of one id in a queue could not be told apart (a fan-out
- *   copy is the same id in each subscriber).
+ * - The ids of the destination are listed when a mover begins, and each
+ *   moved one is added: a message whose id is there is refused, as two
+ *   messages of one id in a queue could not be told apart (a fan-out copy
+ *   is the same id in each subscriber).  A mover holds the destination's
+ *   mover lock from before the listing to its end, so that two movers into
+ *   one queue cannot both find an id missing and both move it there.
+ * - The listing is not kept fresh by others: a mover the other way takes
+ *   ids out of it, and a put to a topic of the destination adds fan-out
+ *   copies.  Either comes with a message that reached its queue after the
+ *   listing began (ctime, which a rename sets): the message came back from
+ *   the destination, or it is a fan-out copy whose fellow in the
+ *   destination came with it.  Such a message has the destination listed
+ *   again before it is refused or, for a fan-out copy, moved.  No put to a
+ *   topic of the destination is under way during a listing (the topics'
+ *   subscription locks, exclusive), and a copy of one under way when it
+ *   moves (its body still in the topic's tmp/) is refused: its fellow is
+ *   on its way to the destination.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +61,17 @@ struct mq_mover {
 	struct mq_queue	*dest;
 	char		(*ids)[MQ_ID_LEN + 1];	/* open addressing, "" free */
 	size_t		 nids, cap;		/* cap a power of 2 */
+	int64_t		 listed;	/* when the listing began, in ms */
+	struct mq_queue	**topics;	/* the destination's, in name order */
+	size_t		 ntopics;
 };
+
+/*
+ * A rename's ctime comes from the kernel's coarse clock, which may lag
+ * the one read for the listing by a tick: a message newer than the
+ * listing less this is taken as newer.
+ */
+#define CTIME_SLACK_MS	1000
 
 static size_t
 id_slot(const struct mq_mover *mv, const char *id)
@@ -118,9 +143,68 @@ listwaiting1(struct mq_queue *q, int fd, const char *name,
 }
 
 /*
+ * The topics dest subscribes to, opened, in name order: a fan-out copy
+ * moved into dest may have a fellow there.
+ */
+static int
+open_topics(struct mq_mover *mv)
+{
+	struct mq_queue *t;
+	struct mq_conferr ce;	/* a topic's mq.conf is its puts' affair */
+	char spool[PATH_MAX], **v;
+	size_t n, i;
+	int r = 0;
+
+	if (topics_of(mv->dest, &v, &n) == -1)
+		return -1;
+	spool_of(mv->dest, spool, sizeof(spool));
+	if (n > 0 && (mv->topics = calloc(n, sizeof(*mv->topics))) == NULL)
+		r = -1;
+	for (i = 0; i < n && r == 0; i++) {
+		if ((t = mq_queue_open(spool, v[i], 0, &ce)) == NULL)
+			r = -1;
+		else
+			mv->topics[mv->ntopics++] = t;
+	}
+	free_names(v, n);
+	return r;
+}
+
+/*
+ * List the ids of dest afresh, under its queue lock held exclusive, so
+ * that none is missed as it moves between states, and its topics'
+ * subscription locks, so that no fan-out into it is half done.
+ */
+static int
+list_ids(struct mq_mover *mv)
+{
+	struct mq_queue *dest = mv->dest;
+	size_t i, nt;
+	int state, r = 0, saved;
+
+	memset(mv->ids, 0, mv->cap * sizeof(*mv->ids));
+	mv->nids = 0;
+	for (nt = 0; nt < mv->ntopics && r == 0; nt++)
+		r = lock_ex(mv->topics[nt], LK_SUBS);
+	if (r == 0) {
+		mv->listed = mq_now_ms();
+		r = lock_ex(dest, LK_QUEUE);
+	}
+	for (state = 0; state < MQ_NSTATES && r == 0; state++)
+		r = walk_state(dest, state, list1, mv);
+	if (r == 0)
+		r = group_each_waiting(dest, 0, listwaiting1, mv);
+	saved = errno;
+	unlock(dest, LK_QUEUE);
+	for (i = 0; i < nt; i++)
+		unlock(mv->topics[i], LK_SUBS);
+	errno = saved;
+	return r;
+}
+
+/*
  * A mover into dest: a topic holds no messages (its puts go to its
- * subscribers), so it is none.  Its ids are listed under its queue lock
- * held exclusive, so that none is missed as it moves between states.
+ * subscribers), so it is none.
  */
 struct mq_mover *
 mq_move_begin(struct mq_queue *dest)
@@ -128,7 +212,7 @@ mq_move_begin(struct mq_queue *dest)
 	struct mq_mover *mv;
 	char **subs;
 	size_t nsubs;
-	int state, r = 0, saved;
+	int saved;
 
 	if (read_subs(dest, &subs, &nsubs) == -1)
 		return NULL;
@@ -145,21 +229,43 @@ mq_move_begin(struct mq_queue *dest)
 		free(mv);
 		return NULL;
 	}
-	if (lock_ex(dest, LK_QUEUE) == -1)
-		r = -1;
-	for (state = 0; state < MQ_NSTATES && r == 0; state++)
-		r = walk_state(dest, state, list1, mv);
-	if (r == 0)
-		r = group_each_waiting(dest, 0, listwaiting1, mv);
-	saved = errno;
-	unlock(dest, LK_QUEUE);
-	if (r == -1) {
-		free(mv->ids);
-		free(mv);
+	/* taken first and alone: a mover waits for it holding nothing */
+	if (lock_ex(dest, LK_MOVER) == -1 || open_topics(mv) == -1 ||
+	    list_ids(mv) == -1) {
+		saved = errno;
+		mq_move_end(mv);
 		errno = saved;
 		return NULL;
 	}
 	return mv;
+}
+
+/*
+ * Whether dest holds the id of the message dirfd/name of src (1), as far
+ * as can be known: a message newer than the listing has it made again
+ * first (see the top of the file).
+ */
+static int
+holds(struct mq_mover *mv, int dirfd, const char *name,
+    const struct mq_name *m)
+{
+	struct stat st;
+	int64_t ct;
+	size_t i;
+
+	if (m->fanout)
+		for (i = 0; i < mv->ntopics; i++)
+			if (faccessat(mv->topics[i]->tmpfd, m->id, F_OK,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+				return 1;
+	if (!id_has(mv, m->id) && !(m->fanout && mv->ntopics > 0))
+		return 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;	/* ENOENT: gone meanwhile */
+	ct = (int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000;
+	if (ct >= mv->listed - CTIME_SLACK_MS && list_ids(mv) == -1)
+		return -1;
+	return id_has(mv, m->id);
 }
 
 /*
@@ -175,8 +281,9 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 	char id[MQ_ID_LEN + 1];
 	int k = 0, r, saved, gone = 0;
 
-	if (id_has(mv, m.id)) {
-		errno = MQ_EIDCLASH;
+	if ((r = holds(mv, dirfd, name, &m)) != 0) {
+		if (r == 1)
+			errno = MQ_EIDCLASH;
 		return -1;
 	}
 	if (m.key[0] != '\0') {
@@ -200,7 +307,10 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 	/* a fresh start there, as a new put; dead or held is the source's */
 	m.attempts = 0;
 	m.reason[0] = '\0';
-	if ((r = lock_sh(src, LK_QUEUE)) == 0) {
+	/* the group's next is owed from before its out message leaves */
+	if (out && m0->group[0] != '\0' && group_leaving(src, m0->group) == -1)
+		r = -1;
+	else if ((r = lock_sh(src, LK_QUEUE)) == 0) {
 		if ((r = admit(dest, dirfd, name, &m)) == 0)
 			gone = 1;
 		else if (errno != ENOENT)
@@ -375,10 +485,19 @@ mq_move_end(struct mq_mover *mv)
 {
 	int r;
 
+	size_t i;
+	int saved;
+
 	if (mv == NULL)
 		return 0;
 	r = mq_sync_dirs(mv->dest);
+	saved = errno;
+	unlock(mv->dest, LK_MOVER);
+	for (i = 0; i < mv->ntopics; i++)
+		mq_queue_close(mv->topics[i]);
+	free(mv->topics);
 	free(mv->ids);
 	free(mv);
+	errno = saved;
 	return r;
 }

@@ -139,6 +139,65 @@ ids() {
 	[ "$(msgs c)" -eq 1 ] && [ "$(($(msgs a) + $(msgs b)))" -eq 1 ]
 }
 
+@test "mv: a fan-out copy whose put is still on its way to dest is refused" {
+	mq-init a b
+	mq-sub t a
+	mq-put t <<<x >/dev/null
+	mq-sub t b
+	c=$(mq-ls a)
+	id=$(basename "$c" | cut -d, -f1)
+	# the topic's body stays in its tmp/ until every subscriber has it
+	: >"$S/t/tmp/$id"
+	run mq-mv b "$c"
+	[ "$status" -eq 65 ]
+	[[ "$output" == *"holds a message with that id"* ]]
+	[ "$(msgs b)" -eq 0 ]
+	rm "$S/t/tmp/$id"
+	mq-mv b "$c"
+	[ "$(msgs b)" -eq 1 ]
+	[ "$(msgs a)" -eq 0 ]
+}
+
+@test "mv: two movers into one queue take turns (byte 517), so none doubles an id" {
+	[ -r /proc/locks ] || skip "no /proc/locks to see mq-mv wait"
+	mq-init d
+	mq-put q <<<x >/dev/null
+	# a mover into d under way, waiting for its input
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	mq-mv d <"$BATS_TEST_TMPDIR/in" &
+	first=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	# the second waits for the first to end before it lists d's ids
+	mq-mv -a q d 5>&- &
+	second=$!
+	wait_for 10 lock_waits "$S/d/lock" 517
+	[ "$(msgs d)" -eq 0 ]
+	exec 5>&-
+	wait "$first"
+	wait "$second"
+	[ "$(msgs d)" -eq 1 ]
+}
+
+@test "mv: an id moved out of dest since the mover listed it is not refused (movers both ways)" {
+	mq-init a b
+	id=$(mq-put b <<<x)
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	# a mover into b that has listed b's ids (it waits for its input)
+	mq-mv b <"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/err" &
+	m=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	wait_for 10 bash -c "read -r n fd rest </proc/$m/syscall && [ \"\$n\" = 0 ] && [ \"\$fd\" = 0x0 ]"
+	# the other way meanwhile: the message comes to a
+	mq-mv -a b a
+	[ "$(msgs a)" -eq 1 ]
+	mq-ls a >&5
+	exec 5>&-
+	wait "$m"
+	[ ! -s "$BATS_TEST_TMPDIR/err" ]
+	[ "$(msgs a)" -eq 0 ]
+	[ "$(ids b)" = "$id" ]
+}
+
 @test "mv: dest the source, a topic, a bad name or missing: refused, nothing moves" {
 	mq-put q <<<x >/dev/null
 	f=$(mq-ls q)

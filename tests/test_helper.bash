@@ -68,6 +68,15 @@ sigkill_worker() {
 	wait "$w" || true
 }
 
+# lock_waits FILE BYTE [READ|WRITE] - a process waits to lock BYTE of the
+# lock file FILE (an open file description lock, as the tools take;
+# WRITE unless told)
+lock_waits() {
+	local ino
+	ino=$(stat -c %i "$1")
+	grep -Eq -- "-> OFDLCK +ADVISORY +${3:-WRITE} +-1 +[0-9a-f]+:[0-9a-f]+:$ino $2 $2\$" /proc/locks
+}
+
 # field F PATH - the value of field F in the message name of PATH
 field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
