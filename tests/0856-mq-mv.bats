@@ -339,3 +339,72 @@ ids() {
 	[ "$(msgs q)" -eq 0 ]
 	[ "$(mq-stat d | awk '$1 == "d" { print $2 }')" -eq 2000 ]
 }
+
+# out_ok QUEUE - no ordered group has two messages out in QUEUE (ready,
+# delayed, held or in flight) at once
+out_ok() {
+	! find "$S/$1/ready" "$S/$1/delayed" "$S/$1/held" "$S/$1/inflight" \
+	    -type f -name '*,g*' | sed 's/.*,g\([0-9a-f]*\).*/\1/' |
+	    sort | uniq -d | grep -q .
+}
+
+@test "mv: SIGKILL at random moments, keys, groups and headers, -a and named paths: one queue each, keys and headers kept" {
+	declare -A id
+	for i in $(seq 40); do
+		id[$i]=$(mq-put -k "k$i" -H "n=$i" q <<<"k$i")
+	done
+	for g in 1 2 3 4; do
+		seq 40 | sed "s/^/g$g-/" | mq-put -l -g "g$g" -H "grp=g$g" q \
+		    >/dev/null
+	done
+	seq 60 | mq-put -l -H n=plain q >/dev/null
+	mq-init d
+	want=$(ids q)
+	[ "$(wc -l <<<"$want")" -eq 260 ]
+	from=q to=d
+	for i in $(seq 30); do
+		if [ $((i % 2)) -eq 0 ]; then
+			mq-mv -a "$from" "$to" &
+		else
+			mq-ls "$from" >"$BATS_TEST_TMPDIR/paths"
+			mq-mv "$to" <"$BATS_TEST_TMPDIR/paths" &
+		fi
+		sleep "0.0$((RANDOM % 40))"
+		kill -9 $! 2>/dev/null || true
+		wait $! || true
+		# in one queue or the other, never both, never neither
+		[ "$(ids q d)" = "$want" ]
+		out_ok q
+		out_ok d
+		# what a kill left (a group's next not released) is fsck's
+		[ $((i % 5)) -ne 0 ] || mq-fsck q d >/dev/null || true
+		t=$from from=$to to=$t
+	done
+	mq-fsck q d >/dev/null || true
+	mq-mv -a q d
+	mq-fsck q d >/dev/null || true
+	mq-mv -a q d
+	[ "$(ids d)" = "$want" ]
+	[ "$(msgs q)" -eq 0 ]
+	# keys: live in d, for the message of each
+	for i in $(seq 40); do
+		[ "$(mq-put -k "k$i" d <<<again)" = "${id[$i]}" ]
+	done
+	[ "$(msgs d)" -eq 260 ]
+	# headers went with each file
+	for f in $(find "$S/d" -path "$S/d/keys" -prune -o -type f -name '*,*' -print); do
+		h=$(getfattr --only-values -n user.mq.h "$f" | tr '\0' ' ')
+		case $(cat "$f") in
+		k*) [ "$h" = "n=$(cut -c2- "$f") " ] ;;
+		g*) [ "$h" = "grp=$(cut -d- -f1 "$f") " ] ;;
+		*) [ "$h" = "n=plain " ] ;;
+		esac
+	done
+	# every message delivered once
+	n=0
+	while h=$(mq-get d) && [ -n "$h" ]; do
+		mq-ack "$h"
+		n=$((n + 1))
+	done
+	[ "$n" -eq 260 ]
+}
