@@ -13,17 +13,10 @@ ids() {
 }
 
 @test "mv: a ready, a delayed, a held and a dead message by path: ready (or delayed) in dest, ids kept" {
-	conf max_attempts=1
-	mq-put q <<<dead >/dev/null
-	mq-nack "$(mq-get q)"
-	mq-put -D 1h q <<<delayed >/dev/null
-	mq-put q <<<held >/dev/null
-	held=$(files q ready | mq-hold)
-	mq-put q <<<ready >/dev/null
+	four_states q
 	mq-init d
 	before=$(ids q)
-	r=$(files q ready) dl=$(files q delayed) x=$(files q dead)
-	run mq-mv d "$r" "$dl" "$held" "$x"
+	run mq-mv d "$ready_f" "$delayed_f" "$held_f" "$dead_f"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	[ "$(msgs q)" -eq 0 ]
@@ -78,7 +71,8 @@ ids() {
 	mq-init d
 	mq-mv d "$f"
 	g=$(mq-ls d)
-	[[ "$g" == */ready/8.* ]] && [[ "$g" == *,a0,* ]]
+	[[ "$g" == */ready/8.* ]]
+	[[ "$g" == *,a0,* ]]
 	[ "${g##*/}" = "$(sed 's/,a1,/,a0,/' <<<"${f##*/}")" ]
 	[ "$(cat "$g")" = body ]
 	run mq-show "$g"
@@ -118,7 +112,8 @@ ids() {
 	run mq-mv -a q d
 	[ "$status" -eq 65 ]
 	[[ "$output" == *"some kept"* ]]
-	[ "$(msgs q)" -eq 1 ] && [ "$(msgs d)" -eq 2 ]
+	[ "$(msgs q)" -eq 1 ]
+	[ "$(msgs d)" -eq 2 ]
 }
 
 @test "mv: an id dest holds is refused (65): a fan-out copy to a fellow subscriber" {
@@ -128,7 +123,8 @@ ids() {
 	run mq-mv b "$(mq-ls a)"
 	[ "$status" -eq 65 ]
 	[[ "$output" == *"holds a message with that id"* ]]
-	[ "$(msgs a)" -eq 1 ] && [ "$(msgs b)" -eq 1 ]
+	[ "$(msgs a)" -eq 1 ]
+	[ "$(msgs b)" -eq 1 ]
 	run mq-mv -a a b
 	[ "$status" -eq 65 ]
 	[ "$(msgs a)" -eq 1 ]
@@ -136,7 +132,8 @@ ids() {
 	mq-init c
 	run mq-mv c "$(mq-ls a)" "$(mq-ls b)"
 	[ "$status" -eq 65 ]
-	[ "$(msgs c)" -eq 1 ] && [ "$(($(msgs a) + $(msgs b)))" -eq 1 ]
+	[ "$(msgs c)" -eq 1 ]
+	[ "$(($(msgs a) + $(msgs b)))" -eq 1 ]
 }
 
 @test "mv: a fan-out copy whose put is still on its way to dest is refused" {
@@ -219,7 +216,8 @@ ids() {
 	[ "$status" -eq 66 ]
 	run mq-mv -a q
 	[ "$status" -eq 64 ]
-	[ -e "$f" ] && [ "$(msgs q)" -eq 1 ]
+	[ -e "$f" ]
+	[ "$(msgs q)" -eq 1 ]
 }
 
 @test "mv: an in-flight handle is refused with 65, a message gone is 1" {
@@ -239,21 +237,15 @@ ids() {
 @test "mv: hostile paths are refused with 65 and nothing changes" {
 	mq-put q <<<x >/dev/null
 	mq-init d
-	f=$(mq-ls q)
-	ln -s "$f" "$S/q/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2"
-	ln "$f" "$BATS_TEST_TMPDIR/twin"
-	for p in "$S/q/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2" \
-	    "$f/../../../mq.conf" "$S/q/ready/4.0000000001/../../ready/x" \
-	    "$BATS_TEST_TMPDIR/twin" /etc/passwd "$S/q/tmp/x" \
-	    "$S/q/ready/9.0000000001/${f##*/}" "$(printf '%s\033[2J' "$f")"; do
+	hostile_paths q
+	for p in "${hostile[@]}"; do
 		run mq-mv d "$p"
 		[ "$status" -eq 65 ] || [ "$status" -eq 1 ]
 		[[ "$output" != *$'\033'* ]]
 	done
 	run mq-mv d "$f"
 	[ "$status" -eq 65 ]
-	rm "$BATS_TEST_TMPDIR/twin"
-	rm "$S/q/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2"
+	unplant_paths q
 	[ "$(msgs d)" -eq 0 ]
 	mq-mv d "$f"
 	[ "$(cat "$(mq-ls d)")" = x ]
