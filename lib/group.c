@@ -210,9 +210,8 @@ group_flush(struct mq_queue *q)
 		group_lock(q, q->groups.defer[i], F_UNLCK);
 	}
 	groups_forget(&q->groups);
-	/* every byte at once: two groups noted may share one */
 	if (q->groups.owed) {
-		lk(q, LK_OWED, LK_NGROUPS, F_UNLCK);
+		owed_unlock_all(q);
 		q->groups.owed = 0;
 	}
 	if (r == -1)

@@ -135,6 +135,7 @@ int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 int	 group_lock(struct mq_queue *, const char *hash, int type);
 int	 owed_lock(struct mq_queue *, const char *hash, int type);
 int	 owed_lock_try(struct mq_queue *, const char *hash);
+int	 owed_unlock_all(struct mq_queue *);
 
 /* own.c: the spool's mode and group on what we make; others' files */
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */

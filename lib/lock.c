@@ -140,3 +140,10 @@ owed_lock_try(struct mq_queue *q, const char *hash)
 {
 	return trylk(q, hash_byte(LK_OWED, LK_NGROUPS, hash), 1, F_WRLCK);
 }
+
+/* Drop every owed byte at once (two groups may share one). */
+int
+owed_unlock_all(struct mq_queue *q)
+{
+	return lk(q, LK_OWED, LK_NGROUPS, F_UNLCK);
+}
