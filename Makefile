@@ -45,7 +45,7 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
 
 TOOLS = mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick \
 	mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub \
-	mq-show mq-replay mq-commit mq-resolve
+	mq-show mq-replay mq-commit mq-resolve mq-mv
 # the bridge to AMQP brokers, linked dynamically with librabbitmq (and
 # OpenSSL, for amqps://)
 BRIDGE = mq-forward mq-recv

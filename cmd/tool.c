@@ -30,6 +30,7 @@ mq_exit_status(int err)
 		return MQ_EX_CONFIG;
 	case MQ_EISTOPIC:
 	case MQ_EISSUB:
+	case MQ_EMVTOPIC:
 		return MQ_EX_USAGE;
 	case MQ_EHANDLE:
 	case MQ_EKEYFILE:
@@ -40,6 +41,9 @@ mq_exit_status(int err)
 	case MQ_EHDRDUP:
 	case MQ_EHDRSIZE:
 	case MQ_EPATTERN:
+	case MQ_EIDCLASH:
+	case MQ_EKEYCLASH:
+	case MQ_ESAMEQ:
 	case EFBIG:
 	case EINVAL:
 	case ENAMETOOLONG:

@@ -57,6 +57,7 @@ _mq()
         mq-nack) argopts=dD ;;
         mq-touch) argopts=dL ;;
         mq-ls | mq-purge | mq-kick) argopts=ds ;;
+        mq-mv) argopts=ds flags=a ;;
         mq-stat) argopts=dwc flags=jP ;;
         mq-release) argopts=da ;;
         mq-show) flags=j ;;
@@ -123,7 +124,13 @@ _mq()
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             ;;
         g) mapfile -t COMPREPLY < <(compgen -g -- "$cur") ;;
-        s) _mq_add ready delayed inflight dead held done prepared ;;
+        s)
+            if [[ $cmd == mq-mv ]]; then
+                _mq_add ready delayed held dead
+            else
+                _mq_add ready delayed inflight dead held done prepared
+            fi
+            ;;
         t) [[ $cmd == mq-replay ]] && _mq_queues ;;
         a) _mq_queues ;;
         ?) ;; # a duration, time, count or key: nothing to offer
@@ -164,6 +171,15 @@ _mq()
                         fi
                         ;;
                     mq-stat:* | mq-init:* | mq-pause:* | mq-resume:* | mq-fsck:* | mq-sub:* | *:0) _mq_queues ;;
+                    mq-mv:*)
+                        # -a queue dest, or dest and the messages to move
+                        if [[ " ${COMP_WORDS[*]:1:COMP_CWORD-1} " == *" -a"* ]]; then
+                            ((${#args[@]} < 2)) && _mq_queues
+                        else
+                            _mq_paths "$spool"/*/ready/*/* "$spool"/*/delayed/*/* \
+                                "$spool"/*/held/* "$spool"/*/dead/*
+                        fi
+                        ;;
                     mq-work:1 | mq-resolve:1) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
                     mq-forward:*) ;; # url, exchange, routing key: nothing to offer
                     mq-recv:2) [[ ${args[0]} == *://* ]] && _mq_queues ;; # after url amqp-queue
@@ -185,4 +201,4 @@ _mq()
     return 0
 }
 
-complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-commit mq-resolve mq-forward mq-recv
+complete -F _mq mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-mv mq-fsck mq-sub mq-show mq-replay mq-commit mq-resolve mq-forward mq-recv

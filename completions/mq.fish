@@ -13,7 +13,7 @@ function __mq_argopts
             echo dD
         case '*mq-touch'
             echo dL
-        case '*mq-ls' '*mq-purge' '*mq-kick'
+        case '*mq-ls' '*mq-purge' '*mq-kick' '*mq-mv'
             echo ds
         case '*mq-release'
             echo da
@@ -146,7 +146,7 @@ function __mq_recv_queue
     test (count $a) -eq 3; and string match -q '*://*' -- $a[2]
 end
 
-set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-fsck mq-sub mq-show mq-replay mq-commit mq-resolve mq-forward mq-recv
+set -l tools mq-put mq-get mq-ack mq-nack mq-touch mq-ls mq-stat mq-kick mq-purge mq-init mq-pause mq-resume mq-work mq-hold mq-release mq-rm mq-mv mq-fsck mq-sub mq-show mq-replay mq-commit mq-resolve mq-forward mq-recv
 for t in $tools
     complete -c $t -s d -x -a '(__fish_complete_directories (commandline -ct))' -d 'Spool root'
     complete -c $t -s h -d 'Show usage'
@@ -243,3 +243,8 @@ complete -c mq-replay -s t -x -a '(__mq_queues)' -d 'Replay into this queue'
 complete -c mq-replay -n '__fish_contains_opt -s a' -a '(__mq_queues)' -d Queue
 complete -c mq-replay -n 'not __fish_contains_opt -s a' -a '(__mq_done)' -d 'Done message'
 complete -c mq-commit -a '(__mq_prepared)' -d 'Prepared message'
+complete -c mq-mv -s a -d 'Move every message of a state of a queue'
+complete -c mq-mv -s s -x -a 'ready delayed held dead' -d 'With -a, the state to move'
+complete -c mq-mv -n '__mq_nargs 0' -a '(__mq_queues)' -d Queue
+complete -c mq-mv -n '__mq_nargs 1; and __fish_seen_argument -s a' -a '(__mq_queues)' -d 'Destination queue'
+complete -c mq-mv -n 'not __mq_nargs 0; and not __fish_seen_argument -s a' -a '(__mq_removable)' -d Message

@@ -71,6 +71,16 @@ mq_strerror(int err)
 	case MQ_EGONE:
 		return "no longer prepared: rolled back, committed, or dead "
 		    "as unresolved";
+	case MQ_EMVTOPIC:
+		return "the destination is a topic: its puts go to its "
+		    "subscribers, move to one of them";
+	case MQ_EIDCLASH:
+		return "the destination holds a message with that id";
+	case MQ_EKEYCLASH:
+		return "the destination knows the message's key for another "
+		    "message";
+	case MQ_ESAMEQ:
+		return "the message is in the destination queue already";
 	case EFBIG:
 		return "message larger than max_size";
 	default:

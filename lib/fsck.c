@@ -360,7 +360,10 @@ scan(struct fsck *f)
 /*
  * Busy groups with no message out.  Each candidate is looked at again
  * under its group lock (nothing of the group goes out without it) after a
- * fresh scan, and only then released.
+ * fresh scan, and only then released, unless another's release of it is
+ * owed: its out message left on a road that releases the next once its
+ * other locks are dropped (group_leaving), and a release here too would
+ * let two of the group out.
  */
 static int
 stuck_groups(struct fsck *f)
@@ -385,10 +388,12 @@ stuck_groups(struct fsck *f)
 		}
 		if (group_lock(q, g[i], F_WRLCK) == -1 || scan(f) == -1) {
 			r = -1;
-		} else if (!has(f->groups, f->ngroups, g[i])) {
+		} else if (!has(f->groups, f->ngroups, g[i]) &&
+		    (r = group_owed(q, g[i])) == 0) {
 			f->r->groups++;
 			r = group_next(q, g[i]);
-		}
+		} else if (r == 1)
+			r = 0;
 		group_lock(q, g[i], F_UNLCK);
 	}
 	free_names(g, ng);

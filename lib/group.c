@@ -19,9 +19,15 @@
  *   other lock except a key lock.  Moves into and out of groups/ also hold
  *   the queue lock shared, so mq-purge (exclusive) sees them whole.
  * - Code that settles a message while it holds the lease, promote or
- *   queue lock (reclaim, promote, purge) cannot take a group lock without
- *   breaking the lock order: it notes the group and group_flush releases
- *   the next message once those locks are dropped.
+ *   queue lock (reclaim, promote, purge, mq-rm, mq-mv) cannot take a group
+ *   lock without breaking the lock order: it notes the group and
+ *   group_flush releases the next message once those locks are dropped.
+ *   From before the out message leaves until then, the group has no
+ *   message out and its release is owed: the road holds the group's owed
+ *   byte shared (group_leaving), so that mq-fsck, which releases a group
+ *   it finds with none out, passes it by (group_owed) instead of letting
+ *   a second message out beside the one the flush will release.  A crash
+ *   drops the byte with the process: the group is then stuck for mq-fsck.
  * - An ack publishes the next message before it removes the acked one: a
  *   crash in between delivers the acked message again (a duplicate, never
  *   a group stuck for good).  A group noted for a later flush that never
@@ -151,12 +157,40 @@ groups_forget(struct groups *g)
 	g->ndefer = g->capdefer = 0;
 }
 
+/*
+ * The out message of a group is about to leave without its group lock:
+ * its release is owed until group_flush.  One that then does not leave
+ * keeps the byte until the flush, or the queue's close: mq-fsck only
+ * waits longer to release a group that is stuck.
+ */
+int
+group_leaving(struct mq_queue *q, const char *hash)
+{
+	if (owed_lock(q, hash, F_RDLCK) == -1)
+		return -1;
+	q->groups.owed = 1;
+	return 0;
+}
+
 /* Note a group whose out message left while other locks were held. */
 int
 group_defer(struct mq_queue *q, const char *hash)
 {
 	return names_push(&q->groups.defer, &q->groups.ndefer,
 	    &q->groups.capdefer, hash);
+}
+
+/*
+ * Whether another's release of the group's next is owed (call holding the
+ * group lock, under which such a release is made).  The byte is shared by
+ * groups whose hashes meet modulo LK_NGROUPS: a yes can be another group's.
+ */
+int
+group_owed(struct mq_queue *q, const char *hash)
+{
+	if (owed_lock_try(q, hash) == 0)
+		return owed_lock(q, hash, F_UNLCK) == -1 ? -1 : 0;
+	return errno == EAGAIN || errno == EACCES ? 1 : -1;
 }
 
 /* Release the next message of every group noted; no other lock is held. */
@@ -176,46 +210,66 @@ group_flush(struct mq_queue *q)
 		group_lock(q, q->groups.defer[i], F_UNLCK);
 	}
 	groups_forget(&q->groups);
+	if (q->groups.owed) {
+		owed_unlock_all(q);
+		q->groups.owed = 0;
+	}
 	if (r == -1)
 		errno = saved;
 	return r;
 }
 
 /*
- * Call fn on every message waiting in groups/ (junk is passed over); fn
- * returns 0 to go on.  The directories of the groups are marked changed
- * when mark is set.
+ * Call fn on every message waiting in the group of hash, in put order
+ * (name order: junk is passed over); fn returns 0 to go on.  The group's
+ * directory is marked changed when mark is set.
  */
+int
+group_waiting(struct mq_queue *q, const char *hash, int mark,
+    int (*fn)(struct mq_queue *, int fd, const char *name,
+    const struct mq_name *, void *),
+    void *arg)
+{
+	struct mq_name m;
+	char **v, rel[STATEDIR_MAX];
+	size_t n, j;
+	int gfd, fd, r = 0;
+
+	if ((gfd = groups_dir(q, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((fd = mq_opendirat(gfd, hash)) == -1)
+		return 0;
+	if (list_names(fd, ".", &v, &n, LN_SORT | LN_FILES) == 0) {
+		for (j = 0; j < n && r == 0; j++)
+			if (mq_name_parse(v[j], &m) == 0 &&
+			    name_fits(&m, MQ_READY, NULL))
+				r = fn(q, fd, v[j], &m, arg);
+		free_names(v, n);
+	}
+	close(fd);
+	fmt_groupdir(rel, hash);
+	if (r == 0 && mark && mark_dirty(q, rel) == -1)
+		r = -1;
+	return r;
+}
+
+/* group_waiting of every group. */
 int
 group_each_waiting(struct mq_queue *q, int mark,
     int (*fn)(struct mq_queue *, int fd, const char *name,
     const struct mq_name *, void *),
     void *arg)
 {
-	struct mq_name m;
-	char **g, **v, rel[64];
-	size_t ng, n, i, j;
-	int gfd, fd, r = 0;
+	char **g;
+	size_t ng, i;
+	int gfd, r = 0;
 
 	if ((gfd = groups_dir(q, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (list_names(gfd, ".", &g, &ng, LN_DIRS) == -1)
 		return -1;
-	for (i = 0; i < ng && r == 0; i++) {
-		if ((fd = mq_opendirat(gfd, g[i])) == -1)
-			continue;
-		if (list_names(fd, ".", &v, &n, LN_FILES) == 0) {
-			for (j = 0; j < n && r == 0; j++)
-				if (mq_name_parse(v[j], &m) == 0 &&
-				    name_fits(&m, MQ_READY, NULL))
-					r = fn(q, fd, v[j], &m, arg);
-			free_names(v, n);
-		}
-		close(fd);
-		fmt_groupdir(rel, g[i]);
-		if (r == 0 && mark && mark_dirty(q, rel) == -1)
-			r = -1;
-	}
+	for (i = 0; i < ng && r == 0; i++)
+		r = group_waiting(q, g[i], mark, fn, arg);
 	free_names(g, ng);
 	return r;
 }

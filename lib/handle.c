@@ -385,7 +385,7 @@ mq_open_message(struct mq_session *s, const char *path,
  * dropped (r its result): a file gone is a message gone from that state;
  * the groups a message that left let go on; its directory to sync.
  */
-static int
+int
 moved(struct target *t, int r)
 {
 	if (r == -1 && errno == ENOENT)

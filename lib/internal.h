@@ -127,6 +127,7 @@ void	 dirty_close(struct dirty *);
 #define LK_BACKLOG	517	/* the backlog record: see backlog.c */
 #define LK_DONE		518	/* the done record: see done.c */
 #define LK_DROP		519	/* dropping expired done messages */
+#define LK_MOVER	520	/* a run of mq-mv into the queue: transfer.c */
 #define LK_BACKLOGREC	(LK_RATEREC + LK_RATELEN)
 #define LK_BACKLOGLEN	64
 #define LK_DONEREC	(LK_BACKLOGREC + LK_BACKLOGLEN)	/* after the backlog's */
@@ -137,6 +138,7 @@ void	 dirty_close(struct dirty *);
 #define LK_NGROUPS	1024
 #define LK_ASKS		3072	/* ask locks (mq-resolve): 3072 to 4095 */
 #define LK_NASKS	1024
+#define LK_OWED		4096	/* a group's release owed: bytes 4096 to 5119 */
 int	 lk(struct mq_queue *, off_t, off_t, int type);
 int	 trylk(struct mq_queue *, off_t, off_t, int type);
 #define lock_sh(q, at)	lk((q), (at), 1, F_RDLCK)
@@ -149,6 +151,9 @@ int	 key_lock_all(struct mq_queue *, const struct mq_name *, size_t,
 int	 group_lock(struct mq_queue *, const char *hash, int type);
 int	 record_put(struct mq_queue *, off_t at, size_t len, const char *);
 int	 ask_lock(struct mq_queue *, const char *hash, int type);
+int	 owed_lock(struct mq_queue *, const char *hash, int type);
+int	 owed_lock_try(struct mq_queue *, const char *hash);
+int	 owed_unlock_all(struct mq_queue *);
 
 /* own.c: the spool's mode and group on what we make; others' files */
 #define OWN_QUEUE	2	/* own_fd's dir: the queue's own directory */
@@ -167,6 +172,7 @@ void	 spool_close_queue(struct mq_queue *);
 int	 state_dir(struct mq_queue *, int state);
 int	 open_dir(struct mq_queue *, int dirfd, const char *name, int create);
 void	 spool_of(const struct mq_queue *, char *buf, size_t len);
+int	 topics_of(const struct mq_queue *, char ***names, size_t *n);
 
 /* pause.c: mq_pause, mq_resume, mq_paused (mq.h) */
 
@@ -288,12 +294,18 @@ struct groups {
 	int		 fd;		/* groups/, -1 until used */
 	char		**defer;	/* groups whose next is due */
 	size_t		 ndefer, capdefer;
+	int		 owed;		/* an owed lock held (group_leaving) */
 };
 int	 group_put(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 group_next(struct mq_queue *, const char *hash);
+int	 group_leaving(struct mq_queue *, const char *hash);
 int	 group_defer(struct mq_queue *, const char *hash);
+int	 group_owed(struct mq_queue *, const char *hash);
 int	 group_flush(struct mq_queue *);
+int	 group_waiting(struct mq_queue *, const char *hash, int mark,
+	    int (*fn)(struct mq_queue *, int fd, const char *name,
+	    const struct mq_name *, void *), void *);
 int	 group_each_waiting(struct mq_queue *, int mark,
 	    int (*fn)(struct mq_queue *, int fd, const char *name,
 	    const struct mq_name *, void *), void *);
@@ -444,6 +456,11 @@ int	 resolve(struct mq_session *, const char *path, unsigned states,
 int	 resolve_cached(const struct mq_session *, const char *path);
 void	 target_close(struct target *);
 int	 gone(int state);
+
+/* handle.c: the end of a move of a resolved message */
+int	 moved(struct target *, int r);
+
+/* transfer.c: messages to another queue (mq_move, ...): mq.h */
 
 /* sub.c: subscriptions and bindings changed (mq_subscribe, ...): mq.h */
 

@@ -157,3 +157,28 @@ ask_lock(struct mq_queue *q, const char *hash, int type)
 
 	return type == F_UNLCK ? lk(q, at, 1, type) : trylk(q, at, 1, type);
 }
+
+/*
+ * The byte that says a group's next is owed: shared from before its out
+ * message leaves, by a road that cannot hold the group lock, until the
+ * next is released (group.c); LK_OWED + the group lock's offset.
+ */
+int
+owed_lock(struct mq_queue *q, const char *hash, int type)
+{
+	return lk(q, hash_byte(LK_OWED, LK_NGROUPS, hash), 1, type);
+}
+
+/* The owed byte, exclusive, only if it is free: EAGAIN if not. */
+int
+owed_lock_try(struct mq_queue *q, const char *hash)
+{
+	return trylk(q, hash_byte(LK_OWED, LK_NGROUPS, hash), 1, F_WRLCK);
+}
+
+/* Drop every owed byte at once (two groups may share one). */
+int
+owed_unlock_all(struct mq_queue *q)
+{
+	return lk(q, LK_OWED, LK_NGROUPS, F_UNLCK);
+}

@@ -401,6 +401,21 @@ const struct mq_conferr *mq_session_conferr(const struct mq_session *);
 int	 mq_session_sync(struct mq_session *);
 int	 mq_session_end(struct mq_session *);
 
+/*
+ * transfer.c: moving messages to another queue of the spool (mq-mv),
+ * keeping id, key, group, priority, expiry and headers; attempts start
+ * again.  A mover lists the ids of dest once (MQ_EMVTOPIC for a topic).
+ * A message refused: MQ_EIDCLASH, MQ_EKEYCLASH, MQ_ESAMEQ.
+ */
+struct mq_mover;
+struct mq_mover *mq_move_begin(struct mq_queue *dest);
+/* a ready, delayed, held or dead message by its path */
+int	 mq_move(struct mq_mover *, struct mq_session *, const char *path);
+/* every message of a state but in flight; those refused stay */
+int	 mq_move_all(struct mq_mover *, struct mq_queue *src, int state,
+	    long long *n);
+int	 mq_move_end(struct mq_mover *);
+
 /* state.c: whole-state operations */
 struct mq_stat {
 	long long	 count[MQ_NSTATES];
@@ -473,6 +488,10 @@ int	 mq_fsck(struct mq_queue *, int dry, int64_t tmp_age_ms,
 #define MQ_EPATTERN	4120	/* errno: a bad binding pattern */
 #define MQ_EUNTRUSTED	4121	/* errno: bindings not the topic owner's */
 #define MQ_EUNROUTABLE	4122	/* errno: no binding matches the key */
+#define MQ_EMVTOPIC	4123	/* errno: a topic holds no messages */
+#define MQ_EIDCLASH	4124	/* errno: the queue holds that id */
+#define MQ_EKEYCLASH	4125	/* errno: the queue knows the key for another */
+#define MQ_ESAMEQ	4126	/* errno: in that queue already */
 #define MQ_EFULL	4130	/* errno: the queue's backlog is at its limit */
 #define MQ_EPREPARED	4131	/* errno: the key's message is prepared */
 #define MQ_EGONE	4132	/* errno: no longer prepared */

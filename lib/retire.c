@@ -25,10 +25,10 @@
  *   replay.  A done message that goes leaves the done record.
  * - If it was its group's out message (RT_OUT), the group's next is due:
  *   it is noted, and group_flush releases it once the caller has dropped
- *   its locks (group.c).  Not so for a dead message, whose group went on
- *   when it died, nor for one waiting in groups/, which was never out,
- *   nor a done one; nor for an ack, which releases the next itself,
- *   before the unlink.
+ *   its locks, owed from before the unlink (group_leaving, group.c).  Not
+ *   so for a dead message, whose group went on when it died, nor for one
+ *   waiting in groups/, which was never out, nor a done one; nor for an
+ *   ack, which releases the next itself, before the unlink.
  * Call with the queue lock held, shared or exclusive.
  */
 int
@@ -37,6 +37,9 @@ retire(struct mq_queue *q, int fromfd, const char *from,
 {
 	int k, r, saved;
 
+	if ((how & RT_OUT) && m->group[0] != '\0' &&
+	    group_leaving(q, m->group) == -1)
+		return -1;
 	if ((k = key_release(q, m)) == -1)
 		return -1;
 	if ((how & RT_ACK) && q->conf.retain_ms > 0)
@@ -83,6 +86,8 @@ int
 bury(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m,
     const char *reason)
 {
+	if (m->group[0] != '\0' && group_leaving(q, m->group) == -1)
+		return -1;
 	if (entomb(q, fromfd, from, m, reason) == -1)
 		return -1;
 	return m->group[0] != '\0' ? group_defer(q, m->group) : 0;

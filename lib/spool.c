@@ -392,3 +392,29 @@ spool_of(const struct mq_queue *q, char *buf, size_t len)
 	if ((slash = strrchr(buf, '/')) != NULL)
 		slash[slash == buf] = '\0';	/* "/q" lies in "/" */
 }
+
+/*
+ * The topics of the spool that q subscribes to (a subs/ entry of its
+ * name), in name order.
+ */
+int
+topics_of(const struct mq_queue *q, char ***names, size_t *n)
+{
+	char spool[PATH_MAX], path[PATH_MAX], **v;
+	size_t i, j;
+
+	spool_of(q, spool, sizeof(spool));
+	if (mq_list_queues(spool, &v, n) == -1)
+		return -1;
+	for (i = j = 0; i < *n; i++)
+		if (strcmp(v[i], q->name) != 0 &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s/%s/%s", spool,
+		    v[i], L_SUBS, q->name) < sizeof(path) &&
+		    faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			v[j++] = v[i];
+		else
+			free(v[i]);
+	*n = j;
+	*names = v;
+	return 0;
+}

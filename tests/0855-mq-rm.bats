@@ -4,16 +4,12 @@ load test_helper
 bats_require_minimum_version 1.5.0
 
 @test "rm: a ready, a delayed, a held and a dead message are deleted, nothing printed" {
-	conf max_attempts=1
-	mq-put q <<<dead >/dev/null
-	mq-nack "$(mq-get q)"
-	mq-put -D 1h q <<<delayed >/dev/null
-	mq-put q <<<held >/dev/null
-	held=$(files q ready | mq-hold)
-	mq-put q <<<ready >/dev/null
-	r=$(files q ready) d=$(files q delayed) x=$(files q dead)
-	[ -n "$r" ] && [ -n "$d" ] && [ -n "$x" ] && [ -e "$held" ]
-	run mq-rm "$r" "$d" "$held" "$x"
+	four_states q
+	[ -n "$ready_f" ]
+	[ -n "$delayed_f" ]
+	[ -n "$dead_f" ]
+	[ -e "$held_f" ]
+	run mq-rm "$ready_f" "$delayed_f" "$held_f" "$dead_f"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	[ "$(msgs q)" -eq 0 ]
@@ -44,7 +40,8 @@ bats_require_minimum_version 1.5.0
 	run mq-rm <"$BATS_TEST_TMPDIR/paths"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"message moved meanwhile"* ]]
-	[ "$(msgs q)" -eq 1 ] && [ -e "$h" ]
+	[ "$(msgs q)" -eq 1 ]
+	[ -e "$h" ]
 	conf max_attempts=1
 	mq-nack "$h"
 	d=$(mq-ls -s dead q)
@@ -55,13 +52,8 @@ bats_require_minimum_version 1.5.0
 
 @test "rm: hostile paths are refused with 65 and nothing changes" {
 	mq-put q <<<x >/dev/null
-	f=$(mq-ls q)
-	ln -s "$f" "$S/q/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2"
-	ln "$f" "$BATS_TEST_TMPDIR/twin"
-	for p in "$S/q/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2" \
-	    "$f/../../../mq.conf" "$S/q/ready/4.0000000001/../../ready/x" \
-	    "$BATS_TEST_TMPDIR/twin" /etc/passwd "$S/q/tmp/x" \
-	    "$S/q/ready/9.0000000001/${f##*/}" "$(printf '%s\033[2J' "$f")"; do
+	hostile_paths q
+	for p in "${hostile[@]}"; do
 		run mq-rm "$p"
 		[ "$status" -eq 65 ] || [ "$status" -eq 1 ]
 		[[ "$output" != *$'\033'* ]]
@@ -69,8 +61,7 @@ bats_require_minimum_version 1.5.0
 	# the hard link makes the real one refused as well: no twin is acted on
 	run mq-rm "$f"
 	[ "$status" -eq 65 ]
-	rm "$BATS_TEST_TMPDIR/twin"
-	rm "$S/q/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2"
+	unplant_paths q
 	[ "$(cat "$f")" = x ]
 	mq-rm "$f"
 	[ "$(msgs q)" -eq 0 ]

@@ -576,9 +576,7 @@ while not os.path.exists(sys.argv[3] + "/release"):
 
 # waiter QUEUE - mq-sub (or another) waits for byte 515 of QUEUE's lock file
 waiter() {
-	local ino
-	ino=$(stat -c %i "$S/$1/lock")
-	grep -Eq -- "-> OFDLCK +ADVISORY +WRITE +-1 +[0-9a-f]+:[0-9a-f]+:$ino 515 515\$" /proc/locks
+	lock_waits "$S/$1/lock" 515
 }
 
 @test "sub: a put that saw no subscriber before mq-sub locked is counted: mq-sub refuses" {

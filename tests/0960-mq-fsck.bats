@@ -139,6 +139,36 @@ tree() {
 	[ "$status" -eq 0 ]
 }
 
+@test "fsck: a group whose release another still owes (byte 4096+H held) is left to it" {
+	seq 3 | mq-put -l -g G q >/dev/null
+	h=$(mq-get q)
+	# a road that made the out message leave, its release not yet made
+	# (mq-rm, a purge, a reclaim to dead/, mq-mv: group_flush to come)
+	g=$(hash G)
+	python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_SH, 1, 4096 + int(sys.argv[2][:4], 16) % 1024)
+open(sys.argv[3] + "/held", "w").close()
+while not os.path.exists(sys.argv[3] + "/release"):
+    time.sleep(0.01)
+' "$S/q/lock" "$g" "$BATS_TEST_TMPDIR" &
+	wait_for 10 test -e "$BATS_TEST_TMPDIR/held"
+	rm "$h"
+	run mq-fsck q
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" groups=0 "* ]]
+	run mq-get q
+	[ "$status" -eq 1 ]
+	# the road died without its release: the group is stuck, and freed
+	: >"$BATS_TEST_TMPDIR/release"
+	wait
+	run mq-fsck q
+	[ "$status" -eq 1 ]
+	[[ "$output" == *" groups=1 "* ]]
+	[ "$(cat "$(mq-get q)")" = 2 ]
+}
+
 @test "fsck: a live key whose message vanished starts its window" {
 	echo 'dedup_window = 1s' >"$MQ_CONF"
 	id=$(mq-put -k order-7 q <<<x)

@@ -94,9 +94,7 @@ while not os.path.exists(sys.argv[2] + "/release"):
 
 # put_waits - a put to the far queue waits for byte 515 of its lock file
 put_waits() {
-	local ino
-	ino=$(stat -c %i "$T/far/in/lock")
-	grep -Eq -- "-> OFDLCK +ADVISORY +READ +-1 +[0-9a-f]+:[0-9a-f]+:$ino 515 515\$" /proc/locks
+	lock_waits "$T/far/in/lock" 515 READ
 }
 
 @test "bridge: mq-recv killed mid-stream: a second run puts the rest, each once" {

@@ -68,6 +68,50 @@ sigkill_worker() {
 	wait "$w" || true
 }
 
+# four_states QUEUE - one message of each state a path may name (bodies
+# ready, delayed, held, dead); their paths in ready_f, delayed_f, held_f
+# and dead_f (max_attempts is set to 1 for the dead one)
+# shellcheck disable=SC2034 # for the test files
+four_states() {
+	conf max_attempts=1
+	mq-put "$1" <<<dead >/dev/null
+	mq-nack "$(mq-get "$1")"
+	mq-put -D 1h "$1" <<<delayed >/dev/null
+	mq-put "$1" <<<held >/dev/null
+	held_f=$(files "$1" ready | mq-hold)
+	mq-put "$1" <<<ready >/dev/null
+	ready_f=$(files "$1" ready) delayed_f=$(files "$1" delayed)
+	dead_f=$(files "$1" dead)
+}
+
+# hostile_paths QUEUE - plant a symbolic link and a second hard link to
+# QUEUE's one ready message (its path in f), and set hostile to paths a
+# tool that takes message paths must refuse; unplant_paths QUEUE undoes it
+# shellcheck disable=SC2034 # for the test files
+hostile_paths() {
+	local link=$S/$1/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2
+	f=$(mq-ls "$1")
+	ln -s "$f" "$link"
+	ln "$f" "$BATS_TEST_TMPDIR/twin"
+	hostile=("$link" "$f/../../../mq.conf"
+	    "$S/$1/ready/4.0000000001/../../ready/x" "$BATS_TEST_TMPDIR/twin"
+	    /etc/passwd "$S/$1/tmp/x" "$S/$1/ready/9.0000000001/${f##*/}"
+	    "$(printf '%s\033[2J' "$f")")
+}
+unplant_paths() {
+	rm "$BATS_TEST_TMPDIR/twin"
+	rm "$S/$1/ready/4.0000000001/1700000000.000000.aaaaaaaa,p4,a0,s2"
+}
+
+# lock_waits FILE BYTE [READ|WRITE] - a process waits to lock BYTE of the
+# lock file FILE (an open file description lock, as the tools take;
+# WRITE unless told)
+lock_waits() {
+	local ino
+	ino=$(stat -c %i "$1")
+	grep -Eq -- "-> OFDLCK +ADVISORY +${3:-WRITE} +-1 +[0-9a-f]+:[0-9a-f]+:$ino $2 $2\$" /proc/locks
+}
+
 # field F PATH - the value of field F in the message name of PATH
 field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
