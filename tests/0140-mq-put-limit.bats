@@ -311,3 +311,60 @@ record() {
 	[ "$(backlog q)" = 0 ]
 	mq-ls -s dead q | grep -v ',roverflow$' | { ! grep .; }
 }
+
+@test "limit: a commit into a full queue is refused (75); the message stays prepared" {
+	conf max_length=1
+	h=$(mq-put -P q <<<half)
+	mq-put q <<<a >/dev/null
+	run -75 mq-commit "$h"
+	[[ "$output" == *"queue full"* ]]
+	[ -e "$h" ]
+	[ "$(backlog q)" = 1 ]
+	mq-ack "$(mq-get q)"
+	mq-commit "$h"
+	[ "$(cat "$(mq-ls q)")" = half ]
+	[ "$(backlog q)" = 1 ]
+}
+
+@test "limit: a replay into a full queue is refused (75) and copies nothing" {
+	conf max_length=1 retain=1h
+	mq-put q <<<a >/dev/null
+	mq-ack "$(mq-get q)"
+	mq-put q <<<b >/dev/null
+	done=$(mq-ls -s done q)
+	run -75 mq-replay "$done"
+	[[ "$output" == *"queue full"* ]]
+	run -75 mq-replay -a q
+	[[ "$output" == *"queue full"* ]]
+	[ -e "$done" ]
+	[ "$(count "$S/q/ready")" -eq 1 ]
+	[ "$(backlog q)" = 1 ]
+	mq-ack "$(mq-get q)"
+	mq-replay "$done" >/dev/null
+	[ "$(cat "$(mq-ls q)")" = a ]
+	[ "$(backlog q)" = 1 ]
+}
+
+@test "limit: a move into a full queue is refused (75), the message left in its source; a move out leaves the source's count" {
+	mq-init q d
+	printf 'max_length = 5\n' >"$S/q/mq.conf"
+	printf 'max_length = 1\n' >"$S/d/mq.conf"
+	mq-put q <<<a >/dev/null
+	mq-put -k K q <<<b >/dev/null
+	mq-put d <<<x >/dev/null
+	p=$(mq-ls q | tail -n 1)
+	run -75 mq-mv d "$p"
+	[[ "$output" == *"queue full"* ]]
+	[ -e "$p" ]
+	run -75 mq-mv -a q d
+	[ "$(count "$S/q/ready")" -eq 2 ]
+	[ "$(backlog q)" = 2 ]
+	[ "$(backlog d)" = 1 ]
+	mq-ack "$(mq-get d)"
+	mq-mv d "$p"
+	[ "$(backlog q)" = 1 ]
+	[ "$(backlog d)" = 1 ]
+	[ "$(cat "$(mq-ls d)")" = b ]
+	# the key went with it: a retry of the keyed put to d is a duplicate
+	[ "$(mq-put -k K d <<<b)" = "$(basename "$(mq-ls d)" | cut -d, -f1)" ]
+}
