@@ -64,14 +64,14 @@ print("null" if v is None else v)' "$1"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE PREPARED OLDEST BYTES" ]
-	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 0 - 0" ]
+	[ "$(words | sed -n 2p)" = "q 0 0 0 0 0 0 0 - 0" ]
 }
 
 @test "stat: counts per state and bytes of all bodies" {
 	populate
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ 0\ 0\ [0-9]+s\ 29$ ]]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 1\ 1\ 1\ 0\ 0\ 0\ [0-9]+s\ 29$ ]]
 	run mq-stat -j q
 	[ "$status" -eq 0 ]
 	json_check
@@ -101,7 +101,7 @@ print("null" if v is None else v)' "$1"
 	mq-get q >/dev/null
 	run mq-stat q
 	[ "$status" -eq 0 ]
-	[ "$(words | sed -n 2p)" = "q 0 1 1 0 0 0 - 8" ]
+	[ "$(words | sed -n 2p)" = "q 0 1 1 0 0 0 0 - 8" ]
 	run mq-stat -j q
 	[ "$(field oldest)" = null ]
 }
@@ -117,11 +117,11 @@ print("null" if v is None else v)' "$1"
 	plant_ready mix 400 abc
 	run mq-stat s42 m5 h3 d2 mix
 	[ "$status" -eq 0 ]
-	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
-	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 0 0 5m 3" ]
-	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 0 0 3h 3" ]
-	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 0 0 2d 3" ]
-	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 0 0 6m 7" ]
+	[[ "$(words | sed -n 2p)" =~ ^s42\ 1\ 0\ 0\ 0\ 0\ 0\ 0\ 4[2-9]s\ 3$ ]]
+	[ "$(words | sed -n 3p)" = "m5 1 0 0 0 0 0 0 5m 3" ]
+	[ "$(words | sed -n 4p)" = "h3 1 0 0 0 0 0 0 3h 3" ]
+	[ "$(words | sed -n 5p)" = "d2 1 0 0 0 0 0 0 2d 3" ]
+	[ "$(words | sed -n 6p)" = "mix 2 0 0 0 0 0 0 6m 7" ]
 	run mq-stat -j m5
 	[ "$(field oldest)" -ge 330 ]
 	[ "$(field oldest)" -le 340 ]
@@ -403,10 +403,10 @@ for s in seen:
 	[ "$(grep -c '^QUEUE ' <<<"$output")" -eq 3 ]
 	[ "$(grep -c '^$' <<<"$output")" -eq 2 ]
 	[ "$(words | head -1)" = "QUEUE READY DELAYED INFLIGHT DEAD HELD DONE PREPARED OLDEST BYTES IN/s OUT/s" ]
-	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
+	[[ "$(words | sed -n 2p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ -\ -$ ]]
 	# later tables have rates: nothing happened
-	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
-	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 5p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
+	[[ "$(words | sed -n 8p)" =~ ^q\ 1\ 0\ 0\ 0\ 0\ 0\ 0\ [0-9]+s\ 2\ 0\.0\ 0\.0$ ]]
 	# not a terminal: no escape sequences
 	[[ "$output" != *$'\033'* ]]
 	[ -z "$stderr" ]
@@ -431,7 +431,7 @@ watch_tables() {
 
 # rates - "IN OUT" of queue q in each table of $W
 rates() {
-	awk '$1 == "q" { print $10, $11 }' "$W"
+	awk '$1 == "q" { print $11, $12 }' "$W"
 }
 
 @test "stat: -w rates: messages put between tables are in, none out" {

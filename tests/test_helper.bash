@@ -112,6 +112,14 @@ lock_waits() {
 	grep -Eq -- "-> OFDLCK +ADVISORY +${3:-WRITE} +-1 +[0-9a-f]+:[0-9a-f]+:$ino $2 $2\$" /proc/locks
 }
 
+# lock_held FILE BYTE [READ|WRITE] - a process holds BYTE of the lock file
+# FILE locked (WRITE unless told), not only waits for it
+lock_held() {
+	local ino
+	ino=$(stat -c %i "$1")
+	grep -Eq -- "^[0-9]+: OFDLCK +ADVISORY +${3:-WRITE} +-1 +[0-9a-f]+:[0-9a-f]+:$ino $2 $2\$" /proc/locks
+}
+
 # field F PATH - the value of field F in the message name of PATH
 field() {
 	basename "$2" | tr ',' '\n' | sed -n "s/^$1//p"
