@@ -54,7 +54,7 @@ main(int argc, char *argv[])
 			usage(1);
 		case 's':
 			state = mq_parse_state(optarg);
-			if (state == -1 || state == MQ_INFLIGHT)
+			if (!mq_move_state(state))
 				errx(MQ_EX_USAGE, "%s: not a state mq-mv takes "
 				    "messages from (ready, delayed, held, dead)",
 				    optarg);
@@ -89,7 +89,7 @@ main(int argc, char *argv[])
 			warnx("%s: some kept: %s", argv[0],
 			    mq_strerror(errno));
 		else
-			warnx("%s: cannot move: %s", argv[0],
+			warnx("%s -> %s: %lld moved, then: %s", argv[0], to, n,
 			    mq_strerror(errno));
 		status = mq_exit_status(errno);
 	}

@@ -108,9 +108,10 @@ main(int argc, char *argv[])
 	q = open_queue(spool, argv[0], 0);
 	if (argc == 2)
 		dest = open_queue(spool, argv[1], 0);
+	/* what went in went in: say how many, and into which queue */
 	if (mq_replay_all(q, lo, hi, dest, &n) == -1)
-		errx(mq_exit_status(errno), "%s: cannot replay: %s", argv[0],
-		    mq_strerror(errno));
+		errx(mq_exit_status(errno), "%s -> %s: %lld replayed, then: %s",
+		    argv[0], argv[argc - 1], n, mq_strerror(errno));
 	mq_queue_close(dest);
 	mq_queue_close(q);
 	close_stdout();

@@ -248,7 +248,6 @@ int
 admit(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 {
 	char reason[sizeof(m->reason)];
-	int r, saved;
 
 	if (m->reason[0] != '\0') {
 		strlcpy(reason, m->reason, sizeof(reason));
@@ -256,6 +255,15 @@ admit(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 	}
 	if (room(q, m) == -1)
 		return -1;
+	return enter(q, fromfd, from, m);
+}
+
+/* admit(), room taken: see internal.h. */
+int
+enter(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
+{
+	int r, saved;
+
 	if (m->group[0] != '\0')
 		r = group_put(q, fromfd, from, m);
 	else

@@ -73,7 +73,7 @@ mq_strerror(int err)
 		    "as unresolved";
 	case MQ_EMVTOPIC:
 		return "the destination is a topic: its puts go to its "
-		    "subscribers, move to one of them";
+		    "subscribers, name one of them";
 	case MQ_EIDCLASH:
 		return "the destination holds a message with that id";
 	case MQ_EKEYCLASH:

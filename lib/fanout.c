@@ -159,6 +159,27 @@ read_subs(struct mq_queue *q, char ***names, size_t *n)
 }
 
 /*
+ * A destination that a message is moved or copied into by its name
+ * (mq-mv, mq-replay) must be no topic: a topic holds no messages of its
+ * own, its puts go to its subscribers.  MQ_EMVTOPIC if it is one.
+ */
+int
+no_topic(struct mq_queue *q)
+{
+	char **subs;
+	size_t n;
+
+	if (read_subs(q, &subs, &n) == -1)
+		return -1;
+	free_names(subs, n);
+	if (n > 0) {
+		errno = MQ_EMVTOPIC;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The bindings of subscriber name, from its entry in subs/ (subsfd): *buf
  * NULL for an empty entry, the implicit "#", else the patterns, each ended
  * by a newline.  An entry with bindings must be one the topic's owner or

@@ -388,10 +388,16 @@ mq_open_message(struct mq_session *s, const char *path,
 int
 moved(struct target *t, int r)
 {
+	int saved;
+
 	if (r == -1 && errno == ENOENT)
 		errno = gone(t->state);
-	if (r == 0)
-		r = group_flush(t->q);
+	/* refused too: a release owed from before the refusal is dropped */
+	saved = errno;
+	if (group_flush(t->q) == -1 && r == 0)
+		r = -1;
+	else if (r == -1)
+		errno = saved;
 	if (r == 0)
 		r = mark_dirty(t->q, t->rel);
 	target_close(t);

@@ -319,7 +319,10 @@ void	 groups_close(struct groups *);
  * state), and nothing was counted; the caller leaves it there and says
  * "queue full" (exit 75).  room() is the check alone, for a road that
  * publishes by itself (a release); it counts the message, and a caller
- * whose move then fails gives it back with backlog_sub().
+ * whose move then fails gives it back with backlog_sub().  enter() is
+ * admit() after room(), for a caller that must take room before it takes
+ * a lock that room's recount may not be waited for under (a move holds
+ * its source's queue lock); it gives the room back if it fails.
  */
 #define R_OVERFLOW	"overflow"	/* dead: overflow = dead-oldest */
 struct heads {
@@ -332,6 +335,8 @@ void	 heads_close(struct heads *);
 int	 room(struct mq_queue *, const struct mq_name *);
 int	 backlog_recount(struct mq_queue *);
 int	 admit(struct mq_queue *, int fromfd, const char *from,
+	    struct mq_name *);
+int	 enter(struct mq_queue *, int fromfd, const char *from,
 	    struct mq_name *);
 int	 revive(struct mq_queue *, const char *deadname, struct mq_name *);
 
@@ -429,6 +434,7 @@ int	 place(struct mq_queue *topic, struct mq_queue *sub, const char *id,
 /* fanout.c: topics, their subscribers and bindings */
 #define BINDINGS_MAX	65536	/* bytes of one subscriber's bindings */
 int	 read_subs(struct mq_queue *, char ***names, size_t *n);
+int	 no_topic(struct mq_queue *);
 int	 read_bindings(struct mq_queue *, int subsfd, const char *name,
 	    char **buf, size_t *len, char *why, size_t);
 struct fanout;

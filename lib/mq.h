@@ -411,7 +411,9 @@ struct mq_mover;
 struct mq_mover *mq_move_begin(struct mq_queue *dest);
 /* a ready, delayed, held or dead message by its path */
 int	 mq_move(struct mq_mover *, struct mq_session *, const char *path);
-/* every message of a state but in flight; those refused stay */
+/* whether mq-mv takes messages from a state: ready, delayed, held, dead */
+int	 mq_move_state(int state);
+/* every message of such a state; those refused stay */
 int	 mq_move_all(struct mq_mover *, struct mq_queue *src, int state,
 	    long long *n);
 int	 mq_move_end(struct mq_mover *);

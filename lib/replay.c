@@ -69,7 +69,10 @@ mq_replay(struct mq_session *s, const char *path, struct mq_queue *dest,
 
 	if (resolve(s, path, 1U << MQ_DONE, &t) == -1)
 		return -1;
-	r = replay1(t.fd, t.name, &t.m, dest != NULL ? dest : t.q, id);
+	if (no_topic(dest != NULL ? dest : t.q) == -1)
+		r = -1;
+	else
+		r = replay1(t.fd, t.name, &t.m, dest != NULL ? dest : t.q, id);
 	target_close(&t);
 	return r;
 }
@@ -114,6 +117,9 @@ mq_replay_all(struct mq_queue *q, int64_t since, int64_t until,
 	struct rangearg a = { since, until, dest != NULL ? dest : q, 0, 0 };
 	int r;
 
+	*n = 0;
+	if (no_topic(a.dest) == -1)
+		return -1;
 	r = walk_windows(q, MQ_DONE, since - since % DONE_WINDOW, until,
 	    replay_range1, &a);
 	*n = a.n;

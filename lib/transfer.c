@@ -57,6 +57,17 @@
 #define MOVABLE	(1U << MQ_READY | 1U << MQ_DELAYED | 1U << MQ_HELD | \
 		    1U << MQ_DEAD)
 
+/*
+ * The states mq-mv takes messages from.  Not in flight (its consumer's to
+ * settle), done (gone for all but mq-replay, which copies) or prepared
+ * (not published: mq-commit's, or its checker's, to say).
+ */
+int
+mq_move_state(int state)
+{
+	return state >= 0 && state < MQ_NSTATES && (MOVABLE & 1U << state);
+}
+
 struct mq_mover {
 	struct mq_queue	*dest;
 	char		(*ids)[MQ_ID_LEN + 1];	/* open addressing, "" free */
@@ -190,8 +201,14 @@ list_ids(struct mq_mover *mv)
 		mv->listed = mq_now_ms();
 		r = lock_ex(dest, LK_QUEUE);
 	}
+	/*
+	 * Not done/: a done message is gone for all but mq-replay, whose
+	 * copies take new ids, and done/ may hold a long past, not to be read
+	 * under the queue lock (mq-stat never lists it either).
+	 */
 	for (state = 0; state < MQ_NSTATES && r == 0; state++)
-		r = walk_state(dest, state, list1, mv);
+		if (state != MQ_DONE)
+			r = walk_state(dest, state, list1, mv);
 	if (r == 0)
 		r = group_each_waiting(dest, 0, listwaiting1, mv);
 	saved = errno;
@@ -210,17 +227,10 @@ struct mq_mover *
 mq_move_begin(struct mq_queue *dest)
 {
 	struct mq_mover *mv;
-	char **subs;
-	size_t nsubs;
 	int saved;
 
-	if (read_subs(dest, &subs, &nsubs) == -1)
+	if (no_topic(dest) == -1)
 		return NULL;
-	free_names(subs, nsubs);
-	if (nsubs > 0) {
-		errno = MQ_EMVTOPIC;
-		return NULL;
-	}
 	if ((mv = calloc(1, sizeof(*mv))) == NULL)
 		return NULL;
 	mv->dest = dest;
@@ -284,7 +294,7 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 	struct mq_queue *dest = mv->dest;
 	struct mq_name m = *m0;
 	char id[MQ_ID_LEN + 1];
-	int k = 0, r, saved, gone = 0;
+	int k = 0, r, saved, gone = 0, roomed = 0, entered = 0;
 
 	if ((r = holds(mv, dirfd, name, &m)) != 0) {
 		if (r == 1)
@@ -312,15 +322,27 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 	/* a fresh start there, as a new put; dead or held is the source's */
 	m.attempts = 0;
 	m.reason[0] = '\0';
+	/*
+	 * Room in dest first: its recount takes dest's queue lock exclusive,
+	 * never to be waited for holding src's (two movers both ways would
+	 * wait for each other for good).
+	 */
+	if ((r = room(dest, &m)) == 0)
+		roomed = 1;
 	/* the group's next is owed from before its out message leaves */
-	if (out && m0->group[0] != '\0' && group_leaving(src, m0->group) == -1)
+	if (r == -1 || (out && m0->group[0] != '\0' &&
+	    group_leaving(src, m0->group) == -1))
 		r = -1;
 	else if ((r = lock_sh(src, LK_QUEUE)) == 0) {
-		if ((r = admit(dest, dirfd, name, &m)) == 0)
+		entered = 1;
+		if ((r = enter(dest, dirfd, name, &m)) == 0)
 			gone = 1;
-		else if (errno != ENOENT)
+		else if (errno != ENOENT) {
+			saved = errno;
 			gone = faccessat(dirfd, name, F_OK,
 			    AT_SYMLINK_NOFOLLOW) == -1;
+			errno = saved;
+		}
 		/* in dest now (a failed sync after the rename is no undo) */
 		if (gone) {
 			saved = errno;
@@ -335,6 +357,9 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 		}
 		unlock(src, LK_QUEUE);
 	}
+	/* enter() gives back the room it was given; not entered, we do */
+	if (roomed && !entered)
+		backlog_sub(dest, 1, m.size > 0 ? m.size : 0);
 	/*
 	 * Not moved (ENOENT: another took it first): take back our record.
 	 * One that was there before (k == 1) we made live again: it gets a
@@ -451,7 +476,7 @@ mq_move_all(struct mq_mover *mv, struct mq_queue *src, int state,
 	int r;
 
 	*n = 0;
-	if (state < 0 || state >= MQ_NSTATES || state == MQ_INFLIGHT) {
+	if (!mq_move_state(state)) {
 		errno = EINVAL;
 		return -1;
 	}

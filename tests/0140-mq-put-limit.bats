@@ -357,6 +357,7 @@ record() {
 	[[ "$output" == *"queue full"* ]]
 	[ -e "$p" ]
 	run -75 mq-mv -a q d
+	[[ "$output" == *"q -> d: 0 moved, then: queue full"* ]]
 	[ "$(count "$S/q/ready")" -eq 2 ]
 	[ "$(backlog q)" = 2 ]
 	[ "$(backlog d)" = 1 ]

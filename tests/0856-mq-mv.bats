@@ -414,3 +414,63 @@ out_ok() {
 	done
 	[ "$n" -eq 260 ]
 }
+
+@test "mv: -a -s done and -s prepared are refused (64): neither is published by a move" {
+	conf retain=1h
+	mq-init d
+	mq-put q <<<a >/dev/null
+	mq-ack "$(mq-get q)"
+	mq-put -P q <<<half >/dev/null
+	for s in done prepared inflight; do
+		run -64 mq-mv -a -s "$s" q d
+		[[ "$output" == *"$s: not a state mq-mv takes messages from"* ]]
+	done
+	[ "$(count "$S/q/done")" -eq 1 ]
+	[ "$(count "$S/q/prepared")" -eq 1 ]
+	[ "$(count "$S/d/ready")" -eq 0 ]
+}
+
+# Two movers opposite ways, each holding its key lock in the other's queue,
+# then both finding their destination's backlog record stale (the config
+# changed): each counts its destination anew, under that queue's lock held
+# exclusive, which neither may wait for while holding its source's shared
+# (review of the merge: both waited for good, and so did every mq-stat).
+@test "mv: two movers opposite ways that both count their destination anew do not wait for each other for good" {
+	conf max_length=100
+	mq-init d
+	mq-put -k KA q <<<a >/dev/null
+	mq-put -k KB d <<<b >/dev/null
+	mq-stat q d >/dev/null
+	pa=$(mq-ls q) pb=$(mq-ls d)
+	sleep 1
+	conf max_length=101
+	python3 - "$S" "$(field k "$pa")" "$(field k "$pb")" <<'PY' &
+import fcntl, os, sys, time
+sp, ka, kb = sys.argv[1:]
+fq = os.open(sp + "/q/lock", os.O_RDWR)
+fd = os.open(sp + "/d/lock", os.O_RDWR)
+kbyte = lambda h: 1024 + int(h[:4], 16) % 1024
+fcntl.lockf(fd, fcntl.LOCK_EX, 1, kbyte(ka))
+fcntl.lockf(fq, fcntl.LOCK_EX, 1, kbyte(kb))
+fcntl.lockf(fq, fcntl.LOCK_EX, 1, 517)
+fcntl.lockf(fd, fcntl.LOCK_EX, 1, 517)
+open(sp + "/held", "w").close()
+time.sleep(2)
+fcntl.lockf(fd, fcntl.LOCK_UN, 1, kbyte(ka))
+fcntl.lockf(fq, fcntl.LOCK_UN, 1, kbyte(kb))
+time.sleep(2)
+PY
+	holder=$!
+	wait_for 10 test -e "$S/held"
+	timed 30 mq-mv d "$pa" &
+	a=$!
+	timed 30 mq-mv q "$pb" &
+	b=$!
+	wait "$holder"
+	wait "$a"
+	wait "$b"
+	[ "$(cat "$(mq-ls d)")" = a ]
+	[ "$(cat "$(mq-ls q)")" = b ]
+	[ "$(mq-stat -j q | sed 's/.*"backlog":\([0-9]*\).*/\1/')" = 1 ]
+	[ "$(mq-stat -j d | sed 's/.*"backlog":\([0-9]*\).*/\1/')" = 1 ]
+}

@@ -156,3 +156,30 @@ acked() {
 	run mq-put -H original_id=x q <<<x
 	[ "$status" -eq 65 ]
 }
+
+@test "replay: into a topic is refused (64), by path and with -a: its puts go to its subscribers" {
+	conf retain=1h
+	mq-init t s1
+	mq-sub t s1
+	mq-put q <<<a >/dev/null
+	mq-ack "$(mq-get q)"
+	run -64 mq-replay -t t "$(mq-ls -s done q)"
+	[[ "$output" == *"the destination is a topic"* ]]
+	run -64 mq-replay -a q t
+	[[ "$output" == *"q -> t: 0 replayed, then: the destination is a topic"* ]]
+	[ "$(count "$S/t/ready")" -eq 0 ]
+	[ "$(count "$S/s1/ready")" -eq 0 ]
+	[ "$(count "$S/q/done")" -eq 1 ]
+}
+
+@test "replay: -a into a full queue says how many went in, and where" {
+	conf retain=1h
+	mq-init d
+	printf 'max_length = 2\n' >"$S/d/mq.conf"
+	printf 'a\nb\nc\n' | mq-put -l q >/dev/null
+	mq-get -n 3 q | mq-ack
+	run -75 mq-replay -a q d
+	[[ "$output" == *"q -> d: 2 replayed, then: queue full"* ]]
+	[ "$(count "$S/d/ready")" -eq 2 ]
+	[ "$(count "$S/q/done")" -eq 3 ]
+}
