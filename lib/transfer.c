@@ -473,7 +473,7 @@ mq_move_all(struct mq_mover *mv, struct mq_queue *src, int state,
 {
 	struct allarg a;
 	size_t i;
-	int r;
+	int r, saved;
 
 	*n = 0;
 	if (!mq_move_state(state)) {
@@ -499,11 +499,17 @@ mq_move_all(struct mq_mover *mv, struct mq_queue *src, int state,
 		r = -1;
 	if (r != -1 && a.n > 0 && (state == MQ_READY || state == MQ_DELAYED))
 		r = drop_empty_buckets(src, state);
-	/* moved is durable before it is said to be */
-	if (r != -1)
-		r = mq_sync_dirs(mv->dest);
-	if (r != -1)
-		r = mq_sync_dirs(src);
+	/*
+	 * Moved is durable before it is said to be, also when a refusal or
+	 * an error ended the run: those moved are gone from src for good.
+	 */
+	saved = errno;
+	if (mq_sync_dirs(mv->dest) == -1 || mq_sync_dirs(src) == -1) {
+		if (r != -1)
+			saved = errno;
+		r = -1;
+	}
+	errno = saved;
 	if (r != -1 && a.kept != 0) {
 		errno = a.kept;
 		r = -1;
