@@ -57,7 +57,7 @@ main(int argc, char *argv[])
 	const char *dir = NULL, *to = NULL, *since = NULL, *until = NULL;
 	int64_t now = mq_now_ms() / 1000, lo = 0, hi;
 	long long n;
-	int ch, all = 0, status;
+	int ch, all = 0, status = 0;
 
 	while ((ch = getopt(argc, argv, "S:U:Vad:ht:")) != -1) {
 		switch (ch) {
@@ -109,11 +109,13 @@ main(int argc, char *argv[])
 	if (argc == 2)
 		dest = open_queue(spool, argv[1], 0);
 	/* what went in went in: say how many, and into which queue */
-	if (mq_replay_all(q, lo, hi, dest, &n) == -1)
-		errx(mq_exit_status(errno), "%s -> %s: %lld replayed, then: %s",
-		    argv[0], argv[argc - 1], n, mq_strerror(errno));
+	if (mq_replay_all(q, lo, hi, dest, &n) == -1) {
+		status = mq_exit_status(errno);
+		warnx("%s -> %s: %lld replayed, then: %s", argv[0],
+		    argv[argc - 1], n, mq_strerror(errno));
+	}
 	mq_queue_close(dest);
 	mq_queue_close(q);
 	close_stdout();
-	return 0;
+	return status;
 }
