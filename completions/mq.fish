@@ -100,8 +100,18 @@ function __mq_handles
     printf '%s\n' $files
 end
 
-function __mq_dead
-    set -l files (__mq_spool)/(__mq_scan)[2]/dead/*
+# What mq-kick takes from its queue: dead messages, or with -s delayed the
+# delayed ones.
+function __mq_kickable
+    set -l q (__mq_spool)/(__mq_scan)[2]
+    set -l files $q/dead/*
+    set -l prev
+    for w in (commandline -opc)
+        if test "$w" = -sdelayed; or begin; test "$prev" = -s; and test "$w" = delayed; end
+            set files $q/delayed/*/*
+        end
+        set prev $w
+    end
     printf '%s\n' $files
 end
 
@@ -230,7 +240,7 @@ for t in mq-ack mq-nack mq-touch
     complete -c $t -a '(__mq_handles)' -d Handle
 end
 complete -c mq-kick -s s -x -a 'dead delayed' -d 'Take messages from'
-complete -c mq-kick -n 'not __mq_nargs 0' -a '(__mq_dead)' -d 'Dead message'
+complete -c mq-kick -n 'not __mq_nargs 0' -a '(__mq_kickable)' -d Message
 complete -c mq-hold -a '(__mq_holdable)' -d Handle
 complete -c mq-release -a '(__mq_held)' -d 'Held message'
 complete -c mq-show -s j -d 'One JSON object per message'

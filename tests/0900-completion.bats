@@ -225,7 +225,8 @@ expect() {
         _mq; printf "%s\n" "${COMPREPLY[@]}" end
         COMP_WORDS=(mq-forward orders amqp : //broker/prod o) COMP_CWORD=5
         _mq; printf "%s\n" "${COMPREPLY[@]}" end' _ "$COMPLETIONS/mq.bash"
-    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
     [ "$output" = "$(printf 'orders\nother\nend\nend')" ]
 }
 
@@ -278,14 +279,16 @@ expect() {
     run fish --no-execute "$COMPLETIONS/mq.fish"
     [ "$status" -eq 0 ]
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-get o"; complete -C "mq-ack "' "$COMPLETIONS/mq.fish"
-    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
     [ "$output" = "$(printf 'orders\tQueue\nother\tQueue\n%s\tHandle\n%s\tHandle' "$H1" "$H2")" ]
 }
 
 @test "fish: mq-sub completes a topic, then subscriber queues" {
     command -v fish >/dev/null || skip "fish is not installed"
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-sub o"; complete -C "mq-sub -r orders z"' "$COMPLETIONS/mq.fish"
-    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
     [ "$output" = "$(printf 'orders\tTopic\nother\tTopic\nzz\tSubscriber')" ]
 }
 
@@ -294,7 +297,8 @@ expect() {
     E1=$SPOOL/orders/held/1732437600.000127.h7QkT3bZ,p4,a1
     touch "$E1"
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-release "; complete -C "mq-release -a o"; complete -C "mq-hold "' "$COMPLETIONS/mq.fish"
-    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
     [ "$output" = "$(printf '%s\tHeld message\norders\tRelease every held message of a queue\nother\tRelease every held message of a queue\n%s\tHandle\n%s\tHandle' "$E1" "$H1" "$H2")" ]
 }
 
@@ -304,14 +308,16 @@ expect() {
     P1=$SPOOL/orders/prepared/1732437600.000130.p7QkT3bZ,p4,a0,s14
     touch "$P1"
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-commit "; complete -C "mq-put --pre"' "$COMPLETIONS/mq.fish"
-    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
     [ "$output" = "$(printf '%s\tPrepared message\n--prepare\tPrepare: publish only at mq-commit' "$P1")" ]
 }
 
 @test "fish: mq-show completes messages of every state, and -j" {
     command -v fish >/dev/null || skip "fish is not installed"
     run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-show "; complete -C "mq-show -"' "$COMPLETIONS/mq.fish"
-    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
     [[ "$output" == *"$H1"$'\t'Message* && "$output" == *"$D1"$'\t'Message* ]]
     [[ "$output" == *"-j"$'\t'"One JSON object per message"* ]]
 }
@@ -329,7 +335,8 @@ expect() {
         complete -C "mq-recv amqp://mq@broker/prod "
         complete -C "mq-recv amqp://mq@broker/prod orders.incoming o"
         complete -C "mq-recv -P am"' "$COMPLETIONS/mq.fish"
-    [ "$status" -eq 0 ] && [ -z "$stderr" ]
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
     queues=$(printf 'orders\tQueue\nother\tQueue')
     want=$(printf '%s\n' \
         "$(printf '%s\n' -d -e -h -j -L -P -r -t -V -v --drain | sort | paste -sd ' ')" \
@@ -384,4 +391,22 @@ EOF
     [ "$status" -eq 0 ] && [[ $output == *"GROUP:queue"*orders*other* ]]
     run zsh_listing 'mq-recv -p '
     [ "$status" -eq 0 ] && [[ $output == *"GROUP:prefetch"* ]]
+}
+
+@test "fish: mq-kick completes dead messages, with -s delayed the delayed ones" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    mkdir -p "$SPOOL/orders/delayed/1732437600"
+    L1=$SPOOL/orders/delayed/1732437600/1732437600.000131.l7QkT3bZ,p4,a1,s14,n1732437660
+    touch "$L1"
+    run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-kick orders "; complete -C "mq-kick -s delayed orders "' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    [ "$output" = "$(printf '%s\tMessage\n%s\tMessage' "$D1" "$L1")" ]
+}
+
+@test "zsh: mq-kick offers delayed messages with -s delayed" {
+    command -v zsh >/dev/null || skip "zsh is not installed"
+    grep -q "_mq_kickable" "$COMPLETIONS/_mq"
+    run zsh -n "$COMPLETIONS/_mq"
+    [ "$status" -eq 0 ]
 }
