@@ -133,6 +133,12 @@ function __mq_removable
     printf '%s\n' $files
 end
 
+function __mq_movable
+    set -l s (__mq_spool)
+    set -l files $s/*/ready/*/* $s/*/delayed/*/* $s/*/held/* $s/*/dead/*
+    printf '%s\n' $files
+end
+
 function __mq_done
     set -l files (__mq_spool)/*/done/*/*
     printf '%s\n' $files
@@ -257,4 +263,4 @@ complete -c mq-mv -s a -d 'Move every message of a state of a queue'
 complete -c mq-mv -s s -x -a 'ready delayed held dead' -d 'With -a, the state to move'
 complete -c mq-mv -n '__mq_nargs 0' -a '(__mq_queues)' -d Queue
 complete -c mq-mv -n '__mq_nargs 1; and __fish_seen_argument -s a' -a '(__mq_queues)' -d 'Destination queue'
-complete -c mq-mv -n 'not __mq_nargs 0; and not __fish_seen_argument -s a' -a '(__mq_removable)' -d Message
+complete -c mq-mv -n 'not __mq_nargs 0; and not __fish_seen_argument -s a' -a '(__mq_movable)' -d Message

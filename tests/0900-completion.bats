@@ -410,3 +410,14 @@ EOF
     run zsh -n "$COMPLETIONS/_mq"
     [ "$status" -eq 0 ]
 }
+
+@test "fish: mq-mv completes the messages it moves, not done, prepared or in-flight ones" {
+    command -v fish >/dev/null || skip "fish is not installed"
+    mkdir -p "$SPOOL/orders/done/1732437600" "$SPOOL/orders/prepared"
+    touch "$SPOOL/orders/done/1732437600/1732437600.000132.d7QkT3bZ,p4,a1,s14,d1732437610" \
+        "$SPOOL/orders/prepared/1732437600.000133.e7QkT3bZ,p4,a0,s14"
+    run --separate-stderr fish -c 'source $argv[1]; complete -C "mq-mv other "' "$COMPLETIONS/mq.fish"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    [ "$output" = "$(printf '%s\tMessage' "$D1")" ]
+}
