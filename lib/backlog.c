@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -57,23 +56,13 @@ static int
 write_rec(struct mq_queue *q, const struct rec *r)
 {
 	char rec[LK_BACKLOGLEN + 1];
-	int n;
 
-	/* fixed width, as the tail records, so `cat lock` shows a line */
-	n = snprintf(rec, sizeof(rec), "b %0*lld %0*lld %0*lld %0*lld",
+	/* fixed width, as the tail records; padded to a line by record_put */
+	snprintf(rec, sizeof(rec), "b %0*lld %0*lld %0*lld %0*lld",
 	    COUNT_DIGITS, r->n, BYTES_DIGITS, r->bytes,
 	    STAMP_DIGITS, (long long)r->stamp, TIME_DIGITS,
 	    (long long)r->checked);
-	if (n < 0 || n >= LK_BACKLOGLEN) {
-		errno = EOVERFLOW;
-		return -1;
-	}
-	memset(rec + n, ' ', LK_BACKLOGLEN - 1 - n);
-	rec[LK_BACKLOGLEN - 1] = '\n';
-	if (pwrite(q->lockfd, rec, LK_BACKLOGLEN, LK_BACKLOGREC) !=
-	    LK_BACKLOGLEN)
-		return -1;
-	return 0;
+	return record_put(q, LK_BACKLOGREC, LK_BACKLOGLEN, rec);
 }
 
 /* One field of exactly width digits at *p, then a space or the end. */

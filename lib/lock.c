@@ -124,7 +124,7 @@ group_lock(struct mq_queue *q, const char *hash, int type)
 }
 
 /*
- * Write a record of the lock file (a tail record, the rate record, the
+ * Write a record of the lock file (a tail record, the rate, backlog or
  * done record: mq(7) Locks): text, then spaces up to len - 1 bytes and a
  * newline, so that `cat lock` shows one record a line.  len is at most 64.
  */

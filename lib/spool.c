@@ -80,14 +80,24 @@ done:
 }
 
 /*
- * The states whose directory is made when first needed: held/, which
- * queues made before it existed lack, and done/, which only a queue with
- * retain needs (a new queue has neither).
+ * done/, which only a queue with retain needs, is not made with the queue
+ * but at the first retained ack (state_dir).
  */
 static int
 lazy(size_t state)
 {
 	return state == MQ_DONE;
+}
+
+/*
+ * The states whose directory a queue may lack, made when first needed
+ * (state_dir): held/ and prepared/, which queues made before them lack,
+ * and the lazy done/.
+ */
+static int
+late(size_t state)
+{
+	return state == MQ_HELD || state == MQ_PREPARED || lazy(state);
 }
 
 static void
@@ -227,12 +237,7 @@ spool_open_queue(struct mq_queue *q, const char *spool, const char *name,
 	for (i = 0; i < layout_ndirs; i++) {
 		int fd = mq_opendirat(q->dfd, layout_dirs[i]);
 
-		/*
-		 * queues made before held/ or prepared/ existed get them
-		 * when first needed (state_dir)
-		 */
-		if (fd == -1 && errno == ENOENT &&
-		    (i == MQ_HELD || i == MQ_PREPARED || lazy(i)))
+		if (fd == -1 && errno == ENOENT && late(i))
 			continue;
 		/*
 		 * Nor is a queue without done/ lost to what a member planted
