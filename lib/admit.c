@@ -46,8 +46,7 @@ tally1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 	(void)name;
 	(void)path;
 	t->n++;
-	if (m->size > 0)
-		t->bytes += m->size;
+	t->bytes += backlog_bytes(m);
 	return 0;
 }
 
@@ -163,7 +162,7 @@ drop_head(struct mq_queue *q)
 			    !name_fits(&m, MQ_READY, h->bucket))
 				continue;
 			if (bury_now(q, h->fd, name, &m, R_OVERFLOW) == 0) {
-				backlog_sub(q, 1, m.size > 0 ? m.size : 0);
+				backlog_out(q, &m);
 				return 1;
 			}
 			if (errno != ENOENT)
@@ -209,7 +208,7 @@ mq_full(struct mq_queue *q)
 int
 room(struct mq_queue *q, const struct mq_name *m)
 {
-	long long size = m->size > 0 ? m->size : 0;
+	long long size = backlog_bytes(m);
 	int tries, r, flags = BL_CHECK, d;
 
 	if (!backlog_on(q) || backlog_take_ahead(q, size))
@@ -270,7 +269,7 @@ enter(struct mq_queue *q, int fromfd, const char *from, struct mq_name *m)
 		r = publish(q, fromfd, from, m);
 	if (r == -1) {
 		saved = errno;
-		backlog_sub(q, 1, m->size > 0 ? m->size : 0);
+		backlog_out(q, m);
 		errno = saved;
 	}
 	return r;

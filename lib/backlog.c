@@ -164,6 +164,20 @@ out:
 	return res;
 }
 
+/* What a message weighs in the backlog: its size (,s), none if unknown. */
+long long
+backlog_bytes(const struct mq_name *m)
+{
+	return m->size > 0 ? m->size : 0;
+}
+
+/* One message left the backlog (a road out), or a road in failed. */
+void
+backlog_out(struct mq_queue *q, const struct mq_name *m)
+{
+	backlog_sub(q, 1, backlog_bytes(m));
+}
+
 /* Take back what a road out removed, or a road in did not bring. */
 void
 backlog_sub(struct mq_queue *q, long long n, long long bytes)

@@ -171,7 +171,7 @@ claim_run(struct mq_queue *q, int64_t lease_ms)
 		/* the run stopped at an expired message */
 		if (bury_now(q, q->drain.fd, q->drain.names[q->drain.inames++],
 		    &m, "expired") == 0)
-			backlog_sub(q, 1, m.size > 0 ? m.size : 0);
+			backlog_out(q, &m);
 	}
 	if (r == -1 && q->drain.nrun == 0) {
 		q->drain.claimerr = 0;	/* reported here */

@@ -307,7 +307,7 @@ mq_hold(struct mq_session *s, const char *handle, char *held, size_t len)
 	r = hold(t.q, t.fd, t.name, &t.m, name);
 	/* held ones are not counted in the backlog */
 	if (r == 0 && t.state != MQ_INFLIGHT)
-		backlog_sub(t.q, 1, t.m.size > 0 ? t.m.size : 0);
+		backlog_out(t.q, &t.m);
 	if (r == -1 && errno == ENOENT &&
 	    faccessat(t.fd, t.name, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
 		errno = gone(t.state);
@@ -334,7 +334,7 @@ mq_release(struct mq_session *s, const char *handle)
 	if (r == -1) {
 		int saved = errno == ENOENT ? MQ_EMOVED : errno;
 
-		backlog_sub(t.q, 1, t.m.size > 0 ? t.m.size : 0);
+		backlog_out(t.q, &t.m);
 		errno = saved;
 	}
 	return r;
@@ -405,18 +405,6 @@ moved(struct target *t, int r)
 }
 
 /*
- * Delete one message that is not in flight (mq-rm): it leaves through
- * retire(), as a purged one does; in flight it is its consumer's to
- * settle.  Under the queue lock shared, like every move, it first takes
- * the file out of its state by one rename, into tmp/, which a claim racing
- * for it wins or loses: only then is the key touched.  (retire() straight
- * from the state would start the key's window, lose the file to a claim,
- * and set the key back to live, after the claimant's ack may have started
- * its window: a key live for good, its message gone.)  A crash after the
- * rename leaves a file in tmp/, which mq-fsck removes, and a live key of
- * a message that is gone, which it ends.
- */
-/*
  * Roll back a prepared message: under its key's lock, so that a put with
  * the key sees it either prepared (and is refused) or gone with its key
  * (and puts anew); out of prepared/ by one rename, which a commit racing
@@ -440,6 +428,18 @@ rollback(struct target *t)
 	return r;
 }
 
+/*
+ * Delete one message that is not in flight (mq-rm): it leaves through
+ * retire(), as a purged one does; in flight it is its consumer's to
+ * settle.  Under the queue lock shared, like every move, it first takes
+ * the file out of its state by one rename, into tmp/, which a claim racing
+ * for it wins or loses: only then is the key touched.  (retire() straight
+ * from the state would start the key's window, lose the file to a claim,
+ * and set the key back to live, after the claimant's ack may have started
+ * its window: a key live for good, its message gone.)  A crash after the
+ * rename leaves a file in tmp/, which mq-fsck removes, and a live key of
+ * a message that is gone, which it ends.
+ */
 int
 mq_rm(struct mq_session *s, const char *path)
 {
@@ -462,7 +462,7 @@ mq_rm(struct mq_session *s, const char *path)
 		unlock(t.q, LK_QUEUE);
 	}
 	if (r == 0 && (t.state == MQ_READY || t.state == MQ_DELAYED))
-		backlog_sub(t.q, 1, t.m.size > 0 ? t.m.size : 0);
+		backlog_out(t.q, &t.m);
 	return moved(&t, r);
 }
 

@@ -264,6 +264,8 @@ void	 backlog_ahead_end(struct mq_queue *);
 int	 backlog_add(struct mq_queue *, long long n, long long bytes,
 	    int flags);
 void	 backlog_sub(struct mq_queue *, long long n, long long bytes);
+long long backlog_bytes(const struct mq_name *);
+void	 backlog_out(struct mq_queue *, const struct mq_name *);
 int	 backlog_set(struct mq_queue *, long long n, long long bytes);
 int	 backlog_get(struct mq_queue *, long long *n, long long *bytes);
 

@@ -170,7 +170,7 @@ commit(struct mq_putter *p)
 		goto fail;
 	/* a limit's count taken once for the group, if it all fits */
 	for (i = 0, bytes = 0; i < p->npend; i++)
-		bytes += p->pend[i].size > 0 ? p->pend[i].size : 0;
+		bytes += backlog_bytes(&p->pend[i]);
 	backlog_ahead(q, (long long)p->npend, bytes);
 	for (i = 0; i < p->npend; i++) {
 		pub_ahead(q, p->npend - i);

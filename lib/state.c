@@ -77,8 +77,8 @@ count(struct mq_queue *q, int dirfd, const char *name, const char *path,
 		if (c->st->oldest == 0 || t < c->st->oldest)
 			c->st->oldest = t;
 	}
-	if ((c->state == MQ_READY || c->state == MQ_DELAYED) && m->size > 0)
-		c->blbytes += m->size;
+	if (c->state == MQ_READY || c->state == MQ_DELAYED)
+		c->blbytes += backlog_bytes(m);
 	/* the size is in the name; only foreign producers cost a stat */
 	if (m->size >= 0)
 		c->st->bytes += m->size;
@@ -261,7 +261,7 @@ requeue1(struct mq_queue *q, int dirfd, const char *name, const char *path,
 		int saved = errno;
 
 		/* held ones are not counted: a release takes room */
-		backlog_sub(q, 1, copy.size > 0 ? copy.size : 0);
+		backlog_out(q, &copy);
 		errno = saved;
 	}
 	/*

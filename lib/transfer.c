@@ -347,7 +347,7 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 		if (gone) {
 			saved = errno;
 			if (counted)
-				backlog_sub(src, 1, m0->size > 0 ? m0->size : 0);
+				backlog_out(src, m0);
 			if (key_release(src, m0) == -1 || (out &&
 			    m0->group[0] != '\0' &&
 			    group_defer(src, m0->group) == -1))
@@ -359,7 +359,7 @@ move1(struct mq_mover *mv, struct mq_queue *src, int dirfd,
 	}
 	/* enter() gives back the room it was given; not entered, we do */
 	if (roomed && !entered)
-		backlog_sub(dest, 1, m.size > 0 ? m.size : 0);
+		backlog_out(dest, &m);
 	/*
 	 * Not moved (ENOENT: another took it first): take back our record.
 	 * One that was there before (k == 1) we made live again: it gets a

@@ -39,7 +39,7 @@ hasten(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
 	if (m->expiry != 0 && m->expiry <= mq_now_ms() / 1000) {
 		if (bury(q, fd, name, m, "expired") == -1)
 			return -1;
-		backlog_sub(q, 1, m->size > 0 ? m->size : 0);
+		backlog_out(q, m);
 		return 0;
 	}
 	m->notbefore = 0;
@@ -54,7 +54,7 @@ hasten(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
 int
 back(struct mq_queue *q, int fd, const char *name, struct mq_name *m)
 {
-	long long size = m->size > 0 ? m->size : 0;
+	long long size = backlog_bytes(m);
 	int saved;
 
 	/* counted before the rename, as every road in (backlog.c) */
