@@ -81,7 +81,6 @@ struct rangearg {
 	int64_t		 since, until;
 	struct mq_queue	*dest;
 	long long	 n;
-	long long	 gone;
 };
 
 static int
@@ -96,10 +95,8 @@ replay_range1(struct mq_queue *q, int dirfd, const char *name,
 	if (m->done < a->since || m->done > a->until)
 		return 0;
 	if (replay1(dirfd, name, m, a->dest, id) == -1) {
-		if (errno != MQ_EMOVED)
-			return -1;
-		a->gone++;	/* dropped while we went: not there to copy */
-		return 0;
+		/* dropped while we went: not there to copy, no error */
+		return errno == MQ_EMOVED ? 0 : -1;
 	}
 	a->n++;
 	return 0;
@@ -114,7 +111,7 @@ int
 mq_replay_all(struct mq_queue *q, int64_t since, int64_t until,
     struct mq_queue *dest, long long *n)
 {
-	struct rangearg a = { since, until, dest != NULL ? dest : q, 0, 0 };
+	struct rangearg a = { since, until, dest != NULL ? dest : q, 0 };
 	int r;
 
 	*n = 0;
