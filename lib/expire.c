@@ -35,10 +35,16 @@
 
 /* Whether window t is to go: past retain, or the bytes over retain_bytes. */
 static int
+past_retain(const struct mq_conf *c, int64_t t, int64_t now)
+{
+	return t + DONE_WINDOW <= now - ceil_s(c->retain_ms);
+}
+
+static int
 due(const struct mq_conf *c, const struct donerec *d, int64_t t,
     int64_t now)
 {
-	if (t + DONE_WINDOW <= now - ceil_s(c->retain_ms))
+	if (past_retain(c, t, now))
 		return 1;
 	return c->retain_bytes > 0 && d->bytes > c->retain_bytes;
 }
@@ -172,7 +178,7 @@ expire_done(struct mq_queue *q, long max, long long *n)
 		} else if (k == 0) {
 			/* only what is no message left (mq-fsck's): pass by */
 			probes++;
-			if (!(t + DONE_WINDOW <= now - ceil_s(q->conf.retain_ms)))
+			if (!past_retain(&q->conf, t, now))
 				break;	/* over the bytes, and nothing to drop */
 			r = done_advance(q, t, t + DONE_WINDOW);
 		}
